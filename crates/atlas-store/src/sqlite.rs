@@ -1,0 +1,213 @@
+//! The embedded SQLite implementation of [`Store`]: connections, transactions and their
+//! recovery. The schema lives in `sqlite/schema.rs`, the SQL of each operation in
+//! `sqlite/tx.rs`.
+//!
+//! A file store has one writer connection behind a mutex (SQLite allows one writer at a time
+//! anyway; the mutex makes writers of this process queue without busy-polling) and a pool of
+//! read-only connections, so `Access::Read` transactions run in parallel with each other and
+//! with the writer (WAL snapshots). Several processes may open the same file: write
+//! transactions start with `BEGIN IMMEDIATE` and wait on the file lock (`busy_timeout`).
+//!
+//! The memory store (`--store memory`) is one private in-memory connection used for both reads
+//! and writes: nothing touches the disk and every operation runs the same SQL as a file store.
+//! (A shared-cache in-memory database would allow several connections, but it uses table
+//! locks that fail readers with `SQLITE_LOCKED` instead of giving them a snapshot.)
+
+mod schema;
+#[cfg(test)]
+mod tests;
+mod tx;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::{Access, Store, StoreError, StoreResult, Tx};
+
+/// Idle read connections kept open; more are opened on demand under load and closed after.
+const IDLE_READERS: usize = 4;
+
+impl From<rusqlite::Error> for StoreError {
+    /// Only key conflicts are `Duplicate`; the operations of `tx.rs` avoid even those with
+    /// `ON CONFLICT DO NOTHING`, so this is a safety net. Everything else is `Unavailable`.
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(code, _) = &e
+            && matches!(
+                code.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            )
+        {
+            return StoreError::Duplicate(e.to_string());
+        }
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// A [`Store`] in a SQLite database file, or in memory.
+pub struct SqliteStore {
+    /// `None` for the memory store: reads use the writer connection. Declared before `writer`
+    /// so it is dropped first and the read-write connection closes last, checkpointing the WAL
+    /// into the main file (a clean shutdown leaves no `-wal` file behind).
+    readers: Option<ReaderPool>,
+    writer: Mutex<Connection>,
+    description: String,
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directories if needed) the database at `path`,
+    /// migrating it to the current schema.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("creating {}: {e}", parent.display()))
+            })?;
+        }
+        // No SQLITE_OPEN_URI: a path is always a path, even one starting with `file:`.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut writer = Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::Unavailable(format!("opening {}: {e}", path.display())))?;
+        schema::configure_writer(&writer, true)?;
+        schema::migrate(&mut writer)?;
+        let store = SqliteStore {
+            writer: Mutex::new(writer),
+            readers: Some(ReaderPool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            description: format!("sqlite:{}", path.display()),
+        };
+        // Fail now rather than on the first read if read connections cannot be opened.
+        if let Some(pool) = &store.readers {
+            let conn = pool.take()?;
+            pool.give_back(conn);
+        }
+        Ok(store)
+    }
+
+    /// A private in-memory database, gone when the store is dropped.
+    pub fn memory() -> StoreResult<Self> {
+        let mut conn = Connection::open_in_memory()?;
+        schema::configure_writer(&conn, false)?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            writer: Mutex::new(conn),
+            readers: None,
+            description: "memory".into(),
+        })
+    }
+
+    /// The writer connection, usable even after a panic in an earlier transaction: the mutex
+    /// poison is cleared and any transaction the panic left open is rolled back (normally
+    /// `rusqlite::Transaction`'s drop already did so during unwinding).
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        let conn = self.writer.lock().unwrap_or_else(|poisoned| {
+            self.writer.clear_poison();
+            poisoned.into_inner()
+        });
+        if !conn.is_autocommit() {
+            // If even this fails, BEGIN reports the connection state as an error next.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn
+    }
+}
+
+impl ReaderPool {
+    fn take(&self) -> StoreResult<Connection> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        if let Some(conn) = idle {
+            return Ok(conn);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| {
+            StoreError::Unavailable(format!("opening {} to read: {e}", self.path.display()))
+        })?;
+        schema::configure_reader(&conn)?;
+        Ok(conn)
+    }
+
+    /// Keeps a connection for the next reader, unless it is still inside a transaction (a
+    /// failed rollback) or enough are idle; dropping it closes it.
+    fn give_back(&self, conn: Connection) {
+        if conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+/// Runs `work` in a transaction on `conn`. On `Err` the transaction is rolled back and the
+/// error of `work` returned; on a panic `rusqlite::Transaction`'s drop rolls back.
+fn run(
+    conn: &mut Connection,
+    behavior: TransactionBehavior,
+    writable: bool,
+    work: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let txn = conn.transaction_with_behavior(behavior)?;
+    let outcome = work(&mut tx::SqliteTx {
+        conn: &txn,
+        writable,
+    });
+    match outcome {
+        Ok(()) => Ok(txn.commit()?),
+        Err(e) => {
+            // A failed rollback cannot be reported better than the error of `work`; the
+            // connection is checked before reuse (`writer`, `give_back`).
+            let _ = txn.rollback();
+            Err(e)
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn transaction(
+        &self,
+        access: Access,
+        work: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        match (access, &self.readers) {
+            (Access::Read, Some(pool)) => {
+                let mut conn = pool.take()?;
+                let outcome = run(&mut conn, TransactionBehavior::Deferred, false, work);
+                pool.give_back(conn);
+                outcome
+            }
+            (Access::Read, None) => run(
+                &mut self.writer(),
+                TransactionBehavior::Deferred,
+                false,
+                work,
+            ),
+            // IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+            // could fail with SQLITE_BUSY when upgrading if another process wrote meanwhile,
+            // which busy_timeout cannot fix.
+            (Access::Write, _) => run(
+                &mut self.writer(),
+                TransactionBehavior::Immediate,
+                true,
+                work,
+            ),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}

@@ -1,0 +1,96 @@
+//! The operations available inside one store transaction, and their exact semantics. Every
+//! backend (SQLite today, PostgreSQL later) implements [`Tx`] and runs the shared test suite in
+//! `suite.rs`, so the rules written here are the contract the engine may rely on.
+
+use serde_json::Value;
+
+use crate::StoreResult;
+
+/// A stored document with its key and insertion order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub collection: String,
+    pub key: String,
+    pub doc: Value,
+    /// Store-wide monotonic insertion sequence, never reused (even after deletes): lists are in
+    /// creation order. `update` and `upsert` of an existing key keep it; a key deleted and
+    /// inserted again gets a new, larger one.
+    pub seq: i64,
+}
+
+/// A window of a collection: `offset` items skipped, at most `limit` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl Page {
+    pub const ALL: Page = Page {
+        offset: 0,
+        limit: u64::MAX,
+    };
+}
+
+/// One transaction (see [`crate::Store::transaction`]).
+///
+/// Addressing: a document lives in a collection (a concrete path such as
+/// `/groups/5f…/clusters`, or an emulator-internal `__name`) under a key unique in that
+/// collection; its *path* is `"{collection}/{key}"`, which is also the `owner` string used for
+/// its unique claims. Tree operations treat a key as a single path segment, so keys of documents
+/// that own subtrees must not contain `/`.
+///
+/// Errors: a taken key (`insert`) or a value claimed by another owner (`claim`) fails with
+/// [`crate::StoreError::Duplicate`] naming the collection or scope, and leaves the transaction
+/// fully usable: the caller may handle the error and continue, commit or roll back. Write
+/// operations in an [`crate::Access::Read`] transaction fail with
+/// [`crate::StoreError::Unavailable`] on every backend.
+pub trait Tx {
+    fn get(&mut self, collection: &str, key: &str) -> StoreResult<Option<Record>>;
+
+    /// Documents of one collection in creation order (`seq`), windowed by `page`, and how many
+    /// the collection holds in all (independent of the page; both from the same snapshot).
+    fn list(&mut self, collection: &str, page: Page) -> StoreResult<(Vec<Record>, u64)>;
+
+    /// Inserts a new document; fails with `Duplicate(collection)` if the key exists.
+    fn insert(&mut self, collection: &str, key: &str, doc: &Value) -> StoreResult<Record>;
+
+    /// Replaces an existing document (keeping its sequence); false if there was none.
+    fn update(&mut self, collection: &str, key: &str, doc: &Value) -> StoreResult<bool>;
+
+    /// Inserts (new sequence) or replaces (sequence kept).
+    fn upsert(&mut self, collection: &str, key: &str, doc: &Value) -> StoreResult<()>;
+
+    /// Deletes one document and releases every claim whose owner is `"{collection}/{key}"`
+    /// (in all scopes); false if there was no document.
+    fn delete(&mut self, collection: &str, key: &str) -> StoreResult<bool>;
+
+    /// Deletes the subtree rooted at the path `prefix` (trailing `/` ignored) and returns how
+    /// many documents went. The subtree is:
+    /// - every document whose collection equals `prefix` or starts with `prefix + "/"`
+    ///   (a project's `/groups/<id>/clusters`, `/groups/<id>/clusters/c1/onlineArchives`, …),
+    /// - the document whose path is `prefix` itself (`delete_tree("/groups/<id>")` also
+    ///   removes key `<id>` of collection `/groups`, so the call is complete on its own and
+    ///   harmless after the engine deleted that document first).
+    ///
+    /// Matching is by exact path segments: `/groups/a_c` never touches `/groups/abc` or
+    /// `/groups/a_cd` (no wildcard semantics for `_` or `%`). Claims owned by the removed
+    /// documents are released. `__` collections are never under an Atlas path.
+    fn delete_tree(&mut self, prefix: &str) -> StoreResult<u64>;
+
+    /// Claims `value` in `scope` for the document `owner` (its path, `"{collection}/{key}"`).
+    /// Claiming a value one already holds is a no-op; a value held by another owner fails with
+    /// `Duplicate(scope)`. Enforced by the database (a primary key), so it holds across several
+    /// server processes sharing one database.
+    fn claim(&mut self, scope: &str, value: &str, owner: &str) -> StoreResult<()>;
+
+    /// Releases every claim of `owner` in `scope` (a rename: release, then claim the new value).
+    fn release(&mut self, scope: &str, owner: &str) -> StoreResult<()>;
+
+    /// Who holds `value` in `scope`.
+    fn claimant(&mut self, scope: &str, value: &str) -> StoreResult<Option<String>>;
+
+    /// Every collection path equal to `prefix` or under `prefix + "/"` that holds at least one
+    /// document, sorted bytewise (trailing `/` ignored, segment matching as in `delete_tree`).
+    fn collections_under(&mut self, prefix: &str) -> StoreResult<Vec<String>>;
+}
