@@ -1,0 +1,253 @@
+//! Projects (`/groups`): create, list, get by id or name, rename, delete, and the org's list.
+//!
+//! Project names are unique within their organization, enforced by a store claim (scope
+//! `groupName:<orgId>`), so concurrent creates on several instances cannot both win.
+
+use atlas_model::OperationId;
+use atlas_store::{Page, Record, StoreError, Tx};
+use serde_json::{Map, Value, json};
+
+use super::Behaviour;
+use crate::api_error;
+use crate::call::Reply;
+use crate::clock::atlas_timestamp;
+use crate::engine::Ctx;
+use crate::engine::paging::Paging;
+use crate::engine::paths::segment;
+use crate::engine::resources::API_PREFIX;
+use crate::error::ApiError;
+use crate::ids;
+
+pub struct Projects;
+
+const OPERATIONS: &[OperationId] = &[
+    OperationId::ListGroups,
+    OperationId::CreateGroup,
+    OperationId::GetGroup,
+    OperationId::GetGroupByName,
+    OperationId::UpdateGroup,
+    OperationId::DeleteGroup,
+    OperationId::GetOrgGroups,
+];
+
+impl Behaviour for Projects {
+    fn name(&self) -> &'static str {
+        "projects"
+    }
+
+    fn operations(&self) -> &'static [OperationId] {
+        OPERATIONS
+    }
+
+    fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+        match cx.call.op.id {
+            OperationId::ListGroups => {
+                let org = cx.call.principal.org_id().unwrap_or_default().to_owned();
+                list(cx, &org)
+            }
+            OperationId::GetOrgGroups => {
+                let org = cx.scope.org_id.clone().unwrap_or_default();
+                list(cx, &org)
+            }
+            OperationId::CreateGroup => create(cx),
+            OperationId::GetGroup => {
+                let group = current(cx)?;
+                Ok(Reply::json(200, render(cx, &group)?))
+            }
+            OperationId::GetGroupByName => by_name(cx),
+            OperationId::UpdateGroup => update(cx),
+            OperationId::DeleteGroup => delete(cx),
+            _ => Err(ApiError::internal("operation not served by projects")),
+        }
+    }
+}
+
+/// The claim scope that keeps project names unique within an organization.
+pub fn name_scope(org_id: &str) -> String {
+    format!("groupName:{org_id}")
+}
+
+/// Creates a project document (used by the API and by bootstrap).
+pub fn insert(
+    tx: &mut dyn Tx,
+    id: &str,
+    name: &str,
+    org_id: &str,
+    created: &str,
+    extra: Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let owner = format!("/groups/{id}");
+    match tx.claim(&name_scope(org_id), name, &owner) {
+        Ok(()) => {}
+        Err(StoreError::Duplicate(_)) => return Err(api_error!(GROUP_ALREADY_EXISTS, name)),
+        Err(e) => return Err(e.into()),
+    }
+    let mut doc = extra;
+    doc.insert("id".into(), json!(id));
+    doc.insert("name".into(), json!(name));
+    doc.insert("orgId".into(), json!(org_id));
+    doc.insert("created".into(), json!(created));
+    doc.entry("withDefaultAlertsSettings")
+        .or_insert(json!(true));
+    let doc = Value::Object(doc);
+    tx.insert("/groups", id, &doc)?;
+    Ok(doc)
+}
+
+fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let mut body = cx.call.body_object();
+    let name = body
+        .remove("name")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let org_id = body
+        .remove("orgId")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if cx.tx.get("/orgs", &segment(&org_id))?.is_none() {
+        return Err(api_error!(ORG_NOT_FOUND, org_id));
+    }
+    crate::authorize::org_member(cx.call, &org_id)?;
+    let id = ids::object_id(cx.now);
+    let doc = insert(cx.tx, &id, &name, &org_id, &atlas_timestamp(cx.now), body)?;
+    Ok(Reply::json(cx.render.status(), render(cx, &doc)?))
+}
+
+/// The project the path names (the scope stage already loaded it).
+fn current(cx: &Ctx<'_>) -> Result<Value, ApiError> {
+    cx.scope
+        .group
+        .clone()
+        .ok_or_else(|| ApiError::internal("project scope not resolved"))
+}
+
+fn by_name(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let name = cx
+        .call
+        .path_param("groupName")
+        .unwrap_or_default()
+        .to_owned();
+    let org = cx.call.principal.org_id().unwrap_or_default().to_owned();
+    let owner = cx.tx.claimant(&name_scope(&org), &name)?;
+    let record = match owner.as_deref().and_then(|o| o.strip_prefix("/groups/")) {
+        Some(id) => cx.tx.get("/groups", id)?,
+        None => None,
+    };
+    let record = record.ok_or_else(|| api_error!(GROUP_NAME_NOT_FOUND, name.as_str()))?;
+    Ok(Reply::json(200, render(cx, &record.doc)?))
+}
+
+fn list(cx: &mut Ctx<'_>, org_id: &str) -> Result<Reply, ApiError> {
+    let paging = Paging::of(cx.call);
+    let (all, _) = cx.tx.list("/groups", Page::ALL)?;
+    let visible: Vec<Record> = all
+        .into_iter()
+        .filter(|r| r.doc.get("orgId").and_then(Value::as_str) == Some(org_id))
+        .collect();
+    let total = visible.len() as u64;
+    let window = paging.window();
+    let mut results = Vec::new();
+    for record in visible
+        .iter()
+        .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(window.limit).unwrap_or(usize::MAX))
+    {
+        results.push(render_bare(cx, &record.doc)?);
+    }
+    let body = paging.body(cx.call, results, total);
+    Ok(Reply::json(200, cx.render.fit(&body)))
+}
+
+fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let mut group = current(cx)?;
+    let id = cx.scope.group_id.clone().unwrap_or_default();
+    let org = cx.scope.org_id.clone().unwrap_or_default();
+    let body = cx.call.body_object();
+    if let Some(name) = body.get("name").and_then(Value::as_str)
+        && group.get("name").and_then(Value::as_str) != Some(name)
+    {
+        let scope = name_scope(&org);
+        let owner = format!("/groups/{id}");
+        cx.tx.release(&scope, &owner)?;
+        match cx.tx.claim(&scope, name, &owner) {
+            Ok(()) => {}
+            Err(StoreError::Duplicate(_)) => return Err(api_error!(GROUP_ALREADY_EXISTS, name)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Value::Object(doc) = &mut group {
+        for (k, v) in body {
+            doc.insert(k, v);
+        }
+    }
+    cx.tx.update("/groups", &id, &group)?;
+    Ok(Reply::json(200, render(cx, &group)?))
+}
+
+fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let id = cx.scope.group_id.clone().unwrap_or_default();
+    let base = format!("/groups/{id}");
+    // Atlas refuses to close a project that still has clusters (semantics §9).
+    if cluster_count(cx.tx, &id)? > 0 {
+        return Err(api_error!(CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS));
+    }
+    cx.tx.delete("/groups", &id)?;
+    cx.tx.delete_tree(&base)?;
+    // Recorded: DELETE /groups/{id} answers 202 with the body `{}`.
+    Ok(Reply::json(cx.render.status(), json!({})))
+}
+
+fn cluster_count(tx: &mut dyn Tx, group_id: &str) -> Result<u64, ApiError> {
+    let empty = Page {
+        offset: 0,
+        limit: 0,
+    };
+    let (_, clusters) = tx.list(&format!("/groups/{group_id}/clusters"), empty)?;
+    Ok(clusters)
+}
+
+/// A project document with its computed fields and links, before fitting.
+fn render_bare(cx: &mut Ctx<'_>, group: &Value) -> Result<Value, ApiError> {
+    let mut doc = group.clone();
+    let id = group
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let count = cluster_count(cx.tx, &id)?;
+    if let Value::Object(map) = &mut doc {
+        map.insert("clusterCount".into(), json!(count));
+        map.insert("links".into(), links(&cx.call.origin.base_url, &id));
+    }
+    Ok(doc)
+}
+
+fn render(cx: &mut Ctx<'_>, group: &Value) -> Result<Value, ApiError> {
+    let doc = render_bare(cx, group)?;
+    Ok(cx.render.fit(&doc))
+}
+
+/// The link set Atlas returns on a project (recorded: self plus the related collections).
+fn links(base_url: &str, id: &str) -> Value {
+    let href = format!("{base_url}{API_PREFIX}/groups/{id}");
+    let mut links = vec![json!({"href": href, "rel": "self"})];
+    for related in [
+        "containers",
+        "clusters",
+        "databaseUsers",
+        "peers",
+        "processes",
+        "whitelist",
+    ] {
+        let target = if related == "whitelist" {
+            "accessList"
+        } else {
+            related
+        };
+        links.push(json!({
+            "href": format!("{href}/{target}"),
+            "rel": format!("https://cloud.mongodb.com/{related}"),
+        }));
+    }
+    Value::Array(links)
+}

@@ -1,0 +1,56 @@
+//! The API root (`GET /api/atlas/v2`): the system status document with the calling key.
+
+use atlas_model::OperationId;
+use serde_json::{Value, json};
+
+use super::Behaviour;
+use crate::call::Reply;
+use crate::engine::Ctx;
+use crate::engine::resources::API_PREFIX;
+use crate::error::ApiError;
+use crate::principal::Principal;
+
+pub struct Root;
+
+impl Behaviour for Root {
+    fn name(&self) -> &'static str {
+        "root"
+    }
+
+    fn operations(&self) -> &'static [OperationId] {
+        &[OperationId::GetSystemStatus]
+    }
+
+    fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+        let api_key = match &cx.call.principal {
+            Principal::ApiKey {
+                id,
+                public_key,
+                org_id,
+            } => {
+                let stored = cx.tx.get(&format!("/orgs/{org_id}/apiKeys"), id)?;
+                let roles = stored
+                    .as_ref()
+                    .and_then(|r| r.doc.get("roles").cloned())
+                    .unwrap_or_else(|| json!([]));
+                json!({"id": id, "publicKey": public_key, "roles": roles, "accessList": []})
+            }
+            // Service accounts have no API key; the field is nullable in practice (§9).
+            _ => Value::Null,
+        };
+        let body = json!({
+            "appName": "MongoDB Atlas",
+            "build": build_id(),
+            "throttling": false,
+            "apiKey": api_key,
+            "links": [{"href": format!("{}{API_PREFIX}", cx.call.origin.base_url), "rel": "self"}],
+        });
+        Ok(Reply::json(200, cx.render.fit(&body)))
+    }
+}
+
+/// A 40-hex build id (Atlas reports its git sha), derived from this build's version.
+fn build_id() -> String {
+    let digest = crate::credentials::sha256_hex(concat!("localatlas-", env!("CARGO_PKG_VERSION")));
+    digest[..40].to_owned()
+}

@@ -1,0 +1,456 @@
+//! The generic stateful engine: CRUD semantics for every operation no behaviour claims.
+//!
+//! Dispatch is by the catalogue's `shape`. Collections store one document per item under the
+//! concrete collection path; singletons store one document at their own path (empty key).
+//! Operations that are not CRUD-shaped (actions, downloads, metrics, searches) answer a
+//! well-formed, schema-valid document derived from stored state.
+
+use atlas_model::{Format, Shape};
+use atlas_store::{Page, Record, StoreError};
+use serde_json::{Map, Value};
+
+use crate::api_error;
+use crate::call::{Payload, Reply};
+use crate::engine::Ctx;
+use crate::engine::paging::Paging;
+use crate::engine::paths::{composite_key, concrete, segment};
+use crate::engine::render::{any_branch_properties, is_read_only, merge_patch, top_properties};
+use crate::engine::resources::{KeyKind, Resource, ResourceIndex, relative};
+use crate::engine::scope::not_found;
+use crate::error::ApiError;
+use crate::ids;
+
+/// Serves `cx.call` by its shape.
+pub fn handle(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let resource = ResourceIndex::global().get(cx.call.op.resource);
+    match (cx.call.op.shape, resource) {
+        (Shape::CollectionList, Some(r)) => list(cx, r),
+        (Shape::CollectionCreate, Some(r)) => create(cx, r),
+        (Shape::ItemGet, Some(r)) => {
+            let record = find(cx, r)?;
+            Ok(render_item(cx, &record))
+        }
+        (Shape::ItemUpdatePatch, Some(r)) => patch(cx, r),
+        (Shape::ItemReplacePut, Some(r)) => replace(cx, r),
+        (Shape::ItemDelete, Some(r)) => delete(cx, r),
+        (Shape::SingletonGet, Some(r)) => {
+            let doc = singleton(cx, r)?;
+            Ok(Reply::json(cx.render.status(), cx.render.fit(&doc)))
+        }
+        (Shape::SingletonUpdate, Some(r)) => singleton_update(cx, r),
+        (Shape::SingletonDelete, Some(r)) => singleton_delete(cx, r),
+        _ => computed(cx),
+    }
+}
+
+/// Where the items of a resource live for this call.
+fn collection_of(cx: &Ctx<'_>, resource: &Resource) -> Option<String> {
+    let body = cx.call.body.clone();
+    concrete(resource.template, cx.call, &|name| {
+        let b = body.as_ref()?;
+        b.get(name)
+            .or_else(|| match name {
+                "cloudProvider" => b.get("providerName"),
+                _ => None,
+            })
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    })
+}
+
+/// The trailing path parameters of this operation beyond its resource template.
+fn trailing_params(cx: &Ctx<'_>, resource: &Resource) -> Vec<&'static str> {
+    relative(cx.call.op.path)
+        .strip_prefix(resource.template)
+        .unwrap_or_default()
+        .split('/')
+        .filter_map(|s| {
+            s.strip_prefix('{')
+                .and_then(|s| s.split_once('}'))
+                .map(|(n, _)| n)
+        })
+        .collect()
+}
+
+/// The stored item the call addresses, or the family's 404.
+pub fn find(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Record, ApiError> {
+    let params = trailing_params(cx, resource);
+    let values: Vec<&str> = params
+        .iter()
+        .filter_map(|p| cx.call.path_param(p))
+        .collect();
+    let shown_key = values.join("/");
+    let missing = || not_found(resource.template, cx.call, &shown_key);
+    let Some(collection) = collection_of(cx, resource) else {
+        return Err(missing());
+    };
+    if !params.is_empty() && params == resource.item_params && values.len() == params.len() {
+        return cx
+            .tx
+            .get(&collection, &composite_key(values.iter().copied()))?
+            .ok_or_else(missing);
+    }
+    // Alternate addressing (`/groups/byName/{groupName}`, a role by id only): match the fields
+    // the catalogue maps the parameters to.
+    let mapping: Vec<(&str, &str)> = cx
+        .call
+        .op
+        .key_fields
+        .split(';')
+        .filter_map(|pair| pair.split_once("->"))
+        .collect();
+    let (records, _) = cx.tx.list(&collection, Page::ALL)?;
+    records
+        .into_iter()
+        .find(|r| {
+            !mapping.is_empty()
+                && mapping.iter().all(|(param, fields)| {
+                    let wanted = cx.call.path_param(param);
+                    fields
+                        .split('|')
+                        .any(|f| wanted.is_some() && r.doc.get(f).and_then(Value::as_str) == wanted)
+                })
+        })
+        .ok_or_else(missing)
+}
+
+fn item_path(record: &Record) -> String {
+    format!("{}/{}", record.collection, record.key)
+}
+
+fn with_links(cx: &Ctx<'_>, record: &Record) -> Value {
+    let mut doc = record.doc.clone();
+    if let Value::Object(map) = &mut doc {
+        map.entry("links")
+            .or_insert_with(|| cx.render.self_link(&item_path(record)));
+    }
+    doc
+}
+
+fn render_item(cx: &Ctx<'_>, record: &Record) -> Reply {
+    Reply::json(cx.render.status(), cx.render.fit(&with_links(cx, record)))
+}
+
+fn list(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
+    let paging = Paging::of(cx.call);
+    let filters: Vec<(&str, String)> = trailing_params(cx, resource)
+        .into_iter()
+        .filter_map(|p| {
+            let field = resource.fields_of(p).first().copied().or_else(|| {
+                cx.call
+                    .op
+                    .key_fields
+                    .split(';')
+                    .filter_map(|pair| pair.split_once("->"))
+                    .find(|(param, _)| *param == p)
+                    .map(|(_, f)| f.split('|').next().unwrap_or(f))
+            })?;
+            Some((field, cx.call.path_param(p)?.to_owned()))
+        })
+        .collect();
+    let collection = collection_of(cx, resource);
+    let (records, total) = match collection {
+        Some(c) if filters.is_empty() && cx.render.is_paginated_list() => {
+            cx.tx.list(&c, paging.window())?
+        }
+        Some(c) => {
+            let (all, _) = cx.tx.list(&c, Page::ALL)?;
+            let matching: Vec<Record> = all
+                .into_iter()
+                .filter(|r| {
+                    filters
+                        .iter()
+                        .all(|(f, v)| r.doc.get(*f).and_then(Value::as_str) == Some(v.as_str()))
+                })
+                .collect();
+            let total = matching.len() as u64;
+            let window = paging.window();
+            let page = if cx.render.is_paginated_list() {
+                matching
+                    .into_iter()
+                    .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
+                    .take(usize::try_from(window.limit).unwrap_or(usize::MAX))
+                    .collect()
+            } else {
+                matching
+            };
+            (page, total)
+        }
+        None => (Vec::new(), 0),
+    };
+    let items: Vec<Value> = records.iter().map(|r| with_links(cx, r)).collect();
+    Ok(Reply::json(
+        cx.render.status(),
+        list_body(cx, &paging, items, total),
+    ))
+}
+
+/// A list answer in the shape the served version declares.
+fn list_body(cx: &Ctx<'_>, paging: &Paging, items: Vec<Value>, total: u64) -> Value {
+    if cx.render.is_bare_array() {
+        return cx.render.fit(&Value::Array(items));
+    }
+    cx.render.fit(&paging.body(cx.call, items, total))
+}
+
+fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
+    let Some(collection) = collection_of(cx, resource) else {
+        return computed(cx);
+    };
+    let mut doc = Value::Object(cx.call.body_object());
+    let key = new_key(cx, resource, &mut doc);
+    let record = Record {
+        collection: collection.clone(),
+        key: key.clone(),
+        doc: doc.clone(),
+        seq: 0,
+    };
+    fill_read_only(cx, &mut doc, &item_path(&record));
+    match cx.tx.insert(&collection, &key, &doc) {
+        Ok(_) => {}
+        Err(StoreError::Duplicate(_)) => return Err(duplicate(cx, resource, &key)),
+        Err(e) => return Err(e.into()),
+    }
+    let record = Record { doc, ..record };
+    if cx.render.is_paginated_list() {
+        // Some creates answer with the whole list (POST accessList, teams ... §2.1).
+        let paging = Paging::of(cx.call);
+        let (records, total) = cx.tx.list(&collection, paging.window())?;
+        let items = records.iter().map(|r| with_links(cx, r)).collect();
+        return Ok(Reply::json(
+            cx.render.status(),
+            list_body(cx, &paging, items, total),
+        ));
+    }
+    Ok(render_item(cx, &record))
+}
+
+/// The key of a new item; generated keys are written into their body field.
+fn new_key(cx: &Ctx<'_>, resource: &Resource, doc: &mut Value) -> String {
+    let at_key = trailing_params(cx, resource);
+    if !at_key.is_empty() {
+        let values: Vec<&str> = at_key
+            .iter()
+            .filter_map(|p| cx.call.path_param(p))
+            .collect();
+        for (param, value) in at_key.iter().zip(&values) {
+            if let Some(field) = resource.fields_of(param).first() {
+                set_if_absent(doc, field, Value::String((*value).to_owned()));
+            }
+        }
+        return composite_key(values);
+    }
+    let generated = match resource.key_kind {
+        Some(KeyKind::Named) => {
+            let values: Option<Vec<String>> = resource
+                .item_params
+                .iter()
+                .map(|p| {
+                    resource
+                        .fields_of(p)
+                        .iter()
+                        .find_map(|f| doc.get(*f).and_then(Value::as_str).map(str::to_owned))
+                })
+                .collect();
+            if let Some(values) = values.filter(|v| !v.is_empty()) {
+                return composite_key(values.iter().map(String::as_str));
+            }
+            ids::object_id(cx.now)
+        }
+        Some(KeyKind::Uuid) => ids::uuid(),
+        Some(KeyKind::ServiceAccountId) => format!("mdb_sa_id_{}", ids::object_id(cx.now)),
+        _ => ids::object_id(cx.now),
+    };
+    if let Some(field) = resource
+        .item_params
+        .last()
+        .and_then(|p| resource.fields_of(p).first())
+    {
+        set_if_absent(doc, field, Value::String(generated.clone()));
+    }
+    segment(&generated)
+}
+
+fn set_if_absent(doc: &mut Value, field: &str, value: Value) {
+    if let Value::Object(map) = doc {
+        map.entry(field.to_owned()).or_insert(value);
+    }
+}
+
+/// Names of read-only timestamps that mean "when this was created".
+const CREATION_FIELDS: &[&str] = &[
+    "created",
+    "createdAt",
+    "createDate",
+    "createdDate",
+    "creationDate",
+];
+
+/// Stores the read-only fields the served schema declares (ids, creation dates, parent ids) so
+/// they stay stable across reads.
+fn fill_read_only(cx: &Ctx<'_>, doc: &mut Value, path: &str) {
+    let Some(schema) = cx.render.schema() else {
+        return;
+    };
+    let mut with_links = doc.clone();
+    set_if_absent(&mut with_links, "links", cx.render.self_link(path));
+    let fitted = cx.render.fit(&with_links);
+    let (Value::Object(target), Value::Object(fitted)) = (doc, fitted) else {
+        return;
+    };
+    for (name, prop) in any_branch_properties(schema) {
+        if name == "links" || target.contains_key(&name) || !is_read_only(prop) {
+            continue;
+        }
+        let value = if let Some(hint) = cx.render.hints.values.get(&name) {
+            Some(hint.clone())
+        } else if CREATION_FIELDS.contains(&name.as_str()) {
+            Some(Value::String(cx.render.hints.now.clone()))
+        } else {
+            fitted.get(&name).cloned()
+        };
+        if let Some(value) = value {
+            target.insert(name, value);
+        }
+    }
+}
+
+fn duplicate(cx: &Ctx<'_>, resource: &Resource, key: &str) -> ApiError {
+    let group = cx.call.path_param("groupId").unwrap_or_default();
+    match resource.template {
+        "/groups/{groupId}/clusters"
+        | "/groups/{groupId}/flexClusters"
+        | "/groups/{groupId}/serverless" => {
+            api_error!(DUPLICATE_CLUSTER_NAME, key, group)
+        }
+        _ => api_error!(RESOURCE_ALREADY_EXISTS, key),
+    }
+}
+
+fn patch(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
+    let mut record = find(cx, resource)?;
+    if let Some(body) = &cx.call.body {
+        merge_patch(&mut record.doc, body);
+    }
+    cx.tx.update(&record.collection, &record.key, &record.doc)?;
+    Ok(render_item(cx, &record))
+}
+
+fn replace(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
+    let existing = match find(cx, resource) {
+        Ok(r) => r,
+        Err(_) if cx.call.op.shape_detail.contains("upsert") => return create(cx, resource),
+        Err(e) => return Err(e),
+    };
+    let mut doc = Value::Object(cx.call.body_object());
+    // Read-only fields (ids, creation dates) survive a replacement.
+    if let (Value::Object(new), Value::Object(old)) = (&mut doc, &existing.doc) {
+        for (k, v) in old {
+            if !new.contains_key(k) && is_stored_read_only(cx, k) {
+                new.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    cx.tx.update(&existing.collection, &existing.key, &doc)?;
+    Ok(render_item(cx, &Record { doc, ..existing }))
+}
+
+fn is_stored_read_only(cx: &Ctx<'_>, name: &str) -> bool {
+    cx.render.schema().is_some_and(|schema| {
+        top_properties(schema)
+            .iter()
+            .any(|(k, p)| k == name && is_read_only(p))
+    })
+}
+
+fn delete(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
+    let record = find(cx, resource)?;
+    cx.tx.delete(&record.collection, &record.key)?;
+    cx.tx.delete_tree(&item_path(&record))?;
+    Ok(empty_answer(cx, &record.doc))
+}
+
+/// The answer of a successful call that declares no entity of its own: 204 without a body,
+/// `{}` for the 200/202 acknowledgements, or the declared document.
+fn empty_answer(cx: &Ctx<'_>, base: &Value) -> Reply {
+    let status = cx.render.status();
+    if status == 204 {
+        return Reply::empty(204);
+    }
+    match cx.render.schema() {
+        Some(_) => Reply::json(status, cx.render.synthesize(base)),
+        None => Reply::json(status, Value::Object(Map::new())),
+    }
+}
+
+/// The stored singleton, or its default document.
+fn singleton(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Value, ApiError> {
+    let Some(path) = collection_of(cx, resource) else {
+        return Ok(cx.render.synthesize(&Value::Object(Map::new())));
+    };
+    match cx.tx.get(&path, "")? {
+        Some(record) => Ok(record.doc),
+        None => Ok(cx.render.synthesize(&Value::Object(Map::new()))),
+    }
+}
+
+fn singleton_update(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
+    let mut doc = singleton(cx, resource)?;
+    if let Some(body) = &cx.call.body {
+        merge_patch(&mut doc, body);
+    }
+    if let Some(path) = collection_of(cx, resource) {
+        cx.tx.upsert(&path, "", &doc)?;
+    }
+    let status = cx.render.status();
+    if status == 204 || cx.render.schema().is_none() {
+        return Ok(empty_answer(cx, &doc));
+    }
+    Ok(Reply::json(status, cx.render.fit(&doc)))
+}
+
+fn singleton_delete(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
+    if let Some(path) = collection_of(cx, resource) {
+        cx.tx.delete(&path, "")?;
+    }
+    Ok(empty_answer(cx, &Value::Object(Map::new())))
+}
+
+/// Operations that are not CRUD-shaped: an answer computed from the schema and the target.
+pub fn computed(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let status = cx.render.status();
+    match cx.render.format() {
+        Format::Gzip => Ok(Reply {
+            status,
+            payload: Payload::Binary {
+                bytes: crate::download::empty_gzip(),
+                filename: None,
+            },
+            headers: Vec::new(),
+        }),
+        Format::Csv => Ok(Reply {
+            status,
+            payload: Payload::Binary {
+                bytes: Vec::new(),
+                filename: None,
+            },
+            headers: Vec::new(),
+        }),
+        Format::Json => {
+            if status == 204 {
+                return Ok(Reply::empty(204));
+            }
+            if cx.render.is_paginated_list() {
+                let paging = Paging::of(cx.call);
+                return Ok(Reply::json(status, list_body(cx, &paging, Vec::new(), 0)));
+            }
+            if cx.render.is_bare_array() {
+                return Ok(Reply::json(
+                    status,
+                    cx.render.fit(&Value::Array(Vec::new())),
+                ));
+            }
+            Ok(empty_answer(cx, &Value::Object(Map::new())))
+        }
+    }
+}

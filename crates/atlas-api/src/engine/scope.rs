@@ -1,0 +1,130 @@
+//! Resolving the organization and project a call addresses, and checking that every parent named
+//! in its path exists (404 with the family's code, e.g. `GROUP_NOT_FOUND`, `CLUSTER_NOT_FOUND`).
+
+use atlas_model::Shape;
+use atlas_store::Tx;
+use serde_json::Value;
+
+use crate::api_error;
+use crate::call::Call;
+use crate::engine::paths::{concrete, segment};
+use crate::engine::resources::{ResourceIndex, relative};
+use crate::error::ApiError;
+
+/// The organization and project a call runs in, when its path names them.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub org_id: Option<String>,
+    pub group_id: Option<String>,
+    /// The project document, when the path names a project.
+    pub group: Option<Value>,
+}
+
+/// Loads the addressed project/organization and checks the parents of the target.
+pub fn resolve(tx: &mut dyn Tx, call: &Call) -> Result<Scope, ApiError> {
+    let mut scope = Scope::default();
+    if let Some(group_id) = call.path_param("groupId") {
+        let group = tx
+            .get("/groups", &segment(group_id))?
+            .ok_or_else(|| api_error!(GROUP_NOT_FOUND, group_id))?;
+        scope.org_id = group
+            .doc
+            .get("orgId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        scope.group_id = Some(group_id.to_owned());
+        scope.group = Some(group.doc);
+    }
+    if let Some(org_id) = call.path_param("orgId") {
+        if tx.get("/orgs", &segment(org_id))?.is_none() {
+            return Err(api_error!(ORG_NOT_FOUND, org_id));
+        }
+        scope.org_id = Some(org_id.to_owned());
+    }
+    check_parents(tx, call)?;
+    Ok(scope)
+}
+
+/// Every `{param}` of the path that names an item of a stored collection (other than the
+/// operation's own target) must exist.
+fn check_parents(tx: &mut dyn Tx, call: &Call) -> Result<(), ApiError> {
+    let index = ResourceIndex::global();
+    let rel = relative(call.op.path);
+    let segments: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
+    let target_is_item = matches!(
+        call.op.shape,
+        Shape::ItemGet | Shape::ItemUpdatePatch | Shape::ItemReplacePut | Shape::ItemDelete
+    ) && rel.len() > call.op.resource.len()
+        && rel.starts_with(call.op.resource);
+    let target_depth = call
+        .op
+        .resource
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .count();
+    for (i, seg) in segments.iter().enumerate() {
+        // `{clusterName}:pause` names the cluster the action runs on: a parent too.
+        let param = seg
+            .strip_prefix('{')
+            .and_then(|s| s.split_once('}'))
+            .map(|(name, _)| name);
+        let Some(param) = param else { continue };
+        if matches!(param, "groupId" | "orgId") {
+            continue;
+        }
+        // The operation's own item is looked up by the handler, not here.
+        if target_is_item && i >= target_depth {
+            break;
+        }
+        let collection_template = format!("/{}", segments[..i].join("/"));
+        let Some(resource) = index.get(&collection_template) else {
+            continue;
+        };
+        if !resource.is_stored_collection() || resource.item_params.len() != 1 {
+            continue;
+        }
+        // Two names share some slots (`{clusterName}` vs `{hostName}`): only the collection's
+        // own item parameter names one of its items.
+        if resource.item_params[0] != param {
+            continue;
+        }
+        let (Some(collection), Some(value)) = (
+            concrete(&collection_template, call, &|_| None),
+            call.path_param(param),
+        ) else {
+            continue;
+        };
+        if tx.get(&collection, &segment(value))?.is_none() {
+            return Err(not_found(&collection_template, call, value));
+        }
+    }
+    Ok(())
+}
+
+/// The family's not-found answer for a missing item of `collection_template`.
+pub fn not_found(collection_template: &str, call: &Call, key: &str) -> ApiError {
+    let group = call.path_param("groupId").unwrap_or_default();
+    let org = call.path_param("orgId").unwrap_or_default();
+    match collection_template {
+        "/groups" => api_error!(GROUP_NOT_FOUND, key),
+        "/orgs" => api_error!(ORG_NOT_FOUND, key),
+        "/groups/{groupId}/clusters"
+        | "/groups/{groupId}/flexClusters"
+        | "/groups/{groupId}/serverless" => {
+            api_error!(CLUSTER_NOT_FOUND, key, group)
+        }
+        "/orgs/{orgId}/apiKeys" | "/groups/{groupId}/apiKeys" => api_error!(API_KEY_NOT_FOUND, key),
+        "/orgs/{orgId}/teams" | "/groups/{groupId}/teams" => api_error!(TEAM_NOT_FOUND, key, org),
+        "/orgs/{orgId}/serviceAccounts" | "/groups/{groupId}/serviceAccounts" => {
+            api_error!(SERVICE_ACCOUNT_NOT_FOUND, key)
+        }
+        "/users" | "/orgs/{orgId}/users" | "/groups/{groupId}/users" => {
+            api_error!(USER_NOT_FOUND, key)
+        }
+        "/groups/{groupId}/streams" => api_error!(STREAM_TENANT_NOT_FOUND_FOR_NAME, key, group),
+        "/groups/{groupId}/dataFederation" => {
+            api_error!(DATA_FEDERATION_TENANT_NOT_FOUND_FOR_NAME, group, key)
+        }
+        _ => api_error!(RESOURCE_NOT_FOUND, call.origin.path.as_str()),
+    }
+}

@@ -1,0 +1,120 @@
+//! The catalogue of Atlas error codes localatlas answers with.
+//!
+//! Each entry is the code Atlas puts in `errorCode`, the HTTP status it comes with, and the
+//! `detail` template whose `{}` placeholders are filled, in order, by the error's `parameters`.
+//! Codes, statuses and templates follow observed Atlas traffic where it exists (semantics
+//! reference §3: `[S]` snapshot, `[F]` field log) and the Atlas error-code documentation otherwise.
+
+/// One Atlas error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub name: &'static str,
+    pub status: u16,
+    pub template: &'static str,
+}
+
+macro_rules! codes {
+    ($($name:ident = $status:literal, $template:literal;)*) => {
+        $(pub const $name: ErrorCode = ErrorCode {
+            name: stringify!($name),
+            status: $status,
+            template: $template,
+        };)*
+        /// Every code of the catalogue.
+        pub const ALL: &[ErrorCode] = &[$($name),*];
+    };
+}
+
+codes! {
+    // Protocol.
+    INVALID_VERSION_DATE = 406, "Invalid accept header or version date."; // [F] exact body
+    VERSION_GONE = 410, "The requested API version is no longer available.";
+    RESOURCE_NOT_FOUND = 404, "Cannot find resource {}."; // [S] X = request path
+    METHOD_NOT_ALLOWED = 405, "Method {} is not allowed for resource {}.";
+    UNEXPECTED_ERROR = 500, "Unexpected error."; // [F]
+    SERVICE_UNAVAILABLE = 503, "Service unavailable.";
+    UNSUPPORTED_MEDIA_TYPE = 415, "Content type {} is not supported.";
+    PAYLOAD_TOO_LARGE = 413, "The request body exceeds the maximum size of {} bytes.";
+
+    // Request validation (§3.2).
+    INVALID_ATTRIBUTE = 400, "Invalid attribute {} specified."; // [F]
+    MISSING_ATTRIBUTE = 400, "The required attribute {} was not specified."; // [F]
+    INVALID_ENUM_VALUE = 400, "An invalid enumeration value {} was specified."; // [F]
+    MALFORMED_JSON = 400, "Received JSON is malformed."; // [D]
+    INVALID_JSON = 400, "Received JSON does not match expected format."; // [D]
+    INVALID_JSON_ATTRIBUTE = 400, "Received JSON for the {} attribute does not match expected format."; // [D]
+    VALIDATION_ERROR = 400, "The request content produced the validation error: {}."; // [F]
+    INVALID_QUERY_PARAMETER = 400, "Invalid query parameter {} specified."; // [D]
+    MISSING_QUERY_PARAMETER = 400, "The required query parameter {} was not specified."; // [D]
+    INVALID_PATH_PARAMETER = 400, "Invalid path parameter {} specified."; // [D]
+    INVALID_GROUP_ID = 400, "An invalid group ID {} was specified."; // [D] Ops Manager/Atlas code table
+    INVALID_ORG_ID = 400, "An invalid organization ID {} was specified."; // [D]
+
+    // Authentication and authorization (§4, §5).
+    USER_UNAUTHORIZED = 401, "Current user is not authorized to perform this action."; // [F]
+    NOT_ORG_GROUP_CREATOR = 401, "The current user does not have the group creator role in organization {}."; // [P]
+    IP_ADDRESS_NOT_ON_ACCESS_LIST = 403, "IP address {} is not allowed to access this resource."; // [F]
+    ORG_REQUIRES_ACCESS_LIST = 403, "This organization requires access through an access list of ip ranges."; // [F]
+
+    // Not found (§3.3).
+    GROUP_NOT_FOUND = 404, "No group with ID {} exists."; // [S]
+    GROUP_NAME_NOT_FOUND = 404, "No group with name \"{}\" exists."; // [D]
+    ORG_NOT_FOUND = 404, "No organization with ID {} exists."; // [D]
+    CLUSTER_NOT_FOUND = 404, "No cluster named {} exists in group {}."; // [S]
+    API_KEY_NOT_FOUND = 400, "No API key with ID {} exists."; // [D] note the 400
+    USER_NOT_FOUND = 404, "No user with ID {} exists."; // [D]
+    USERNAME_NOT_FOUND = 404, "No user with username {} exists."; // [D]
+    TEAM_NOT_FOUND = 404, "Cannot find team with ID {} in organization {}.";
+    TEAM_NAME_NOT_FOUND = 404, "Cannot find team with name {} in organization {}.";
+    INVITATION_NOT_FOUND = 404, "Invitation {} not found.";
+    SERVICE_ACCOUNT_NOT_FOUND = 404, "Service Account with client id {} not found.";
+    STREAM_TENANT_NOT_FOUND_FOR_NAME = 404, "Stream instance {} not found in group {}.";
+    DATA_FEDERATION_TENANT_NOT_FOUND_FOR_NAME = 404, "Data Federation tenant for project {} and name {} not found."; // [S]
+
+    // Conflicts (§3.3).
+    GROUP_ALREADY_EXISTS = 409, "A group with name \"{}\" already exists."; // [F]
+    DUPLICATE_CLUSTER_NAME = 400, "A cluster or serverless instance named {} is already present in group {}."; // [F]
+    ORG_NAME_ALREADY_EXISTS = 409, "An organization with name \"{}\" already exists.";
+    RESOURCE_ALREADY_EXISTS = 409, "The resource {} already exists.";
+    CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS = 409, "Cannot close group while it has active clusters; please terminate all clusters."; // [F]
+    CANNOT_DELETE_ORG_ACTIVE_PROJECTS = 409, "Cannot delete organization {} while it has active projects.";
+}
+
+/// The HTTP reason phrase Atlas puts in `reason` (§3.1).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Internal Server Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_templates_match_atlas_style() {
+        let mut names: Vec<_> = ALL.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+        for code in ALL {
+            assert!(code.template.ends_with('.'), "{}", code.name);
+            assert!((400..600).contains(&code.status), "{}", code.name);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Identifiers in Atlas's formats.
+//!
+//! ObjectIds are 24 lowercase hex digits whose first 8 are the creation time in epoch seconds
+//! (semantics §7.1); the rest is random so several instances sharing one database never collide.
+
+use rand::RngExt as _;
+use time::OffsetDateTime;
+
+/// A new ObjectId for `now`.
+pub fn object_id(now: OffsetDateTime) -> String {
+    let seconds = u32::try_from(now.unix_timestamp()).unwrap_or(u32::MAX);
+    let tail: [u8; 8] = rand::rng().random();
+    format!("{seconds:08x}{}", hex::encode(tail))
+}
+
+/// Whether `s` is a 24-hex ObjectId (lower case, as Atlas emits them).
+pub fn is_object_id(s: &str) -> bool {
+    s.len() == 24
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A random lowercase string of `len` letters (API key public keys are 8 of them).
+pub fn lowercase_letters(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_start_with_the_creation_time() {
+        let now = OffsetDateTime::from_unix_timestamp(0x6a79_3f7f).unwrap();
+        let id = object_id(now);
+        assert!(is_object_id(&id), "{id}");
+        assert!(id.starts_with("6a793f7f"));
+        assert_ne!(object_id(now), id);
+    }
+}
+
+/// A random UUID v4 in its canonical text form.
+pub fn uuid() -> String {
+    let mut bytes: [u8; 16] = rand::rng().random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}

@@ -1,0 +1,215 @@
+//! Authentication: the `Authorization` header (HTTP Digest with API keys, Bearer tokens from
+//! `/api/oauth/token`) and Atlas's 401 challenge (semantics §4.1).
+
+use atlas_api::credentials::{self, DigestResponse, Verdict};
+use atlas_api::{ApiError, Atlas, Principal};
+use atlas_store::Access;
+use axum::body::Body;
+use axum::http::{Response, StatusCode, header};
+
+/// A parsed `Authorization` header.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Digest(DigestResponse),
+    Bearer(String),
+    Basic { user: String, password: String },
+    None,
+}
+
+/// Parses the `Authorization` header value.
+pub fn parse(value: Option<&str>) -> Credentials {
+    let Some(value) = value.map(str::trim) else {
+        return Credentials::None;
+    };
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    match scheme.to_ascii_lowercase().as_str() {
+        "digest" => digest_fields(rest).map_or(Credentials::None, Credentials::Digest),
+        "bearer" if !rest.trim().is_empty() => Credentials::Bearer(rest.trim().to_owned()),
+        "basic" => basic(rest.trim()).unwrap_or(Credentials::None),
+        _ => Credentials::None,
+    }
+}
+
+fn basic(encoded: &str) -> Option<Credentials> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (user, password) = text.split_once(':')?;
+    // The Go SDK URL-escapes id and secret first; MongoDB's MCP server does not (§4.2).
+    let unescape = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .unwrap_or_else(|_| s.to_owned())
+    };
+    Some(Credentials::Basic {
+        user: unescape(user),
+        password: unescape(password),
+    })
+}
+
+/// Splits `k="v", k2=v2` pairs, honouring quotes and backslash escapes.
+fn digest_fields(text: &str) -> Option<DigestResponse> {
+    let mut d = DigestResponse::default();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, escaped)) = chars.next() {
+                            value.push(escaped);
+                        }
+                    }
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            (value, &quoted[end? + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_owned(), &after[end..])
+        };
+        match key.as_str() {
+            "username" => d.username = value,
+            "realm" => d.realm = value,
+            "nonce" => d.nonce = value,
+            "uri" => d.uri = value,
+            "qop" => d.qop = Some(value),
+            "nc" => d.nc = Some(value),
+            "cnonce" => d.cnonce = Some(value),
+            "response" => d.response = value,
+            _ => {}
+        }
+        rest = remainder.trim_start().trim_start_matches(',').trim_start();
+    }
+    let complete = !d.username.is_empty() && !d.nonce.is_empty() && !d.response.is_empty();
+    complete.then_some(d)
+}
+
+/// The outcome of authenticating a request.
+pub enum Authenticated {
+    Principal(Principal),
+    /// Challenge again; `stale` when the credentials were right but the nonce expired.
+    Challenge {
+        stale: bool,
+    },
+}
+
+/// Checks the credentials of a request for `method` (blocking: runs a store read).
+pub fn authenticate(
+    atlas: &Atlas,
+    method: &str,
+    credentials: &Credentials,
+) -> Result<Authenticated, ApiError> {
+    let now = atlas.clock.now();
+    match credentials {
+        Credentials::Digest(d) => {
+            let verdict = atlas.transaction(Access::Read, |tx| {
+                credentials::verify_digest(tx, method, d, now).map_err(ApiError::from)
+            })?;
+            Ok(match verdict {
+                Verdict::Valid(p) => Authenticated::Principal(p),
+                Verdict::Stale => Authenticated::Challenge { stale: true },
+                Verdict::Invalid => Authenticated::Challenge { stale: false },
+            })
+        }
+        Credentials::Bearer(token) => {
+            let principal = atlas.transaction(Access::Read, |tx| {
+                credentials::verify_token(tx, token, now).map_err(ApiError::from)
+            })?;
+            Ok(principal.map_or(
+                Authenticated::Challenge { stale: false },
+                Authenticated::Principal,
+            ))
+        }
+        Credentials::Basic { .. } | Credentials::None => {
+            Ok(Authenticated::Challenge { stale: false })
+        }
+    }
+}
+
+/// Atlas's 401: a fresh Digest challenge and the pretty-printed body in Atlas's own field order
+/// (error, reason, detail, errorCode), without `X-Error-Code` (recorded, semantics §4.1).
+pub fn challenge(atlas: &Atlas, stale: bool) -> Response<Body> {
+    let now = atlas.clock.now();
+    let nonce = atlas
+        .transaction(Access::Read, |tx| {
+            credentials::instance_secret(tx).map_err(ApiError::from)
+        })
+        .map(|secret| credentials::new_nonce(&secret, now))
+        .unwrap_or_default();
+    let www = format!(
+        "Digest realm=\"{}\", domain=\"\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\", stale={stale}",
+        credentials::REALM
+    );
+    let body = "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}";
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::WWW_AUTHENTICATE, www)
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_header_with_quotes_and_bare_values() {
+        let header = r#"Digest username="abcdefgh", realm="MMS Public API", nonce="n+/=", uri="/api/atlas/v2/orgs?x=1", algorithm=MD5, response="0123abcd", qop=auth, nc=00000001, cnonce="c\"q""#;
+        let Credentials::Digest(d) = parse(Some(header)) else {
+            panic!("not digest");
+        };
+        assert_eq!(d.username, "abcdefgh");
+        assert_eq!(d.realm, "MMS Public API");
+        assert_eq!(d.uri, "/api/atlas/v2/orgs?x=1");
+        assert_eq!(d.qop.as_deref(), Some("auth"));
+        assert_eq!(d.nc.as_deref(), Some("00000001"));
+        assert_eq!(d.cnonce.as_deref(), Some("c\"q"));
+    }
+
+    #[test]
+    fn malformed_headers_are_no_credentials() {
+        for bad in [
+            "Digest",
+            "Digest username=",
+            "Digest username=\"x",
+            "Bearer ",
+            "Basic !!!",
+            "Foo bar",
+            "",
+        ] {
+            assert!(matches!(parse(Some(bad)), Credentials::None), "{bad}");
+        }
+    }
+
+    #[test]
+    fn basic_accepts_raw_and_url_escaped_ids() {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD.encode("mdb_sa_id_1:mdb_sa_sk_2");
+        let escaped =
+            base64::engine::general_purpose::STANDARD.encode("mdb%5Fsa%5Fid%5F1:mdb_sa_sk_2");
+        for encoded in [raw, escaped] {
+            match parse(Some(&format!("Basic {encoded}"))) {
+                Credentials::Basic { user, password } => {
+                    assert_eq!(user, "mdb_sa_id_1");
+                    assert_eq!(password, "mdb_sa_sk_2");
+                }
+                _ => panic!("not basic"),
+            }
+        }
+    }
+}

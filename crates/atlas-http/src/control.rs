@@ -1,0 +1,75 @@
+//! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset.
+//! Plain `application/json`; open from loopback, Atlas credentials required from elsewhere.
+
+use std::sync::atomic::Ordering;
+
+use atlas_api::ApiError;
+use atlas_model::OPERATIONS;
+use axum::body::Body;
+use axum::http::{Method, Response, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::App;
+
+pub const PREFIX: &str = "/__localatlas/";
+
+fn json(status: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// Serves one control request (blocking for `reset`).
+pub fn handle(app: &App, method: &Method, rest: &str) -> Result<Response<Body>, ApiError> {
+    match (method.as_str(), rest) {
+        ("GET", "health") => Ok(json(
+            StatusCode::OK,
+            &json!({
+                "status": "ok",
+                "store": app.atlas.store.describe(),
+                "operations": OPERATIONS.len(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        )),
+        ("GET", "coverage") => Ok(json(StatusCode::OK, &coverage(app))),
+        ("POST", "reset") => {
+            let boot = app.atlas.reset()?;
+            Ok(json(
+                StatusCode::OK,
+                &json!({"status": "reset", "orgId": boot.org_id, "projectId": boot.project_id}),
+            ))
+        }
+        _ => Err(atlas_api::api_error!(
+            RESOURCE_NOT_FOUND,
+            format!("{PREFIX}{rest}")
+        )),
+    }
+}
+
+/// Per operation: who serves it and how many calls it served since start.
+fn coverage(app: &App) -> Value {
+    let behaviours = app.atlas.behaviours();
+    let operations: Vec<Value> = OPERATIONS
+        .iter()
+        .map(|op| {
+            json!({
+                "operationId": op.name,
+                "method": op.method.as_str(),
+                "path": op.path,
+                "servedBy": if behaviours.served_by(op.id).is_some() { "behaviour" } else { "generic" },
+                "behaviour": behaviours.served_by(op.id),
+                "calls": app.calls[op.id as usize].load(Ordering::Relaxed),
+            })
+        })
+        .collect();
+    let by_behaviour = operations
+        .iter()
+        .filter(|o| o["servedBy"] == "behaviour")
+        .count();
+    json!({
+        "operations": operations,
+        "summary": {"total": OPERATIONS.len(), "behaviour": by_behaviour, "generic": OPERATIONS.len() - by_behaviour},
+    })
+}

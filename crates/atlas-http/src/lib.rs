@@ -1,0 +1,82 @@
+//! The HTTP face of localatlas.
+//!
+//! [`app`] builds the one axum service used by the binary and by the in-process tests: a single
+//! fallback handler ([`pipeline::handle`]) instead of 540 routes — the operation table drives a
+//! model-built [`router`]. Modules follow the pipeline: [`router`], [`auth`], [`negotiate`],
+//! [`pipeline`], [`render`]; plus [`oauth`] (token endpoints) and [`control`] (`/__localatlas/`).
+
+pub mod auth;
+pub mod control;
+pub mod negotiate;
+pub mod oauth;
+pub mod pipeline;
+pub mod render;
+pub mod router;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use atlas_api::{Atlas, api_error};
+use atlas_model::OPERATIONS;
+use axum::Router as AxumRouter;
+use axum::body::Body;
+use axum::http::Response;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Where the versioned Admin API lives.
+pub const API_PREFIX: &str = "/api/atlas/v2";
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body accepted (413 above).
+    pub max_body_bytes: usize,
+    /// Whether the listener serves HTTPS (links then use `https`).
+    pub tls: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: 16 * 1024 * 1024,
+            tls: false,
+        }
+    }
+}
+
+/// Shared state of the server.
+pub struct App {
+    pub atlas: Atlas,
+    pub router: router::Router,
+    /// Calls served per operation, indexed by `OperationId`.
+    pub calls: Vec<AtomicU64>,
+    pub config: HttpConfig,
+}
+
+impl App {
+    pub fn new(atlas: Atlas, config: HttpConfig) -> App {
+        App {
+            atlas,
+            router: router::Router::new(),
+            calls: OPERATIONS.iter().map(|_| AtomicU64::new(0)).collect(),
+            config,
+        }
+    }
+}
+
+/// The axum service of localatlas.
+pub fn app(state: Arc<App>) -> AxumRouter {
+    AxumRouter::new()
+        .fallback(pipeline::handle)
+        .with_state(state)
+        // A panic anywhere still answers an Atlas error body, never a dropped connection.
+        .layer(CatchPanicLayer::custom(|_| panic_response()))
+}
+
+fn panic_response() -> Response<Body> {
+    render::error(
+        &api_error!(UNEXPECTED_ERROR).caused_by("panic in request handler"),
+        render::Style::default(),
+        &[],
+    )
+}

@@ -1,0 +1,193 @@
+//! The spec's schemas, made usable at run time.
+//!
+//! `atlas-model` carries the schemas as stripped OpenAPI 3.0 (`SCHEMAS_JSON`). This crate turns
+//! them into three services the server needs:
+//! - [`Schemas::validate`]: JSON-Schema validation of a request body (unknown and read-only
+//!   attributes rejected, required read-only attributes not required) or a response body, with
+//!   violations that name the offending attribute so Atlas's error codes can be produced;
+//! - [`Schemas::example`]: a minimal valid instance of a schema (conformance requests, defaults of
+//!   singleton documents, plausible answers of computed operations);
+//! - [`Schemas::fit`]: a stored document rendered in one version's response schema — declared
+//!   properties kept, required ones filled, undeclared and write-only ones dropped.
+//!
+//! Module map: `spec` navigates the OpenAPI schemas, `pattern` handles the spec's ECMA regular
+//! expressions, `convert` writes the JSON Schema 2020-12 documents, `validate` owns the compiled
+//! validators and the violation mapping, `check` is the quick conformance test the builders use,
+//! `example` and `fit` build documents.
+
+mod check;
+mod convert;
+mod example;
+mod fit;
+mod pattern;
+mod spec;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+use crate::pattern::Patterns;
+use crate::spec::Spec;
+use crate::validate::Validation;
+
+/// Which side of the exchange a schema is applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// A request body: read-only properties are not allowed, unknown properties are not allowed.
+    Request,
+    /// A response body: write-only properties are not required.
+    Response,
+}
+
+/// What a validation found wrong, with the attribute it concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    /// JSON pointer of the offending value's parent object or the value itself: the object holding
+    /// the attribute for `UnknownAttribute`, `ReadOnlyAttribute` and `MissingAttribute`, the value
+    /// itself for the other kinds.
+    pub pointer: String,
+    /// The attribute name Atlas would quote (the leaf property name), when there is one.
+    pub attribute: Option<String>,
+    /// The offending value, when there is one.
+    pub value: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ViolationKind {
+    UnknownAttribute,
+    ReadOnlyAttribute,
+    MissingAttribute,
+    InvalidEnumValue,
+    WrongType,
+    /// pattern, length, range, item count, format ...
+    InvalidValue,
+}
+
+/// Values the example builder and `fit` use for well-known attribute names, so synthesized
+/// documents are consistent with the request (`groupId`, `orgId`, `clusterName`, `name` ...).
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    /// Attribute name -> value to use when that attribute must be synthesized.
+    pub values: BTreeMap<String, Value>,
+    /// `YYYY-MM-DDTHH:MM:SSZ` used for date-time attributes.
+    pub now: String,
+    /// Seed for generated ids and strings, so answers are deterministic for a given request.
+    pub seed: u64,
+}
+
+/// The schemas of the embedded spec model (or of a document given to [`Schemas::from_json`]).
+///
+/// Everything is computed on first use: the JSON text is parsed by the first call that needs a
+/// schema, the JSON Schema documents are converted by the first validation, and each validator is
+/// compiled the first time its (schema, mode) pair is validated.
+pub struct Schemas {
+    source: Cow<'static, str>,
+    loaded: OnceLock<Loaded>,
+    validation: OnceLock<Validation>,
+}
+
+/// The parsed schemas and what depends only on them.
+pub(crate) struct Loaded {
+    pub(crate) schemas: Map<String, Value>,
+    pub(crate) patterns: Patterns,
+}
+
+impl Schemas {
+    /// The process-wide instance over `atlas_model::generated::SCHEMAS_JSON` (parsed lazily on
+    /// first use).
+    pub fn global() -> &'static Schemas {
+        static SCHEMAS: Schemas = Schemas {
+            source: Cow::Borrowed(atlas_model::generated::SCHEMAS_JSON),
+            loaded: OnceLock::new(),
+            validation: OnceLock::new(),
+        };
+        &SCHEMAS
+    }
+
+    /// An instance over another schema document (name -> stripped OpenAPI schema, references as
+    /// `#/components/schemas/<name>`), parsed lazily like the global one. Text that is not a JSON
+    /// object yields an instance without schemas.
+    pub fn from_json(json: impl Into<String>) -> Schemas {
+        Schemas {
+            source: Cow::Owned(json.into()),
+            loaded: OnceLock::new(),
+            validation: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn loaded(&self) -> &Loaded {
+        self.loaded.get_or_init(|| {
+            let schemas = match serde_json::from_str::<Value>(&self.source) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            let patterns = Patterns::collect(&schemas);
+            Loaded { schemas, patterns }
+        })
+    }
+
+    pub(crate) fn spec(&self) -> Spec<'_> {
+        Spec::new(&self.loaded().schemas)
+    }
+
+    pub(crate) fn validation(&self) -> &Validation {
+        self.validation.get_or_init(|| {
+            let loaded = self.loaded();
+            Validation::new(&loaded.schemas, &loaded.patterns)
+        })
+    }
+
+    /// The stripped OpenAPI schema of that name.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.loaded().schemas.get(name)
+    }
+
+    /// All schema names, in the document's order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.loaded().schemas.keys().map(String::as_str)
+    }
+
+    /// Validates `instance` against the schema `name` in `mode`.
+    ///
+    /// An unknown schema name accepts everything (there is nothing to check against). Violations
+    /// come back sorted by pointer, then attribute, then kind, without duplicates.
+    pub fn validate(&self, name: &str, mode: Mode, instance: &Value) -> Result<(), Vec<Violation>> {
+        if self.get(name).is_none() {
+            return Ok(());
+        }
+        self.validation().validate(name, mode, instance)
+    }
+
+    /// Whether `instance` is valid against schema `name` in `mode` (no violation list built).
+    pub fn is_valid(&self, name: &str, mode: Mode, instance: &Value) -> bool {
+        if self.get(name).is_none() {
+            return true;
+        }
+        self.validation().is_valid(name, mode, instance)
+    }
+
+    /// A minimal instance valid against schema `name` in `mode` (`null` for an unknown name).
+    pub fn example(&self, name: &str, mode: Mode, hints: &Hints) -> Value {
+        let loaded = self.loaded();
+        let Some(node) = loaded.schemas.get(name) else {
+            return Value::Null;
+        };
+        example::Builder::new(self.spec(), &loaded.patterns, mode, hints).root(node)
+    }
+
+    /// `doc` rendered in response schema `name` (returned unchanged for an unknown name).
+    pub fn fit(&self, name: &str, doc: &Value, hints: &Hints) -> Value {
+        let loaded = self.loaded();
+        let Some(node) = loaded.schemas.get(name) else {
+            return doc.clone();
+        };
+        fit::Fitter::new(self.spec(), &loaded.patterns, hints).root(node, doc)
+    }
+}

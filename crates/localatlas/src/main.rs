@@ -1,0 +1,184 @@
+//! The `localatlas` binary: command line, start-up (store, bootstrap, listener) and shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use atlas_api::{Atlas, SystemClock};
+use atlas_http::{App, HttpConfig};
+use atlas_store::Store;
+use atlas_store::sqlite::SqliteStore;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "localatlas",
+    version,
+    about = "A local MongoDB Atlas Administration API v2"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Atlas Administration API v2.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LOCALATLAS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where state lives: a SQLite file path, or `memory` to keep nothing on disk.
+    /// Default: `$XDG_DATA_HOME/localatlas/localatlas.db` (`~/.local/share/...`).
+    #[arg(long, env = "LOCALATLAS_STORE")]
+    store: Option<String>,
+    /// Write the bootstrap identities (org, project, API key, service account) as JSON to FILE
+    /// before accepting connections.
+    #[arg(long, env = "LOCALATLAS_BOOTSTRAP_OUT", value_name = "FILE")]
+    bootstrap_out: Option<PathBuf>,
+    /// How long-running resources progress. Only `instant` exists so far.
+    #[arg(long, env = "LOCALATLAS_LIFECYCLE", value_enum, default_value_t = Lifecycle::Instant)]
+    lifecycle: Lifecycle,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "LOCALATLAS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Lifecycle {
+    /// The answer to a change shows the transitional state; later reads the final one.
+    Instant,
+}
+
+fn main() -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LOCALATLAS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args, started),
+    }
+}
+
+/// The default store file: the XDG data directory, else the current directory.
+fn default_store_path() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    match data {
+        Some(dir) => dir.join("localatlas").join("localatlas.db"),
+        None => PathBuf::from("localatlas.db"),
+    }
+}
+
+fn open_store(spec: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    match spec {
+        Some("memory") => Ok(Arc::new(
+            SqliteStore::memory().context("opening the in-memory store")?,
+        )),
+        Some(other) if other.starts_with("postgres://") || other.starts_with("postgresql://") => {
+            anyhow::bail!(
+                "PostgreSQL stores are not available in this build; use a file path or `memory`"
+            )
+        }
+        other => {
+            let path = other.map_or_else(default_store_path, PathBuf::from);
+            let store = SqliteStore::open(&path)
+                .with_context(|| format!("opening store {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
+    let Lifecycle::Instant = args.lifecycle;
+    let store = open_store(args.store.as_deref())?;
+    let atlas = Atlas::new(store.clone(), Arc::new(SystemClock));
+    let boot = atlas
+        .bootstrap()
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        let local = listener.local_addr()?;
+        let base_url = format!("http://{local}");
+        let info = boot.to_json(&base_url);
+        if let Some(path) = &args.bootstrap_out {
+            write_atomically(path, &serde_json::to_vec_pretty(&info)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        println!(
+            "localatlas {} serving {base_url}/api/atlas/v2",
+            env!("CARGO_PKG_VERSION")
+        );
+        println!("  store:           {}", store.describe());
+        println!("  organization:    {}", boot.org_id);
+        println!("  project:         {}", boot.project_id);
+        println!(
+            "  API key:         {} / {}",
+            boot.public_key, boot.private_key
+        );
+        println!(
+            "  service account: {} / {}",
+            boot.client_id, boot.client_secret
+        );
+        println!("  ready in {} ms", started.elapsed().as_millis());
+        let config = HttpConfig {
+            max_body_bytes: args.max_body_bytes,
+            ..HttpConfig::default()
+        };
+        let app = atlas_http::app(Arc::new(App::new(atlas, config)));
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")
+    })
+}
+
+/// Writes through a temporary file and a rename, so readers never see half a file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
