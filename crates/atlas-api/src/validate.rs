@@ -76,10 +76,10 @@ fn scalar_ok(param: &Param, value: &str) -> bool {
         },
         ScalarKind::String => None,
     };
-    if let Some(n) = number {
-        if param.minimum.is_some_and(|min| n < min) || param.maximum.is_some_and(|max| n > max) {
-            return false;
-        }
+    if let Some(n) = number
+        && (param.minimum.is_some_and(|min| n < min) || param.maximum.is_some_and(|max| n > max))
+    {
+        return false;
     }
     if !param.enumeration.is_empty() && !param.enumeration.contains(&value) {
         return false;

@@ -78,7 +78,7 @@ impl Router {
                             None => {
                                 node.suffixed.push((suffix.to_owned(), Node::default()));
                                 // Longest suffix first, so `.tar.gz`-like suffixes win over `.gz`.
-                                node.suffixed.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                                node.suffixed.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
                                 node.suffixed
                                     .iter()
                                     .position(|(s, _)| s == suffix)

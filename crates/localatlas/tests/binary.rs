@@ -1,0 +1,209 @@
+//! End-to-end tests against the built `localatlas` binary: start-up contract (bootstrap file,
+//! health), persistence across a clean restart, and no acknowledged write lost to `kill -9`.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use atlas_api::credentials::{REALM, md5_hex};
+use serde_json::{Value, json};
+
+const ACCEPT: &str = "application/vnd.atlas.2023-01-01+json";
+
+struct Server {
+    child: Child,
+    boot: Value,
+    addr: String,
+}
+
+impl Server {
+    fn start(store: &str, dir: &Path) -> Server {
+        let out = dir.join(format!("bootstrap-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&out);
+        let child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                store,
+                "--bootstrap-out",
+            ])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let boot: Value = loop {
+            if let Ok(text) = std::fs::read_to_string(&out)
+                && let Ok(v) = serde_json::from_str(&text)
+            {
+                break v;
+            }
+            assert!(Instant::now() < deadline, "no bootstrap file");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let addr = boot["baseUrl"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("http://")
+            .to_owned();
+        let server = Server { child, boot, addr };
+        // Ready = health answers 200 (blueprint §1.1).
+        while server.request("GET", "/__localatlas/health", None, None).0 != 200 {
+            assert!(Instant::now() < deadline, "never healthy");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// One HTTP/1.1 exchange: (status, headers text, body).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, String, String) {
+        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
+            return (0, String::new(), String::new());
+        };
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {ACCEPT}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if !body.is_empty() {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        if let Some(auth) = auth {
+            head.push_str(&format!("Authorization: {auth}\r\n"));
+        }
+        head.push_str("\r\n");
+        if stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body.as_bytes()))
+            .is_err()
+        {
+            return (0, String::new(), String::new());
+        }
+        let mut raw = String::new();
+        let _ = stream.read_to_string(&mut raw);
+        let (headers, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let status = headers
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, headers.to_owned(), body.to_owned())
+    }
+
+    /// A request authenticated with the bootstrap API key (challenge, then Digest).
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let (_, headers, _) = self.request(method, path, None, None);
+        let nonce = headers
+            .split("nonce=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("challenge")
+            .to_owned();
+        let user = self.boot["apiKey"]["publicKey"].as_str().unwrap();
+        let password = self.boot["apiKey"]["privateKey"].as_str().unwrap();
+        let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
+        let ha2 = md5_hex(&format!("{method}:{path}"));
+        let response = md5_hex(&format!("{ha1}:{nonce}:00000001:abcdef:auth:{ha2}"));
+        let auth = format!(
+            "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{path}\", response=\"{response}\", qop=auth, nc=00000001, cnonce=\"abcdef\""
+        );
+        let (status, _, text) = self.request(method, path, Some(&auth), body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn stop(mut self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn create_project(server: &Server, name: &str) -> String {
+    let org = server.boot["orgId"].as_str().unwrap();
+    let (status, body) = server.call(
+        "POST",
+        "/api/atlas/v2/groups",
+        Some(&json!({"name": name, "orgId": org})),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn state_and_bootstrap_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("state.db");
+    let store = store.to_str().unwrap();
+    let first = Server::start(store, dir.path());
+    let boot = first.boot.clone();
+    let id = create_project(&first, "survives-restart");
+    first.stop("-TERM");
+
+    let second = Server::start(store, dir.path());
+    for field in ["orgId", "projectId", "apiKey", "serviceAccount"] {
+        assert_eq!(
+            second.boot[field], boot[field],
+            "{field} changed across restarts"
+        );
+    }
+    let (status, body) = second.call("GET", &format!("/api/atlas/v2/groups/{id}"), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "survives-restart");
+    let (status, body) = second.call("GET", "/api/atlas/v2/groups/byName/survives-restart", None);
+    assert_eq!((status, body["id"].as_str()), (200, Some(id.as_str())));
+}
+
+#[test]
+fn kill_9_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("state.db");
+    let store = store.to_str().unwrap();
+    let server = Server::start(store, dir.path());
+    let acknowledged: Vec<String> = (0..25)
+        .map(|i| create_project(&server, &format!("acked-{i}")))
+        .collect();
+    server.stop("-KILL");
+
+    let again = Server::start(store, dir.path());
+    for id in &acknowledged {
+        let (status, body) = again.call("GET", &format!("/api/atlas/v2/groups/{id}"), None);
+        assert_eq!(status, 200, "acknowledged project {id} lost: {body}");
+    }
+}
+
+#[test]
+fn memory_store_and_the_unauthenticated_challenge() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start("memory", dir.path());
+    let (status, headers, body) = server.request("GET", "/api/atlas/v2/orgs", None, None);
+    assert_eq!(status, 401);
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("www-authenticate: digest realm=\"mms public api\"")
+    );
+    assert!(body.contains("\"reason\" : \"Unauthorized\""));
+    let (status, body) = server.call("GET", "/api/atlas/v2/orgs", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["totalCount"], 1);
+}
