@@ -28,20 +28,6 @@ pub fn lowercase_letters(len: usize) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn object_ids_start_with_the_creation_time() {
-        let now = OffsetDateTime::from_unix_timestamp(0x6a79_3f7f).unwrap();
-        let id = object_id(now);
-        assert!(is_object_id(&id), "{id}");
-        assert!(id.starts_with("6a793f7f"));
-        assert_ne!(object_id(now), id);
-    }
-}
-
 /// A random UUID v4 in its canonical text form.
 pub fn uuid() -> String {
     let mut bytes: [u8; 16] = rand::rng().random();
@@ -56,4 +42,18 @@ pub fn uuid() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_start_with_the_creation_time() {
+        let now = OffsetDateTime::from_unix_timestamp(0x6a79_3f7f).unwrap();
+        let id = object_id(now);
+        assert!(is_object_id(&id), "{id}");
+        assert!(id.starts_with("6a793f7f"));
+        assert_ne!(object_id(now), id);
+    }
 }
