@@ -6,6 +6,7 @@
 //! well-formed, schema-valid document derived from stored state.
 
 use atlas_model::{Format, Shape};
+use atlas_schema::Schemas;
 use atlas_store::{Page, Record, StoreError};
 use serde_json::{Map, Value};
 
@@ -84,6 +85,21 @@ pub fn find(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Record, ApiError> {
     let Some(collection) = collection_of(cx, resource) else {
         return Err(missing());
     };
+    // `PATCH /orgs/{orgId}/invites` names its item by a body field (`body-keyed(username)`).
+    if let Some(field) = cx
+        .call
+        .op
+        .shape_detail
+        .strip_prefix("body-keyed(")
+        .and_then(|f| f.strip_suffix(')'))
+    {
+        let wanted = cx.call.body.as_ref().and_then(|b| b.get(field)).cloned();
+        let (records, _) = cx.tx.list(&collection, Page::ALL)?;
+        return records
+            .into_iter()
+            .find(|r| wanted.is_some() && r.doc.get(field) == wanted.as_ref())
+            .ok_or_else(|| api_error!(RESOURCE_NOT_FOUND, cx.call.origin.path.as_str()));
+    }
     if !params.is_empty() && params == resource.item_params && values.len() == params.len() {
         return cx
             .tx
@@ -197,23 +213,44 @@ fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
     let Some(collection) = collection_of(cx, resource) else {
         return computed(cx);
     };
-    let mut doc = Value::Object(cx.call.body_object());
-    let key = new_key(cx, resource, &mut doc);
-    let record = Record {
-        collection: collection.clone(),
-        key: key.clone(),
-        doc: doc.clone(),
-        seq: 0,
+    // Some creates answer with the whole list (POST accessList, teams ... §2.1).
+    let list_answer = cx.render.is_paginated_list();
+    let item_schema = if list_answer {
+        cx.render.list_item_schema()
+    } else {
+        cx.render.schema()
     };
-    fill_read_only(cx, &mut doc, &item_path(&record));
-    match cx.tx.insert(&collection, &key, &doc) {
-        Ok(_) => {}
-        Err(StoreError::Duplicate(_)) => return Err(duplicate(cx, resource, &key)),
-        Err(e) => return Err(e.into()),
+    // An array body creates one item per element (access lists, endpoint ids); re-sending an
+    // existing entry updates it instead of failing, as Atlas's access-list POST does.
+    let (bodies, bulk) = match &cx.call.body {
+        Some(Value::Array(items)) => (items.clone(), true),
+        Some(v @ Value::Object(_)) => (vec![v.clone()], false),
+        _ => (vec![Value::Object(Map::new())], false),
+    };
+    let mut created = None;
+    for mut doc in bodies {
+        let key = new_key(cx, resource, &mut doc);
+        let path = format!("{collection}/{key}");
+        if let Some(schema) = item_schema {
+            fill_read_only(cx, schema, &mut doc, &path);
+        }
+        if bulk {
+            cx.tx.upsert(&collection, &key, &doc)?;
+        } else {
+            match cx.tx.insert(&collection, &key, &doc) {
+                Ok(_) => {}
+                Err(StoreError::Duplicate(_)) => return Err(duplicate(cx, resource, &key)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        created = Some(Record {
+            collection: collection.clone(),
+            key,
+            doc,
+            seq: 0,
+        });
     }
-    let record = Record { doc, ..record };
-    if cx.render.is_paginated_list() {
-        // Some creates answer with the whole list (POST accessList, teams ... §2.1).
+    if list_answer {
         let paging = Paging::of(cx.call);
         let (records, total) = cx.tx.list(&collection, paging.window())?;
         let items = records.iter().map(|r| with_links(cx, r)).collect();
@@ -222,7 +259,10 @@ fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
             list_body(cx, &paging, items, total),
         ));
     }
-    Ok(render_item(cx, &record))
+    match created {
+        Some(record) => Ok(render_item(cx, &record)),
+        None => Ok(empty_answer(cx, &Value::Object(Map::new()))),
+    }
 }
 
 /// The key of a new item; generated keys are written into their body field.
@@ -288,13 +328,10 @@ const CREATION_FIELDS: &[&str] = &[
 
 /// Stores the read-only fields the served schema declares (ids, creation dates, parent ids) so
 /// they stay stable across reads.
-fn fill_read_only(cx: &Ctx<'_>, doc: &mut Value, path: &str) {
-    let Some(schema) = cx.render.schema() else {
-        return;
-    };
+fn fill_read_only(cx: &Ctx<'_>, schema: &'static str, doc: &mut Value, path: &str) {
     let mut with_links = doc.clone();
     set_if_absent(&mut with_links, "links", cx.render.self_link(path));
-    let fitted = cx.render.fit(&with_links);
+    let fitted = Schemas::global().fit(schema, &with_links, &cx.render.hints);
     let (Value::Object(target), Value::Object(fitted)) = (doc, fitted) else {
         return;
     };

@@ -83,6 +83,18 @@ impl<'a> Renderer<'a> {
             .is_some_and(|name| top_properties(name).iter().any(|(k, _)| k == "results"))
     }
 
+    /// The schema of one item of a paginated list answer (`results[]`).
+    pub fn list_item_schema(&self) -> Option<&'static str> {
+        let (_, results) = top_properties(self.schema()?)
+            .into_iter()
+            .find(|(k, _)| k == "results")?;
+        results
+            .get("items")?
+            .get("$ref")?
+            .as_str()?
+            .strip_prefix("#/components/schemas/")
+    }
+
     /// Whether the served response is a bare JSON array.
     pub fn is_bare_array(&self) -> bool {
         self.schema()
