@@ -577,3 +577,117 @@ async fn generic_collections_round_trip() {
     assert_eq!(deleted.status, 204);
     assert_eq!(s.get(&format!("{base}/{id}")).await.status, 404);
 }
+
+#[tokio::test]
+async fn some_lists_are_bare_arrays() {
+    // Recorded: GET /groups/{id}/invites and /alertConfigs/matchers/fieldNames answer a bare JSON
+    // array, no paging envelope (semantics §2.1).
+    let s = Server::new();
+    let invites = s
+        .get(&format!(
+            "/api/atlas/v2/groups/{}/invites",
+            s.boot.project_id
+        ))
+        .await;
+    assert_eq!(invites.status, 200, "{}", invites.text());
+    assert!(invites.json().is_array(), "{}", invites.text());
+    let fields = s
+        .get("/api/atlas/v2/alertConfigs/matchers/fieldNames")
+        .await;
+    assert!(fields.json().is_array(), "{}", fields.text());
+}
+
+#[tokio::test]
+async fn patterns_lengths_and_ranges_are_enforced() {
+    let s = Server::new();
+    let org = s.boot.org_id.clone();
+    // Project names: 1-64 characters of a restricted alphabet.
+    for bad in ["", "has/slash", &"n".repeat(65)] {
+        let answer = s
+            .call(
+                "POST",
+                "/api/atlas/v2/groups",
+                Some(JSON_2023),
+                Some(&json!({"name": bad, "orgId": org})),
+            )
+            .await;
+        assert_atlas_error(&answer, 400, "INVALID_ATTRIBUTE");
+        assert_eq!(answer.json()["parameters"], json!(["name"]), "{bad}");
+    }
+    // An orgId that breaks its pattern is an invalid attribute, not a missing organization.
+    let answer = s
+        .call(
+            "POST",
+            "/api/atlas/v2/groups",
+            Some(JSON_2023),
+            Some(&json!({"name": "ok", "orgId": "nope"})),
+        )
+        .await;
+    assert_atlas_error(&answer, 400, "INVALID_ATTRIBUTE");
+    // A well-formed but unknown organization is 404.
+    let answer = s
+        .call(
+            "POST",
+            "/api/atlas/v2/groups",
+            Some(JSON_2023),
+            Some(&json!({"name": "ok", "orgId": "5f0000000000000000000001"})),
+        )
+        .await;
+    assert_atlas_error(&answer, 404, "ORG_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn duplicate_names_in_named_collections() {
+    let s = Server::new();
+    let uri = format!("/api/atlas/v2/groups/{}/clusters", s.boot.project_id);
+    let body = json!({
+        "name": "twin",
+        "clusterType": "REPLICASET",
+        "replicationSpecs": [{"regionConfigs": [{
+            "providerName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+            "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}
+        }]}]
+    });
+    let accept = json_v("2024-10-23");
+    let first = s.call("POST", &uri, Some(&accept), Some(&body)).await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let second = s.call("POST", &uri, Some(&accept), Some(&body)).await;
+    // Atlas answers a taken cluster name with 400, not 409 (semantics §3.3).
+    assert_atlas_error(&second, 400, "DUPLICATE_CLUSTER_NAME");
+    assert_eq!(
+        second.json()["parameters"],
+        json!(["twin", s.boot.project_id])
+    );
+}
+
+#[tokio::test]
+async fn control_api_health_coverage_and_reset() {
+    let s = Server::new();
+    let health = s.anonymous("GET", "/__localatlas/health", None, None).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    create_project(&s, "before-reset").await;
+    let coverage = s
+        .anonymous("GET", "/__localatlas/coverage", None, None)
+        .await
+        .json();
+    let ops = coverage["operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 540);
+    let create = ops
+        .iter()
+        .find(|o| o["operationId"] == "createGroup")
+        .unwrap();
+    assert_eq!(create["servedBy"], "behaviour");
+    assert_eq!(create["calls"], 1);
+    let token = s.token().await;
+    let reset = s.anonymous("POST", "/__localatlas/reset", None, None).await;
+    assert_eq!(reset.status, 200, "{}", reset.text());
+    let groups = s.get("/api/atlas/v2/groups").await.json();
+    assert_eq!(groups["totalCount"], 1, "{groups}");
+    assert_eq!(groups["results"][0]["id"], s.boot.project_id.as_str());
+    // Tokens already issued to the bootstrap service account stay valid (blueprint §1.2).
+    let after = s
+        .bearer(&token, "GET", "/api/atlas/v2/orgs", Some(JSON_2023))
+        .await;
+    assert_eq!(after.status, 200);
+}
