@@ -170,19 +170,11 @@ fn public_key(seed: &[u8]) -> String {
 
 /// A UUID-formatted private key, like Atlas private keys.
 fn private_key(seed: &[u8]) -> String {
-    let mut bytes = hmac(seed, b"api-key-private");
-    bytes.resize(16, 0);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h = hex::encode(&bytes[..16]);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let mut bytes = [0u8; 16];
+    let derived = hmac(seed, b"api-key-private");
+    let n = derived.len().min(16);
+    bytes[..n].copy_from_slice(&derived[..n]);
+    ids::uuid_from(bytes)
 }
 
 fn client_secret(seed: &[u8]) -> String {

@@ -30,7 +30,11 @@ pub fn lowercase_letters(len: usize) -> String {
 
 /// A random UUID v4 in its canonical text form.
 pub fn uuid() -> String {
-    let mut bytes: [u8; 16] = rand::rng().random();
+    uuid_from(rand::rng().random())
+}
+
+/// A UUID v4 made of `bytes` (version and variant bits set), in canonical text form.
+pub fn uuid_from(mut bytes: [u8; 16]) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let h = hex::encode(bytes);

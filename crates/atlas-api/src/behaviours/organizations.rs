@@ -104,11 +104,9 @@ fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         })
         .collect();
     let total = visible.len() as u64;
-    let window = paging.window();
-    let results: Vec<Value> = visible
-        .iter()
-        .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(window.limit).unwrap_or(usize::MAX))
+    let results: Vec<Value> = paging
+        .slice(&visible)
+        .into_iter()
         .map(|r| {
             let mut doc = r.doc.clone();
             if let Value::Object(map) = &mut doc {

@@ -145,13 +145,8 @@ fn list(cx: &mut Ctx<'_>, org_id: &str) -> Result<Reply, ApiError> {
         .filter(|r| r.doc.get("orgId").and_then(Value::as_str) == Some(org_id))
         .collect();
     let total = visible.len() as u64;
-    let window = paging.window();
     let mut results = Vec::new();
-    for record in visible
-        .iter()
-        .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(window.limit).unwrap_or(usize::MAX))
-    {
+    for record in paging.slice(&visible) {
         results.push(render_bare(cx, &record.doc)?);
     }
     let body = paging.body(cx.call, results, total);

@@ -180,13 +180,8 @@ fn list(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
                 })
                 .collect();
             let total = matching.len() as u64;
-            let window = paging.window();
             let page = if cx.render.is_paginated_list() {
-                matching
-                    .into_iter()
-                    .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
-                    .take(usize::try_from(window.limit).unwrap_or(usize::MAX))
-                    .collect()
+                paging.slice(matching)
             } else {
                 matching
             };

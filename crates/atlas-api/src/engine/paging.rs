@@ -42,6 +42,16 @@ impl Paging {
         }
     }
 
+    /// This page of a list read in full (lists filtered in memory).
+    pub fn slice<T>(&self, items: impl IntoIterator<Item = T>) -> Vec<T> {
+        let window = self.window();
+        items
+            .into_iter()
+            .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(window.limit).unwrap_or(usize::MAX))
+            .collect()
+    }
+
     /// The `links`/`results`/`totalCount` body of one page.
     pub fn body(&self, call: &Call, results: Vec<Value>, total: u64) -> Value {
         json!({

@@ -214,19 +214,15 @@ impl Server {
 
     /// A token for the bootstrap service account.
     pub async fn token(&self) -> String {
-        use base64::Engine as _;
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            self.boot.client_id, self.boot.client_secret
-        ));
-        let request = Request::builder()
-            .method("POST")
-            .uri("/api/oauth/token")
-            .header("authorization", format!("Basic {basic}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from("grant_type=client_credentials"))
-            .expect("request");
-        let answer = self.send(request).await;
+        let (id, secret) = (self.boot.client_id.clone(), self.boot.client_secret.clone());
+        let answer = self
+            .oauth(
+                "/api/oauth/token",
+                &id,
+                &secret,
+                "grant_type=client_credentials",
+            )
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
         answer.json()["access_token"]
             .as_str()
