@@ -6,6 +6,8 @@
 //! hand-written [`behaviours`] module or the generic stateful engine. Credentials, bootstrap and
 //! the control operations (reset) live here too, so every instance sharing a store agrees.
 
+pub mod access_list;
+pub mod admission;
 pub mod authorize;
 pub mod behaviours;
 pub mod bootstrap;
@@ -17,7 +19,11 @@ pub mod engine;
 pub mod error;
 pub mod error_codes;
 pub mod ids;
+pub mod oauth;
 pub mod principal;
+pub mod principals;
+pub mod ratelimit;
+pub mod roles;
 pub mod validate;
 
 use std::sync::Arc;
@@ -26,7 +32,7 @@ use atlas_model::Method;
 use atlas_store::{Access, Store, StoreError, Tx};
 
 pub use call::{Call, Origin, Payload, Reply};
-pub use clock::{Clock, SharedClock, SystemClock};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::ApiError;
 pub use principal::Principal;
 
@@ -117,13 +123,12 @@ impl Atlas {
             for account in accounts.iter().filter(|a| a.key != boot.client_id) {
                 tx.delete("__serviceAccounts", &account.key)?;
             }
-            let (tokens, _) = tx.list("__tokens", atlas_store::Page::ALL)?;
-            for token in tokens.iter().filter(|t| {
-                t.doc.get("clientId").and_then(serde_json::Value::as_str)
-                    != Some(boot.client_id.as_str())
-            }) {
-                tx.delete("__tokens", &token.key)?;
+            for subject in credentials::token_subjects(tx)? {
+                if subject != boot.client_id {
+                    credentials::revoke_subject(tx, &subject)?;
+                }
             }
+            ratelimit::clear(tx)?;
             bootstrap::ensure(tx, now)
         })
     }

@@ -1,4 +1,5 @@
-//! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset.
+//! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset, test
+//! principals with given roles, and accepting invitations as their invitee.
 //! Plain `application/json`; open from loopback, Atlas credentials required from elsewhere.
 
 use std::sync::atomic::Ordering;
@@ -21,8 +22,13 @@ fn json(status: StatusCode, body: &Value) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-/// Serves one control request (blocking for `reset`).
-pub fn handle(app: &App, method: &Method, rest: &str) -> Result<Response<Body>, ApiError> {
+/// Serves one control request (blocking: store transactions).
+pub fn handle(
+    app: &App,
+    method: &Method,
+    rest: &str,
+    body: &[u8],
+) -> Result<Response<Body>, ApiError> {
     match (method.as_str(), rest) {
         ("GET", "health") => Ok(json(
             StatusCode::OK,
@@ -41,11 +47,27 @@ pub fn handle(app: &App, method: &Method, rest: &str) -> Result<Response<Body>, 
                 &json!({"status": "reset", "orgId": boot.org_id, "projectId": boot.project_id}),
             ))
         }
+        ("POST", "principals") => Ok(json(
+            StatusCode::CREATED,
+            &app.atlas.create_principal(&parse(body)?)?,
+        )),
+        ("POST", "invitations/accept") => Ok(json(
+            StatusCode::OK,
+            &app.atlas.accept_invitations(&parse(body)?)?,
+        )),
         _ => Err(atlas_api::api_error!(
             RESOURCE_NOT_FOUND,
             format!("{PREFIX}{rest}")
         )),
     }
+}
+
+/// A JSON request body (empty = `{}`).
+fn parse(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|_| atlas_api::api_error!(MALFORMED_JSON))
 }
 
 /// Per operation: who serves it and how many calls it served since start.

@@ -5,9 +5,16 @@
 //! state. [`Registry::standard`] is the one list of every behaviour; building it fails if two
 //! behaviours claim the same operation.
 
+mod access_lists;
+pub(crate) mod api_keys;
+pub(crate) mod invitations;
 pub(crate) mod organizations;
 pub(crate) mod projects;
 mod root;
+pub(crate) mod service_accounts;
+mod support;
+mod teams;
+pub(crate) mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +32,12 @@ pub trait Behaviour: Send + Sync + 'static {
     /// The operations this behaviour serves.
     fn operations(&self) -> &'static [OperationId];
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError>;
+    /// Whether the behaviour looks up the items its paths name itself, with its family's own
+    /// answers (an API key assigned to a project by `POST /groups/{id}/apiKeys/{apiUserId}` is
+    /// not in that project yet), instead of the engine's parent check.
+    fn resolves_own_items(&self) -> bool {
+        false
+    }
 }
 
 /// Behaviours by the operations they claim.
@@ -40,6 +53,12 @@ impl Registry {
             Arc::new(root::Root),
             Arc::new(projects::Projects),
             Arc::new(organizations::Organizations),
+            Arc::new(api_keys::ApiKeys),
+            Arc::new(access_lists::AccessLists),
+            Arc::new(service_accounts::ServiceAccounts),
+            Arc::new(users::Users),
+            Arc::new(teams::Teams),
+            Arc::new(invitations::Invitations),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,
