@@ -1236,7 +1236,10 @@ async fn deleting_an_organization_removes_its_credentials() {
             "POST",
             "/api/atlas/v2/orgs",
             Some(JSON_2023),
-            Some(&json!({"name": "short-lived", "apiKey": {"desc": "owner", "roles": ["ORG_OWNER"]}})),
+            Some(&json!({"name": "short-lived",
+                         "apiKey": {"desc": "owner", "roles": ["ORG_OWNER"]},
+                         "serviceAccount": {"name": "robot", "description": "first account",
+                                            "roles": ["ORG_READ_ONLY"], "secretExpiresAfterHours": 48}})),
         )
         .await
         .json();
@@ -1247,6 +1250,18 @@ async fn deleting_an_organization_removes_its_credentials() {
     );
     assert_eq!(
         owner.get(&format!("/api/atlas/v2/orgs/{org}")).await.status,
+        200
+    );
+    let robot = &made["serviceAccount"];
+    let token = s
+        .token_for(
+            robot["clientId"].as_str().unwrap(),
+            robot["secrets"][0]["secret"].as_str().unwrap(),
+        )
+        .await;
+    let robot = s.bearer_client(&token);
+    assert_eq!(
+        robot.get(&format!("/api/atlas/v2/orgs/{org}")).await.status,
         200
     );
     let deleted = owner
@@ -1261,6 +1276,44 @@ async fn deleting_an_organization_removes_its_credentials() {
     let after = owner.get("/api/atlas/v2/orgs").await;
     assert_eq!(after.status, 401);
     assert!(after.header("www-authenticate").is_some());
+    assert_eq!(robot.get("/api/atlas/v2/orgs").await.status, 401);
+}
+
+#[tokio::test]
+async fn rate_limit_endpoint_sets_describe_what_is_enforced() {
+    let s = Server::new();
+    let v = "application/vnd.atlas.2025-03-12+json";
+    let orgs = s
+        .call("GET", "/api/atlas/v2/rateLimits/userOrgs", Some(v), None)
+        .await;
+    assert_eq!(orgs.status, 200, "{}", orgs.text());
+    let orgs = orgs.json();
+    assert_eq!(orgs["scope"], "USER");
+    assert_eq!(orgs["capacity"]["value"], 300);
+    assert_eq!(orgs["refillRate"]["value"], 100);
+    assert_eq!(orgs["refillDurationSeconds"]["value"], 60);
+    assert!(
+        orgs["endpoints"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"method": "GET", "path": "/api/atlas/v2/orgs"}))
+    );
+    let by_path = s
+        .call(
+            "GET",
+            "/api/atlas/v2/rateLimits?endpointPath=/api/atlas/v2/groups/%7BgroupId%7D/clusters",
+            Some(v),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(by_path["totalCount"], 1, "{by_path}");
+    assert_eq!(by_path["results"][0]["endpointSetId"], "groupClusters");
+    assert_eq!(by_path["results"][0]["capacity"]["value"], 10_000);
+    let missing = s
+        .call("GET", "/api/atlas/v2/rateLimits/nothing", Some(v), None)
+        .await;
+    assert_atlas_error(&missing, 404, "RESOURCE_NOT_FOUND");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ pub(crate) mod api_keys;
 pub(crate) mod invitations;
 pub(crate) mod organizations;
 pub(crate) mod projects;
+mod rate_limits;
 mod root;
 pub(crate) mod service_accounts;
 mod support;
@@ -59,6 +60,7 @@ impl Registry {
             Arc::new(users::Users),
             Arc::new(teams::Teams),
             Arc::new(invitations::Invitations),
+            Arc::new(rate_limits::RateLimits),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,

@@ -9,7 +9,7 @@ use atlas_model::OperationId;
 use atlas_store::{Page, Record, Tx};
 use serde_json::{Value, json};
 
-use super::{Behaviour, api_keys};
+use super::{Behaviour, api_keys, service_accounts};
 use crate::api_error;
 use crate::authorize;
 use crate::call::Reply;
@@ -190,6 +190,33 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             "rel": "self",
         }]);
         response["apiKey"] = shown;
+    }
+    // And its first service account, which can obtain tokens at once; the secret shows only here.
+    if let Some(request) = body.get("serviceAccount").filter(|r| r.is_object()) {
+        let text = |name: &str| {
+            request
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let hours = request
+            .get("secretExpiresAfterHours")
+            .and_then(Value::as_i64)
+            .unwrap_or(service_accounts::MAX_SECRET_HOURS);
+        if hours > service_accounts::MAX_SECRET_HOURS {
+            return Err(api_error!(INVALID_ATTRIBUTE, "secretExpiresAfterHours"));
+        }
+        let org_roles = strings(request.get("roles"));
+        let (account, _) = service_accounts::create(
+            cx.tx,
+            &id,
+            text("name"),
+            text("description"),
+            &org_roles,
+            hours,
+            cx.now,
+        )?;
+        response["serviceAccount"] = account;
     }
     Ok(Reply::json(cx.render.status(), cx.render.fit(&response)))
 }

@@ -52,7 +52,7 @@ const OPERATIONS: &[OperationId] = &[
 
 /// Default and largest secret lifetime when the organization sets none (the spec's maximum of
 /// `maxServiceAccountSecretValidityInHours`).
-const MAX_SECRET_HOURS: i64 = 8760;
+pub const MAX_SECRET_HOURS: i64 = 8760;
 
 impl Behaviour for ServiceAccounts {
     fn name(&self) -> &'static str {
