@@ -493,12 +493,7 @@ pub fn issue_token(tx: &mut dyn Tx, client: &Client, now: OffsetDateTime) -> Sto
     let (tokens, _) = tx.list(&collection, Page::ALL)?;
     let mut active = 0;
     for token in tokens {
-        let expires = token
-            .doc
-            .get("expiresAt")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        if expires <= now.unix_timestamp() {
+        if expired(&token.doc, now) {
             tx.delete(&collection, &token.key)?;
         } else {
             active += 1;
@@ -541,6 +536,11 @@ fn issue(
     Ok(token)
 }
 
+/// Whether a token record's `expiresAt` (epoch seconds) has passed.
+fn expired(doc: &Value, now: OffsetDateTime) -> bool {
+    doc.get("expiresAt").and_then(Value::as_i64).unwrap_or(0) <= now.unix_timestamp()
+}
+
 /// The principal a Bearer token authenticates, if it is known, unrevoked and unexpired, and its
 /// account (and, for a service account, the secret it was minted with) still exists.
 pub fn verify_token(
@@ -555,12 +555,7 @@ pub fn verify_token(
     let Some(record) = tx.get(&token_collection(&subject), &sha256_hex(token))? else {
         return Ok(None);
     };
-    let expires = record
-        .doc
-        .get("expiresAt")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    if expires <= now.unix_timestamp() {
+    if expired(&record.doc, now) {
         return Ok(None);
     }
     let field = |name: &str| {

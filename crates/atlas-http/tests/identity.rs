@@ -70,6 +70,22 @@ fn example(op_name: &str, name: &str) -> (String, Value) {
     )
 }
 
+/// `client` may read the project but not write its access list (401, §5.4).
+async fn assert_read_only(client: &Client, group: &str) {
+    let project = client.get(&format!("/api/atlas/v2/groups/{group}")).await;
+    assert_eq!(project.status, 200, "{}", project.text());
+    let (accept, body) = example("createGroupAccessListEntry", "x");
+    let write = client
+        .send(
+            "POST",
+            &format!("/api/atlas/v2/groups/{group}/accessList"),
+            Some(&accept),
+            Some(&body),
+        )
+        .await;
+    assert_atlas_error(&write, 401, "USER_UNAUTHORIZED");
+}
+
 fn ids(list: &Value) -> Vec<String> {
     list["results"]
         .as_array()
@@ -1097,16 +1113,7 @@ async fn invitations_stay_pending_until_the_invitee_accepts() {
             .status,
         200
     );
-    let (accept, body) = example("createGroupAccessListEntry", "x");
-    let write = session
-        .send(
-            "POST",
-            &format!("/api/atlas/v2/groups/{group}/accessList"),
-            Some(&accept),
-            Some(&body),
-        )
-        .await;
-    assert_atlas_error(&write, 401, "USER_UNAUTHORIZED");
+    assert_read_only(&session, &group).await;
 }
 
 #[tokio::test]
@@ -1140,16 +1147,7 @@ async fn service_accounts_made_through_the_api_obtain_tokens_at_once() {
             .status,
         200
     );
-    let (accept, body) = example("createGroupAccessListEntry", "x");
-    let write = reader
-        .send(
-            "POST",
-            &format!("/api/atlas/v2/groups/{group}/accessList"),
-            Some(&accept),
-            Some(&body),
-        )
-        .await;
-    assert_atlas_error(&write, 401, "USER_UNAUTHORIZED");
+    assert_read_only(&reader, &group).await;
 
     // Shown once: later reads carry only the masked value.
     let read = s
@@ -1343,4 +1341,45 @@ async fn the_control_api_checks_the_roles_it_is_given() {
         )
         .await;
     assert_eq!(nothing.status, 404);
+}
+
+/// Side-by-side cost of admission (run with `--ignored --nocapture`): the same cheap read sent
+/// with a Digest key, a Bearer token and an access-listed key, with rate limits on and off.
+/// Prints requests per second; asserts nothing about time.
+#[tokio::test]
+#[ignore]
+async fn measure_admission() {
+    const N: u32 = 2000;
+    for limits in [true, false] {
+        let s = if limits {
+            Server::new()
+        } else {
+            Server::without_rate_limits()
+        };
+        let group = s.boot.project_id.clone();
+        let uri = format!("/api/atlas/v2/groups/{group}/databaseUsers");
+        let token = s.token().await;
+        let listed = principal(
+            &s,
+            json!({"roles": [{"groupId": group, "roleName": "GROUP_READ_ONLY"}],
+                   "accessList": ["203.0.113.0/24"]}),
+        )
+        .await;
+        let clients = [
+            ("digest", s.key(&s.boot.public_key, &s.boot.private_key)),
+            ("bearer", s.bearer_client(&token)),
+            (
+                "digest+accessList",
+                client_of(&s, &listed).await.from("203.0.113.1"),
+            ),
+        ];
+        for (name, client) in &clients {
+            let started = std::time::Instant::now();
+            for _ in 0..N {
+                assert_eq!(client.get(&uri).await.status, 200);
+            }
+            let rate = f64::from(N) / started.elapsed().as_secs_f64();
+            eprintln!("rate limits {limits:5} {name:18} {rate:8.0} requests/s");
+        }
+    }
 }

@@ -371,24 +371,13 @@ pub fn invite_to_org(
     inviter: &str,
     now: OffsetDateTime,
 ) -> Result<Value, ApiError> {
-    let existing = by_username(tx, &org_invites(org_id), username)?;
-    let id = existing
-        .as_ref()
-        .map_or_else(|| ids::object_id(now), |r| r.key.clone());
-    let doc = json!({
-        "id": id,
-        "username": username,
-        "userId": users::user_id_for(tx, username, now)?,
+    let scope = json!({
         "orgId": org_id,
         "roles": role_set(org_roles.iter().cloned()),
         "groupRoleAssignments": assignment_docs(assignments),
         "teamIds": role_set(team_ids.iter().cloned()),
-        "createdAt": atlas_timestamp(now),
-        "expiresAt": atlas_timestamp(now + Duration::days(VALID_DAYS)),
-        "inviterUsername": inviter,
     });
-    tx.upsert(&org_invites(org_id), &id, &doc)?;
-    Ok(doc)
+    invite(tx, &org_invites(org_id), username, scope, inviter, now)
 }
 
 /// Invites `username` to a project (or renews the pending invitation with these roles).
@@ -400,21 +389,36 @@ pub fn invite_to_group(
     inviter: &str,
     now: OffsetDateTime,
 ) -> Result<Value, ApiError> {
-    let existing = by_username(tx, &group_invites(group_id), username)?;
+    let scope = json!({"groupId": group_id, "roles": role_set(project_roles.iter().cloned())});
+    invite(tx, &group_invites(group_id), username, scope, inviter, now)
+}
+
+/// Writes the invitation of `username` in `collection` (renewing a pending one: same id, new
+/// dates) with the fields of `scope`.
+fn invite(
+    tx: &mut dyn Tx,
+    collection: &str,
+    username: &str,
+    scope: Value,
+    inviter: &str,
+    now: OffsetDateTime,
+) -> Result<Value, ApiError> {
+    let existing = by_username(tx, collection, username)?;
     let id = existing
         .as_ref()
         .map_or_else(|| ids::object_id(now), |r| r.key.clone());
-    let doc = json!({
+    let mut doc = json!({
         "id": id,
         "username": username,
         "userId": users::user_id_for(tx, username, now)?,
-        "groupId": group_id,
-        "roles": role_set(project_roles.iter().cloned()),
         "createdAt": atlas_timestamp(now),
         "expiresAt": atlas_timestamp(now + Duration::days(VALID_DAYS)),
         "inviterUsername": inviter,
     });
-    tx.upsert(&group_invites(group_id), &id, &doc)?;
+    if let (Value::Object(doc), Value::Object(scope)) = (&mut doc, scope) {
+        doc.extend(scope);
+    }
+    tx.upsert(collection, &id, &doc)?;
     Ok(doc)
 }
 
@@ -556,29 +560,16 @@ pub fn accept(
     selector: &Selector,
     now: OffsetDateTime,
 ) -> Result<(Option<Value>, usize), ApiError> {
-    let matches = |r: &Record| match selector {
-        Selector::Id(id) => r.key == *id,
-        Selector::Username(u) => r.doc["username"]
-            .as_str()
-            .is_some_and(|n| n.eq_ignore_ascii_case(u)),
-    };
     let mut user = None;
     let mut accepted = 0;
     let (orgs, _) = tx.list("/orgs", Page::ALL)?;
     for org in orgs {
-        let (invites, _) = tx.list(&org_invites(&org.key), Page::ALL)?;
-        for invitation in invites
-            .into_iter()
-            .filter(|r| matches(r) && !is_expired(&r.doc, now))
-        {
-            let username = invitation.doc["username"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let member = users::ensure_user(tx, &username, now)?;
+        for invitation in selected(tx, &org_invites(&org.key), selector, now)? {
+            let member = invitee(tx, &invitation, now)?;
+            let teams_of_org = format!("/orgs/{}/teams", org.key);
             let teams: Vec<String> = strings(invitation.doc.get("teamIds"))
                 .into_iter()
-                .filter(|t| matches!(tx.get(&format!("/orgs/{}/teams", org.key), t), Ok(Some(_))))
+                .filter(|t| matches!(tx.get(&teams_of_org, t), Ok(Some(_))))
                 .collect();
             let org_roles = strings(invitation.doc.get("roles"));
             users::join_org(tx, &org.key, &member, &org_roles, &teams, now)?;
@@ -594,16 +585,8 @@ pub fn accept(
     }
     let (groups, _) = tx.list("/groups", Page::ALL)?;
     for group in groups {
-        let (invites, _) = tx.list(&group_invites(&group.key), Page::ALL)?;
-        for invitation in invites
-            .into_iter()
-            .filter(|r| matches(r) && !is_expired(&r.doc, now))
-        {
-            let username = invitation.doc["username"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let member = users::ensure_user(tx, &username, now)?;
+        for invitation in selected(tx, &group_invites(&group.key), selector, now)? {
+            let member = invitee(tx, &invitation, now)?;
             let org = group.doc["orgId"].as_str().unwrap_or_default().to_owned();
             users::join_org(tx, &org, &member, &[], &[], now)?;
             users::join_group(
@@ -618,4 +601,30 @@ pub fn accept(
         }
     }
     Ok((user, accepted))
+}
+
+/// The unexpired invitations of `collection` the selector names.
+fn selected(
+    tx: &mut dyn Tx,
+    collection: &str,
+    selector: &Selector,
+    now: OffsetDateTime,
+) -> Result<Vec<Record>, ApiError> {
+    let (all, _) = tx.list(collection, Page::ALL)?;
+    Ok(all
+        .into_iter()
+        .filter(|r| match selector {
+            Selector::Id(id) => r.key == *id,
+            Selector::Username(u) => r.doc["username"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(u)),
+        })
+        .filter(|r| !is_expired(&r.doc, now))
+        .collect())
+}
+
+/// The invited user, created when it does not exist yet.
+fn invitee(tx: &mut dyn Tx, invitation: &Record, now: OffsetDateTime) -> Result<Value, ApiError> {
+    let username = invitation.doc["username"].as_str().unwrap_or_default();
+    users::ensure_user(tx, username, now)
 }

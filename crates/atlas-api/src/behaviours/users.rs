@@ -467,25 +467,16 @@ fn org_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let user_id = param(cx.call, "userId");
     match cx.call.op.id {
         O::ListOrgUsers => {
-            let (active, _) = cx.tx.list(&members(&org), Page::ALL)?;
-            let mut items = Vec::new();
-            if is_new_api(cx) {
-                for m in active {
-                    items.push(org_member_view(cx.tx, &org, &m.doc)?);
-                }
-                for invitation in invitations::org_invitations(cx.tx, &org)? {
-                    items.push(invitations::pending_org_user(&invitation, cx.now));
-                }
-                items = filter_by_query(cx, items, "orgMembershipStatus", "orgMembershipStatus");
-            } else {
-                for m in active {
-                    let user = profile(cx.tx, &m.key)?;
-                    let doc = cloud_app_user(cx.tx, &user, std::slice::from_ref(&org))?;
-                    items.push(with_self(cx, doc, &format!("/users/{}", m.key)));
-                }
-            }
-            let items = filter_by_query(cx, items, "username", "username");
-            Ok(list(cx, items))
+            let pending = invitations::org_invitations(cx.tx, &org)?;
+            let active_view = |tx: &mut dyn Tx, m: &Value| org_member_view(tx, &org, m);
+            users_list(
+                cx,
+                &org,
+                &members(&org),
+                active_view,
+                pending,
+                invitations::pending_org_user,
+            )
         }
         O::CreateOrgUser => {
             let username = body_text(cx, "username").unwrap_or_default();
@@ -613,6 +604,36 @@ fn org_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
 }
 
+/// A list of users in the served version: the active members of `collection` (2023: as
+/// `CloudAppUser` with their roles in `org`), and in the 2025 API the pending invitees too;
+/// filtered by the `username` and `orgMembershipStatus` query parameters.
+fn users_list(
+    cx: &mut Ctx<'_>,
+    org: &str,
+    collection: &str,
+    active_view: impl Fn(&mut dyn Tx, &Value) -> Result<Value, ApiError>,
+    pending: Vec<Value>,
+    pending_view: fn(&Value, OffsetDateTime) -> Value,
+) -> Result<Reply, ApiError> {
+    let (active, _) = cx.tx.list(collection, Page::ALL)?;
+    let mut items = Vec::new();
+    if is_new_api(cx) {
+        for m in active {
+            items.push(active_view(cx.tx, &m.doc)?);
+        }
+        items.extend(pending.iter().map(|i| pending_view(i, cx.now)));
+        items = filter_by_query(cx, items, "orgMembershipStatus", "orgMembershipStatus");
+    } else {
+        for m in active {
+            let user = profile(cx.tx, &m.key)?;
+            let doc = cloud_app_user(cx.tx, &user, &[org.to_owned()])?;
+            items.push(with_self(cx, doc, &format!("/users/{}", m.key)));
+        }
+    }
+    let items = filter_by_query(cx, items, "username", "username");
+    Ok(list(cx, items))
+}
+
 /// `roles` with `role` added or removed.
 fn toggle(mut held: Vec<String>, role: &str, add: bool) -> Vec<String> {
     if add {
@@ -662,25 +683,17 @@ fn group_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let user_id = param(cx.call, "userId");
     match cx.call.op.id {
         O::ListGroupUsers => {
-            let (active, _) = cx.tx.list(&project_members(&group), Page::ALL)?;
-            let mut items = Vec::new();
-            if is_new_api(cx) {
-                for m in active {
-                    items.push(group_member_view(cx.tx, &m.doc)?);
-                }
-                for invitation in invitations::group_invitations(cx.tx, &group)? {
-                    items.push(invitations::pending_group_user(&invitation, cx.now));
-                }
-                items = filter_by_query(cx, items, "orgMembershipStatus", "orgMembershipStatus");
-            } else {
-                for m in active {
-                    let user = profile(cx.tx, &m.key)?;
-                    let doc = cloud_app_user(cx.tx, &user, std::slice::from_ref(&org))?;
-                    items.push(with_self(cx, doc, &format!("/users/{}", m.key)));
-                }
-            }
-            let items = filter_by_query(cx, items, "username", "username");
-            Ok(list(cx, items))
+            let pending = invitations::group_invitations(cx.tx, &group)?;
+            let active_view = |tx: &mut dyn Tx, m: &Value| group_member_view(tx, m);
+            let collection = project_members(&group);
+            users_list(
+                cx,
+                &org,
+                &collection,
+                active_view,
+                pending,
+                invitations::pending_group_user,
+            )
         }
         O::AddGroupUsers => {
             let username = body_text(cx, "username").unwrap_or_default();
