@@ -902,6 +902,24 @@ async fn team_roles_reach_the_team_members() {
         ids(&uc.get("/api/atlas/v2/groups").await.json()),
         vec![group.clone()]
     );
+    // The project's user list shows team members only when asked to flatten teams.
+    let users = format!("/api/atlas/v2/groups/{group}/users");
+    let direct = s.call("GET", &users, Some(V2025), None).await.json();
+    assert_eq!(direct["totalCount"], 0, "{direct}");
+    let flat = s
+        .call(
+            "GET",
+            &format!("{users}?flattenTeams=true"),
+            Some(V2025),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(flat["results"][0]["username"], "ops@example.com", "{flat}");
+    assert_eq!(
+        flat["results"][0]["roles"],
+        json!(["GROUP_CLUSTER_MANAGER"])
+    );
     let patched = uc.send("PATCH", &cluster, Some(&accept), Some(&body)).await;
     assert_ne!(patched.status, 401, "{}", patched.text());
     assert_atlas_error(
@@ -1312,6 +1330,64 @@ async fn rate_limit_endpoint_sets_describe_what_is_enforced() {
         .call("GET", "/api/atlas/v2/rateLimits/nothing", Some(v), None)
         .await;
     assert_atlas_error(&missing, 404, "RESOURCE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn users_of_other_organizations_stay_invisible() {
+    let s = Server::new();
+    let other = s
+        .call(
+            "POST",
+            "/api/atlas/v2/orgs",
+            Some(JSON_2023),
+            Some(&json!({"name": "elsewhere"})),
+        )
+        .await
+        .json();
+    let other_org = other["organization"]["id"].as_str().unwrap().to_owned();
+    let stranger = principal(
+        &s,
+        json!({"type": "user", "username": "stranger@example.com",
+               "roles": [{"orgId": other_org, "roleName": "ORG_OWNER"}]}),
+    )
+    .await;
+    let id = stranger["id"].as_str().unwrap();
+    let by_id = s.get(&format!("/api/atlas/v2/users/{id}")).await;
+    assert_atlas_error(&by_id, 404, "USER_NOT_FOUND");
+    let by_name = s
+        .get("/api/atlas/v2/users/byName/stranger%40example.com")
+        .await;
+    assert_atlas_error(&by_name, 404, "USERNAME_NOT_FOUND");
+    // The stranger sees itself, with its roles.
+    let me = client_of(&s, &stranger)
+        .await
+        .get(&format!("/api/atlas/v2/users/{id}"))
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(
+        me.json()["roles"],
+        json!([{"orgId": other_org, "roleName": "ORG_OWNER"}])
+    );
+}
+
+#[tokio::test]
+async fn reset_forgets_every_identity_but_the_bootstrap_ones() {
+    let s = Server::new();
+    let key = principal(&s, json!({"type": "apiKey"})).await;
+    let key = client_of(&s, &key).await;
+    let account = principal(&s, json!({"type": "serviceAccount"})).await;
+    let account = client_of(&s, &account).await;
+    assert_eq!(key.get("/api/atlas/v2/orgs").await.status, 200);
+    assert_eq!(account.get("/api/atlas/v2/orgs").await.status, 200);
+    let token = s.token().await;
+    assert_eq!(
+        s.control("POST", "/__localatlas/reset", None).await.status,
+        200
+    );
+    assert_eq!(key.get("/api/atlas/v2/orgs").await.status, 401);
+    assert_eq!(account.get("/api/atlas/v2/orgs").await.status, 401);
+    assert_eq!(s.get("/api/atlas/v2/orgs").await.status, 200);
+    assert_eq!(groups_status(&s, &token).await, 200);
 }
 
 #[tokio::test]

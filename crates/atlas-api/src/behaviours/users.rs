@@ -75,14 +75,20 @@ impl Behaviour for Users {
         match cx.call.op.id {
             O::CreateUser => create_user(cx),
             O::GetUser => {
-                let user = find_user(cx.tx, &param(cx.call, "userId"))?;
+                let id = param(cx.call, "userId");
+                let user = find_user(cx.tx, &id)?;
+                if !visible(cx, &user.key)? {
+                    return Err(api_error!(USER_NOT_FOUND, id));
+                }
                 global_view(cx, &user.doc)
             }
             O::GetUserByName => {
                 let name = param(cx.call, "userName");
-                let user = user_by_name(cx.tx, &name)?
-                    .ok_or_else(|| api_error!(USERNAME_NOT_FOUND, name))?;
-                global_view(cx, &user.doc)
+                let user = user_by_name(cx.tx, &name)?;
+                match user {
+                    Some(user) if visible(cx, &user.key)? => global_view(cx, &user.doc),
+                    _ => Err(api_error!(USERNAME_NOT_FOUND, name)),
+                }
             }
             O::ListOrgUsers
             | O::CreateOrgUser
@@ -321,6 +327,23 @@ pub fn cloud_app_user(tx: &mut dyn Tx, user: &Value, orgs: &[String]) -> Result<
     Ok(doc)
 }
 
+/// Whether the caller may see a user: one that shares an organization with it, or belongs to
+/// none (another organization's members are that organization's data).
+fn visible(cx: &mut Ctx<'_>, user_id: &str) -> Result<bool, ApiError> {
+    let (orgs, _) = cx.tx.list("/orgs", Page::ALL)?;
+    let callers = orgs_of(cx.tx, &cx.call.principal)?;
+    let mut member_anywhere = false;
+    for org in orgs {
+        if cx.tx.get(&members(&org.key), user_id)?.is_some() {
+            if callers.contains(&org.key) {
+                return Ok(true);
+            }
+            member_anywhere = true;
+        }
+    }
+    Ok(!member_anywhere)
+}
+
 fn global_view(cx: &mut Ctx<'_>, user: &Value) -> Result<Reply, ApiError> {
     let orgs = orgs_of(cx.tx, &cx.call.principal)?;
     let doc = cloud_app_user(cx.tx, user, &orgs)?;
@@ -468,11 +491,13 @@ fn org_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     match cx.call.op.id {
         O::ListOrgUsers => {
             let pending = invitations::org_invitations(cx.tx, &org)?;
+            let (active, _) = cx.tx.list(&members(&org), Page::ALL)?;
+            let active = active.into_iter().map(|m| m.doc).collect();
             let active_view = |tx: &mut dyn Tx, m: &Value| org_member_view(tx, &org, m);
             users_list(
                 cx,
                 &org,
-                &members(&org),
+                active,
                 active_view,
                 pending,
                 invitations::pending_org_user,
@@ -604,30 +629,30 @@ fn org_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
 }
 
-/// A list of users in the served version: the active members of `collection` (2023: as
-/// `CloudAppUser` with their roles in `org`), and in the 2025 API the pending invitees too;
-/// filtered by the `username` and `orgMembershipStatus` query parameters.
+/// A list of users in the served version: the `active` members (2023: as `CloudAppUser` with
+/// their roles in `org`), and in the 2025 API the pending invitees too; filtered by the
+/// `username` and `orgMembershipStatus` query parameters.
 fn users_list(
     cx: &mut Ctx<'_>,
     org: &str,
-    collection: &str,
+    active: Vec<Value>,
     active_view: impl Fn(&mut dyn Tx, &Value) -> Result<Value, ApiError>,
     pending: Vec<Value>,
     pending_view: fn(&Value, OffsetDateTime) -> Value,
 ) -> Result<Reply, ApiError> {
-    let (active, _) = cx.tx.list(collection, Page::ALL)?;
     let mut items = Vec::new();
     if is_new_api(cx) {
-        for m in active {
-            items.push(active_view(cx.tx, &m.doc)?);
+        for m in &active {
+            items.push(active_view(cx.tx, m)?);
         }
         items.extend(pending.iter().map(|i| pending_view(i, cx.now)));
         items = filter_by_query(cx, items, "orgMembershipStatus", "orgMembershipStatus");
     } else {
-        for m in active {
-            let user = profile(cx.tx, &m.key)?;
+        for m in &active {
+            let id = m["id"].as_str().unwrap_or_default().to_owned();
+            let user = profile(cx.tx, &id)?;
             let doc = cloud_app_user(cx.tx, &user, &[org.to_owned()])?;
-            items.push(with_self(cx, doc, &format!("/users/{}", m.key)));
+            items.push(with_self(cx, doc, &format!("/users/{id}")));
         }
     }
     let items = filter_by_query(cx, items, "username", "username");
@@ -676,6 +701,55 @@ fn group_user(cx: &mut Ctx<'_>, group_id: &str, user_id: &str) -> Result<Value, 
     }
 }
 
+/// A project's active users: its members, and with `flattenTeams=true` the members of its teams
+/// (with the teams' roles), with `includeOrgUsers=true` the organization members whose
+/// organization role gives them the project (Organization Owner, Read Only …).
+fn project_users(cx: &mut Ctx<'_>, org: &str, group: &str) -> Result<Vec<Value>, ApiError> {
+    let (direct, _) = cx.tx.list(&project_members(group), Page::ALL)?;
+    let mut users: Vec<Value> = direct.into_iter().map(|m| m.doc).collect();
+    let flatten = cx.call.flag("flattenTeams", false);
+    let include_org = cx.call.flag("includeOrgUsers", false);
+    if !flatten && !include_org {
+        return Ok(users);
+    }
+    let (team_roles, _) = cx.tx.list(&format!("/groups/{group}/teams"), Page::ALL)?;
+    let (members_of_org, _) = cx.tx.list(&members(org), Page::ALL)?;
+    for member in members_of_org {
+        let mut held = Vec::new();
+        if flatten {
+            let teams = strings(member.doc.get("teamIds"));
+            for assignment in team_roles.iter().filter(|t| teams.contains(&t.key)) {
+                held.extend(strings(assignment.doc.get("roleNames")));
+            }
+        }
+        if include_org {
+            for org_role in strings(member.doc.get("orgRoles")) {
+                match org_role.as_str() {
+                    ORG_OWNER => held.push(GROUP_OWNER.to_owned()),
+                    roles::ORG_READ_ONLY => held.push(roles::GROUP_READ_ONLY.to_owned()),
+                    roles::ORG_STREAM_PROCESSING_ADMIN => {
+                        held.push(roles::GROUP_STREAM_PROCESSING_OWNER.to_owned());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if held.is_empty() {
+            continue;
+        }
+        match users.iter_mut().find(|u| u["id"] == member.doc["id"]) {
+            Some(user) => {
+                held.extend(strings(user.get("roles")));
+                user["roles"] = json!(role_set(held));
+            }
+            None => users.push(json!({
+                "id": member.doc["id"], "username": member.doc["username"], "roles": role_set(held),
+            })),
+        }
+    }
+    Ok(users)
+}
+
 fn group_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     use OperationId as O;
     let org = cx.scope.org_id.clone().unwrap_or_default();
@@ -684,12 +758,12 @@ fn group_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     match cx.call.op.id {
         O::ListGroupUsers => {
             let pending = invitations::group_invitations(cx.tx, &group)?;
+            let active = project_users(cx, &org, &group)?;
             let active_view = |tx: &mut dyn Tx, m: &Value| group_member_view(tx, m);
-            let collection = project_members(&group);
             users_list(
                 cx,
                 &org,
-                &collection,
+                active,
                 active_view,
                 pending,
                 invitations::pending_group_user,
