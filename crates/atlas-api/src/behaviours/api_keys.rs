@@ -76,10 +76,8 @@ impl Behaviour for ApiKeys {
             }
             OperationId::GetOrgApiKey => {
                 let key = find(cx.tx, &org, &param(cx.call, "apiUserId"))?;
-                {
-                    let shown = view(cx, &org, &key.doc)?;
-                    Ok(entity(cx, &shown))
-                }
+                let shown = view(cx, &org, &key.doc)?;
+                Ok(entity(cx, &shown))
             }
             OperationId::UpdateOrgApiKey => update_org_key(cx, &org),
             OperationId::DeleteOrgApiKey => {
@@ -282,10 +280,8 @@ fn update_org_key(cx: &mut Ctx<'_>, org_id: &str) -> Result<Reply, ApiError> {
         key.doc["roles"] = json!(org_role_entries(org_id, &org_roles));
     }
     cx.tx.update(&key.collection, &key.key, &key.doc)?;
-    {
-        let shown = view(cx, org_id, &key.doc)?;
-        Ok(entity(cx, &shown))
-    }
+    let shown = view(cx, org_id, &key.doc)?;
+    Ok(entity(cx, &shown))
 }
 
 /// `PATCH /groups/{groupId}/apiKeys/{apiUserId}`: the key's roles in the project (assigning it
@@ -306,10 +302,8 @@ fn update_assignment(cx: &mut Ctx<'_>, org_id: &str) -> Result<Reply, ApiError> 
         key.doc["desc"] = json!(desc);
         cx.tx.update(&key.collection, &key.key, &key.doc)?;
     }
-    {
-        let shown = view(cx, org_id, &key.doc)?;
-        Ok(entity(cx, &shown))
-    }
+    let shown = view(cx, org_id, &key.doc)?;
+    Ok(entity(cx, &shown))
 }
 
 #[cfg(test)]

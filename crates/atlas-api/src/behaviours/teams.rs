@@ -75,17 +75,13 @@ impl Behaviour for Teams {
                     None => None,
                 };
                 let team = team.ok_or_else(|| api_error!(TEAM_NAME_NOT_FOUND, name))?;
-                {
-                    let shown = view(cx, &org, team.doc);
-                    Ok(entity(cx, &shown))
-                }
+                let shown = view(cx, &org, team.doc);
+                Ok(entity(cx, &shown))
             }
             O::GetOrgTeam => {
                 let team = find(cx.tx, &org, &param(cx.call, "teamId"))?;
-                {
-                    let shown = view(cx, &org, team.doc);
-                    Ok(entity(cx, &shown))
-                }
+                let shown = view(cx, &org, team.doc);
+                Ok(entity(cx, &shown))
             }
             O::RenameOrgTeam => {
                 let mut team = find(cx.tx, &org, &param(cx.call, "teamId"))?;
@@ -95,10 +91,8 @@ impl Behaviour for Teams {
                 claim_name(cx.tx, &org, &name, &owner)?;
                 team.doc["name"] = json!(name);
                 cx.tx.update(&team.collection, &team.key, &team.doc)?;
-                {
-                    let shown = view(cx, &org, team.doc);
-                    Ok(entity(cx, &shown))
-                }
+                let shown = view(cx, &org, team.doc);
+                Ok(entity(cx, &shown))
             }
             O::DeleteOrgTeam => delete(cx, &org),
             O::ListOrgTeamUsers => {
@@ -218,11 +212,10 @@ fn claim_name(tx: &mut dyn Tx, org_id: &str, name: &str, owner: &str) -> Result<
     }
 }
 
-/// The team with its members' usernames and self link.
-fn view(cx: &Ctx<'_>, org_id: &str, mut doc: Value) -> Value {
+/// The team with its self link.
+fn view(cx: &Ctx<'_>, org_id: &str, doc: Value) -> Value {
     let id = doc["id"].as_str().unwrap_or_default().to_owned();
-    doc = with_self(cx, doc, &format!("{}/{id}", collection(org_id)));
-    doc
+    with_self(cx, doc, &format!("{}/{id}", collection(org_id)))
 }
 
 /// `POST /orgs/{orgId}/teams`: the initial usernames must be active members (201, recorded).
