@@ -1,27 +1,46 @@
-//! Time, injected: everything that depends on "now" (timestamps, token expiry, lifecycles) asks a
-//! [`Clock`], so tests and the control API can control it.
+//! Time, injected: everything that depends on "now" (timestamps, token expiry, lifecycles) asks
+//! the [`ControlledClock`], so tests and the control API can move it.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
-/// A source of the current time.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> OffsetDateTime;
+/// The machine's clock plus an offset the control API can move (set or advance). Tests and
+/// users drive token expiry, lifecycles and snapshot schedules with it.
+#[derive(Debug, Default)]
+pub struct ControlledClock {
+    offset_ms: AtomicI64,
 }
 
-/// The machine's clock.
-#[derive(Debug, Default)]
-pub struct SystemClock;
+impl ControlledClock {
+    pub fn new() -> ControlledClock {
+        ControlledClock::default()
+    }
 
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+    /// Moves the clock forward (or back, with a negative amount).
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Makes `now()` return `at` (and move on from there).
+    pub fn set(&self, at: OffsetDateTime) {
+        let delta = at - OffsetDateTime::now_utc();
+        let ms = i64::try_from(delta.whole_milliseconds()).unwrap_or(0);
+        self.offset_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The current time on this clock.
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.offset()
+    }
+
+    /// How far the clock is from the machine's.
+    pub fn offset(&self) -> Duration {
+        Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
     }
 }
-
-pub type SharedClock = Arc<dyn Clock>;
 
 /// Atlas's timestamp form: UTC, second precision, `Z` (`2026-08-10T03:03:30Z`, semantics §7.3).
 pub fn atlas_timestamp(t: OffsetDateTime) -> String {
@@ -35,6 +54,18 @@ pub fn atlas_timestamp(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controlled_clock_moves_only_when_told() {
+        let clock = ControlledClock::new();
+        let before = clock.now();
+        clock.advance(Duration::hours(2));
+        let after = clock.now();
+        assert!(after - before >= Duration::hours(2));
+        let target = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        clock.set(target);
+        assert!((clock.now() - target).abs() < Duration::seconds(1));
+    }
 
     #[test]
     fn timestamps_have_second_precision_and_z() {

@@ -81,8 +81,9 @@ async fn control_request(
         }
     }
     let method = request.method().clone();
+    let body = read_body(request.into_body(), app.config.max_body_bytes).await?;
     let app = app.clone();
-    blocking(move || control::handle(&app, &method, &rest)).await?
+    blocking(move || control::handle(&app, &method, &rest, &body)).await?
 }
 
 async fn oauth_request(

@@ -5,6 +5,9 @@
 //! state. [`Registry::standard`] is the one list of every behaviour; building it fails if two
 //! behaviours claim the same operation.
 
+pub mod clusters;
+pub mod events;
+pub mod flex_clusters;
 pub(crate) mod organizations;
 pub(crate) mod projects;
 mod root;
@@ -25,6 +28,11 @@ pub trait Behaviour: Send + Sync + 'static {
     /// The operations this behaviour serves.
     fn operations(&self) -> &'static [OperationId];
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError>;
+    /// Whether reads may write (they settle lifecycle transitions); such GETs run in a write
+    /// transaction.
+    fn writes_on_read(&self) -> bool {
+        false
+    }
 }
 
 /// Behaviours by the operations they claim.
@@ -40,6 +48,9 @@ impl Registry {
             Arc::new(root::Root),
             Arc::new(projects::Projects),
             Arc::new(organizations::Organizations),
+            Arc::new(clusters::Clusters),
+            Arc::new(flex_clusters::FlexClusters),
+            Arc::new(events::Events),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,
@@ -84,6 +95,7 @@ mod tests {
     fn no_operation_is_claimed_twice() {
         let registry = Registry::standard();
         assert!(registry.get(OperationId::CreateGroup).is_some());
-        assert!(registry.get(OperationId::ListGroupClusters).is_none());
+        assert!(registry.get(OperationId::ListGroupClusters).is_some());
+        assert!(registry.get(OperationId::ListGroupAlertConfigs).is_none());
     }
 }

@@ -23,7 +23,7 @@ use crate::behaviours::Registry;
 use crate::call::{Call, Reply};
 use crate::clock::atlas_timestamp;
 use crate::error::ApiError;
-use crate::{authorize, validate};
+use crate::{authorize, lifecycle, validate};
 use render::Renderer;
 use scope::Scope;
 
@@ -34,20 +34,34 @@ pub struct Ctx<'a> {
     pub now: OffsetDateTime,
     pub scope: Scope,
     pub render: Renderer<'a>,
+    pub lifecycle: &'a lifecycle::Settings,
 }
 
 /// Executes calls: behaviours first, the generic engine for everything else.
 pub struct Engine {
     behaviours: Registry,
+    lifecycle: lifecycle::Settings,
 }
 
 impl Engine {
-    pub fn new(behaviours: Registry) -> Engine {
-        Engine { behaviours }
+    pub fn new(behaviours: Registry, lifecycle: lifecycle::Settings) -> Engine {
+        Engine {
+            behaviours,
+            lifecycle,
+        }
     }
 
     pub fn behaviours(&self) -> &Registry {
         &self.behaviours
+    }
+
+    pub fn lifecycle(&self) -> &lifecycle::Settings {
+        &self.lifecycle
+    }
+
+    /// Whether a GET of `op` may write (its behaviour settles lifecycles on read).
+    pub fn writes_on_read(&self, op: atlas_model::OperationId) -> bool {
+        self.behaviours.get(op).is_some_and(|b| b.writes_on_read())
     }
 
     /// Runs the engine's stages for one call inside `tx`.
@@ -68,6 +82,7 @@ impl Engine {
             now,
             scope,
             render: Renderer::new(call, hints),
+            lifecycle: &self.lifecycle,
         };
         match self.behaviours.get(call.op.id) {
             Some(behaviour) => behaviour.handle(&mut cx),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use atlas_api::bootstrap::Bootstrap;
 use atlas_api::credentials::{REALM, md5_hex};
-use atlas_api::{Atlas, SystemClock};
+use atlas_api::{Atlas, Config};
 use atlas_http::{App, HttpConfig};
 use atlas_store::sqlite::SqliteStore;
 use axum::body::Body;
@@ -53,7 +53,7 @@ impl Answer {
 impl Server {
     pub fn new() -> Server {
         let store = Arc::new(SqliteStore::memory().expect("memory store"));
-        let atlas = Atlas::new(store, Arc::new(SystemClock));
+        let atlas = Atlas::new(store, Config::default());
         let boot = atlas.bootstrap().expect("bootstrap");
         let state = Arc::new(App::new(atlas, HttpConfig::default()));
         Server {
@@ -142,7 +142,8 @@ impl Server {
         self.send(request).await
     }
 
-    /// A request authenticated with the bootstrap API key over HTTP Digest.
+    /// A request authenticated with the bootstrap API key over HTTP Digest. Like the Go SDK's
+    /// transport, a 401 (a nonce gone stale as the clock moved) is answered by a fresh challenge.
     pub async fn call(
         &self,
         method: &str,
@@ -150,6 +151,14 @@ impl Server {
         accept: Option<&str>,
         body: Option<&Value>,
     ) -> Answer {
+        let auth = self.digest_header(method, uri).await;
+        let answer = self
+            .send(Server::build(method, uri, accept, body, Some(auth)))
+            .await;
+        if answer.status != StatusCode::UNAUTHORIZED {
+            return answer;
+        }
+        *self.nonce.lock().expect("nonce") = None;
         let auth = self.digest_header(method, uri).await;
         self.send(Server::build(method, uri, accept, body, Some(auth)))
             .await
