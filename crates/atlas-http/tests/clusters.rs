@@ -572,3 +572,46 @@ async fn events_record_who_did_what_newest_first() {
         "CLUSTER_CREATED"
     );
 }
+
+#[tokio::test]
+async fn search_indexes_progress_and_disappear() {
+    // Recorded: POST search index (2024-05-30) answers 201 PENDING with queryable false, then
+    // READY; deletion goes through DELETING (semantics §8).
+    let s = Server::new();
+    create(&s, "si", vec![shard("M10")]).await;
+    let uri = format!("{}/si/search/indexes", clusters_uri(&s));
+    let accept = v("2024-05-30");
+    let body = json!({"database": "db", "collectionName": "coll", "name": "default",
+        "definition": {"mappings": {"dynamic": true}}});
+    let created = s.call("POST", &uri, Some(&accept), Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let index = assert_valid("createGroupClusterSearchIndex", &created);
+    assert_eq!(index["status"], "PENDING");
+    let id = index["indexID"].as_str().expect("indexID").to_owned();
+    let status = |a: Answer| {
+        a.json()["status"]
+            .as_str()
+            .or(a.json()["errorCode"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let item = format!("{uri}/{id}");
+    assert_eq!(
+        status(s.call("GET", &item, Some(&accept), None).await),
+        "PENDING"
+    );
+    assert_eq!(
+        status(s.call("GET", &item, Some(&accept), None).await),
+        "READY"
+    );
+    assert_eq!(
+        s.call("DELETE", &item, Some(&accept), None).await.status,
+        204
+    );
+    assert_eq!(
+        status(s.call("GET", &item, Some(&accept), None).await),
+        "DELETING"
+    );
+    let gone = s.call("GET", &item, Some(&accept), None).await;
+    assert_eq!(gone.status, 404, "{}", gone.text());
+}

@@ -6,6 +6,7 @@
 //! operation, else the generic engine.
 
 pub mod generic;
+pub mod lifecycles;
 pub mod paging;
 pub mod paths;
 pub mod render;
@@ -59,9 +60,13 @@ impl Engine {
         &self.lifecycle
     }
 
-    /// Whether a GET of `op` may write (its behaviour settles lifecycles on read).
+    /// Whether a GET of `op` may write: its behaviour or its collection's lifecycle settles
+    /// transitions on read.
     pub fn writes_on_read(&self, op: atlas_model::OperationId) -> bool {
-        self.behaviours.get(op).is_some_and(|b| b.writes_on_read())
+        match self.behaviours.get(op) {
+            Some(behaviour) => behaviour.writes_on_read(),
+            None => lifecycles::of(op.op().resource).is_some(),
+        }
     }
 
     /// Runs the engine's stages for one call inside `tx`.
