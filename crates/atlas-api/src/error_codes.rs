@@ -56,6 +56,8 @@ codes! {
     IP_ADDRESS_NOT_ON_ACCESS_LIST = 403, "IP address {} is not allowed to access this resource."; // [F]
     ORG_REQUIRES_ACCESS_LIST = 403, "This organization requires access through an access list of ip ranges."; // [F]
 
+    INVALID_IP_ADDRESS_OR_CIDR_NOTATION = 400, "The address {} must be in valid IP address or CIDR notation."; // [D]
+
     // Not found (§3.3).
     GROUP_NOT_FOUND = 404, "No group with ID {} exists."; // [S]
     GROUP_NAME_NOT_FOUND = 404, "No group with name \"{}\" exists."; // [D]

@@ -615,3 +615,101 @@ async fn search_indexes_progress_and_disappear() {
     let gone = s.call("GET", &item, Some(&accept), None).await;
     assert_eq!(gone.status, 404, "{}", gone.text());
 }
+
+#[tokio::test]
+async fn processes_follow_the_topology_with_measurements() {
+    let s = Server::new();
+    create(&s, "procs", vec![shard("M10")]).await;
+    let base = format!("/api/atlas/v2/groups/{}/processes", s.boot.project_id);
+    let list = assert_valid("listGroupProcesses", &s.get(&base).await);
+    assert_eq!(list["totalCount"], 3);
+    let id = list["results"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        id.starts_with("procs-shard-00-00.") && id.ends_with(":27017"),
+        "{id}"
+    );
+    assert_eq!(list["results"][0]["typeName"], "REPLICA_PRIMARY");
+    let one = assert_valid("getGroupProcess", &s.get(&format!("{base}/{id}")).await);
+    assert_eq!(one["hostname"], id.trim_end_matches(":27017"));
+    let m = s
+        .get(&format!(
+            "{base}/{id}/measurements?granularity=PT5M&period=PT1H&m=CONNECTIONS&m=OPCOUNTER_QUERY"
+        ))
+        .await;
+    let m = assert_valid("getGroupProcessMeasurements", &m);
+    let series = m["measurements"].as_array().unwrap();
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[1]["units"], "SCALAR_PER_SECOND");
+    // The cluster is minutes old: only points since its creation exist.
+    assert!(series[0]["dataPoints"].as_array().unwrap().len() <= 2);
+    advance_clock(&s, 3600).await;
+    let m = s
+        .get(&format!(
+            "{base}/{id}/measurements?granularity=PT5M&period=PT1H&m=CONNECTIONS"
+        ))
+        .await
+        .json();
+    assert!(m["measurements"][0]["dataPoints"].as_array().unwrap().len() >= 12);
+    let bad = s
+        .get(&format!(
+            "{base}/{id}/measurements?granularity=PT7M&period=PT1H"
+        ))
+        .await;
+    assert_atlas_error(&bad, 400, "INVALID_QUERY_PARAMETER");
+    let disks = assert_valid(
+        "listGroupProcessDisks",
+        &s.get(&format!("{base}/{id}/disks")).await,
+    );
+    assert_eq!(disks["results"][0]["partitionName"], "data");
+    let missing = s.get(&format!("{base}/nohost.mongodb.net:27017")).await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn access_list_entries_by_address_or_block() {
+    let s = Server::new();
+    let uri = format!("/api/atlas/v2/groups/{}/accessList", s.boot.project_id);
+    let body =
+        json!([{"ipAddress": "192.0.2.10", "comment": "office"}, {"cidrBlock": "198.51.100.0/24"}]);
+    let created = s
+        .call("POST", &uri, Some(common::JSON_2023), Some(&body))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(
+        assert_valid("createGroupAccessListEntry", &created)["totalCount"],
+        2
+    );
+    let by_ip = assert_valid(
+        "getGroupAccessListEntry",
+        &s.get(&format!("{uri}/192.0.2.10")).await,
+    );
+    assert_eq!(by_ip["cidrBlock"], "192.0.2.10/32");
+    let by_block = s.get(&format!("{uri}/192.0.2.10%2F32")).await;
+    assert_eq!(by_block.json()["comment"], "office");
+    let status = s.get(&format!("{uri}/198.51.100.0%2F24/status")).await;
+    assert_eq!(
+        assert_valid("getGroupAccessListStatus", &status)["STATUS"],
+        "ACTIVE"
+    );
+    let bad = s
+        .call(
+            "POST",
+            &uri,
+            Some(common::JSON_2023),
+            Some(&json!([{"cidrBlock": "10.0.0.0/99"}])),
+        )
+        .await;
+    assert_atlas_error(&bad, 400, "INVALID_IP_ADDRESS_OR_CIDR_NOTATION");
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{uri}/198.51.100.0%2F24"),
+            Some(common::JSON_2023),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(s.get(&uri).await.json()["totalCount"], 1);
+}

@@ -5,10 +5,12 @@
 //! state. [`Registry::standard`] is the one list of every behaviour; building it fails if two
 //! behaviours claim the same operation.
 
+pub mod access_list;
 pub mod clusters;
 pub mod events;
 pub mod flex_clusters;
 pub(crate) mod organizations;
+pub mod processes;
 pub(crate) mod projects;
 mod root;
 
@@ -51,6 +53,8 @@ impl Registry {
             Arc::new(clusters::Clusters),
             Arc::new(flex_clusters::FlexClusters),
             Arc::new(events::Events),
+            Arc::new(processes::Processes),
+            Arc::new(access_list::AccessList),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,
