@@ -713,3 +713,142 @@ async fn access_list_entries_by_address_or_block() {
     );
     assert_eq!(s.get(&uri).await.json()["totalCount"], 1);
 }
+
+#[tokio::test]
+async fn flex_snapshots_appear_daily_as_the_clock_advances() {
+    let s = Server::new();
+    let flex_uri = format!("/api/atlas/v2/groups/{}/flexClusters", s.boot.project_id);
+    let accept = v("2024-11-13");
+    let body = json!({"name": "fs", "providerSettings": {"backingProviderName": "AWS", "regionName": "US_EAST_1"}});
+    assert_eq!(
+        s.call("POST", &flex_uri, Some(&accept), Some(&body))
+            .await
+            .status,
+        201
+    );
+    let snaps = format!("{flex_uri}/fs/backup/snapshots");
+    let first = assert_valid(
+        "listGroupFlexClusterBackupSnapshots",
+        &s.call("GET", &snaps, Some(&accept), None).await,
+    );
+    assert_eq!(first["totalCount"], 0);
+    advance_clock(&s, 3 * 86_400 + 600).await;
+    let later = assert_valid(
+        "listGroupFlexClusterBackupSnapshots",
+        &s.call("GET", &snaps, Some(&accept), None).await,
+    );
+    assert_eq!(later["totalCount"], 3);
+    let newest = &later["results"][0];
+    assert_eq!(newest["status"], "COMPLETED");
+    assert!(newest["expiration"].is_string() && newest["mongoDBVersion"].is_string());
+    let id = newest["id"].as_str().unwrap().to_owned();
+    let one = s
+        .call("GET", &format!("{snaps}/{id}"), Some(&accept), None)
+        .await;
+    assert_eq!(
+        assert_valid("getGroupFlexClusterBackupSnapshot", &one)["id"],
+        id.as_str()
+    );
+    // Paging over derived snapshots.
+    let page = s
+        .call(
+            "GET",
+            &format!("{snaps}?itemsPerPage=1&pageNum=2"),
+            Some(&accept),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(page["results"].as_array().unwrap().len(), 1);
+    assert_ne!(page["results"][0]["id"], id.as_str());
+    // Eight days of retention: the oldest drop off.
+    advance_clock(&s, 10 * 86_400).await;
+    let kept = s.call("GET", &snaps, Some(&accept), None).await.json();
+    assert_eq!(kept["totalCount"], 8);
+    let download = s
+        .call(
+            "POST",
+            &format!("{flex_uri}/fs/backup/download"),
+            Some(&accept),
+            Some(&json!({"snapshotId": kept["results"][0]["id"]})),
+        )
+        .await;
+    assert_eq!(
+        assert_valid("downloadGroupFlexClusterBackup", &download)["deliveryType"],
+        "DOWNLOAD"
+    );
+    let unknown = s
+        .call(
+            "GET",
+            &format!(
+                "/api/atlas/v2/groups/{}/flexClusters/nope/backup/snapshots",
+                s.boot.project_id
+            ),
+            Some(&accept),
+            None,
+        )
+        .await;
+    assert_atlas_error(&unknown, 404, "CLUSTER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn regions_and_tiers_come_from_one_catalogue() {
+    let s = Server::new();
+    let uri = format!(
+        "{}/provider/regions?providers=GCP&tier=M30",
+        clusters_uri(&s)
+    );
+    let catalogue = assert_valid("listGroupClusterProviderRegions", &s.get(&uri).await);
+    assert_eq!(catalogue["totalCount"], 1);
+    assert_eq!(catalogue["results"][0]["provider"], "GCP");
+    let sizes = catalogue["results"][0]["instanceSizes"].as_array().unwrap();
+    assert_eq!(sizes.len(), 1);
+    let regions: Vec<&str> = sizes[0]["availableRegions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(regions.contains(&"CENTRAL_US"));
+    // An AWS cluster in a GCP region is refused, naming the attribute (the CLI matches it).
+    let mut wrong = shard("M10");
+    wrong["regionConfigs"][0]["regionName"] = json!("CENTRAL_US");
+    let body = json!({"name": "wrong", "replicationSpecs": [wrong]});
+    let answer = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&body),
+        )
+        .await;
+    assert_atlas_error(&answer, 400, "INVALID_ATTRIBUTE");
+    assert!(
+        answer.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("regionName")
+    );
+    let bogus = json!({"name": "bogus", "replicationSpecs": [shard("M7")]});
+    let answer = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&bogus),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn all_clusters_of_the_caller_s_projects() {
+    let s = Server::new();
+    create(&s, "d1", vec![shard("M10")]).await;
+    create(&s, "d2", vec![shard("M30"), shard("M30")]).await;
+    let all = assert_valid("listClusterDetails", &s.get("/api/atlas/v2/clusters").await);
+    assert_eq!(all["totalCount"], 1);
+    let clusters = all["results"][0]["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(clusters[1]["type"], "SHARDED_CLUSTER");
+}

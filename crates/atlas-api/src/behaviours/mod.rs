@@ -8,6 +8,7 @@
 pub mod access_list;
 pub mod clusters;
 pub mod events;
+pub mod flex_backups;
 pub mod flex_clusters;
 pub(crate) mod organizations;
 pub mod processes;
@@ -55,6 +56,7 @@ impl Registry {
             Arc::new(events::Events),
             Arc::new(processes::Processes),
             Arc::new(access_list::AccessList),
+            Arc::new(flex_backups::FlexBackups),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,

@@ -8,6 +8,7 @@
 //! `clusterName:<groupId>`, shared with [`super::flex_clusters`]); each API refuses the other's
 //! clusters the way clients rely on (`CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API`).
 
+pub mod catalog;
 mod render;
 pub mod shape;
 pub mod topology;
@@ -65,6 +66,8 @@ const OPERATIONS: &[OperationId] = &[
     OperationId::UnpinGroupClusterFeatureCompatibilityVersion,
     OperationId::GrantGroupClusterMongoDbEmployeeAccess,
     OperationId::RevokeGroupClusterMongoDbEmployeeAccess,
+    OperationId::ListGroupClusterProviderRegions,
+    OperationId::ListClusterDetails,
 ];
 
 impl Behaviour for Clusters {
@@ -99,6 +102,8 @@ impl Behaviour for Clusters {
                     cx.render.fit(&json!({"changeStatus": status})),
                 ))
             }
+            OperationId::ListGroupClusterProviderRegions => Ok(regions(cx)),
+            OperationId::ListClusterDetails => details(cx),
             OperationId::AutoGroupClusterScalingConfiguration => {
                 let cluster = current(cx)?;
                 Ok(Reply::json(
@@ -275,6 +280,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         };
         return Err(api_error!(MISSING_ATTRIBUTE, missing));
     };
+    catalog::check(&specs).map_err(|attribute| api_error!(INVALID_ATTRIBUTE, attribute))?;
     let collection = collection(cx);
     match cx
         .tx
@@ -413,6 +419,9 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         _ => {}
     }
     let specs = canonical_specs(cx, &body, Some(&cluster.doc));
+    if let Some(specs) = &specs {
+        catalog::check(specs).map_err(|attribute| api_error!(INVALID_ATTRIBUTE, attribute))?;
+    }
     let Value::Object(doc) = &mut cluster.doc else {
         return Err(ApiError::internal("stored cluster is not an object"));
     };
@@ -548,4 +557,84 @@ fn action(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     cx.tx
         .update(&cluster.collection, &cluster.key, &cluster.doc)?;
     Ok(Reply::empty(cx.render.status()))
+}
+
+/// `GET /clusters/provider/regions`: the providers' regions per instance size, filtered by the
+/// `providers` and `tier` query parameters.
+fn regions(cx: &Ctx<'_>) -> Reply {
+    let wanted: Vec<&str> = cx.call.query_values("providers").collect();
+    let tier = cx.call.query_param("tier");
+    let results: Vec<Value> = catalog::providers()
+        .iter()
+        .filter(|p| wanted.is_empty() || wanted.contains(&p.name))
+        .map(|p| {
+            let sizes: Vec<Value> = p
+                .sizes
+                .iter()
+                .filter(|s| tier.is_none_or(|t| t == s.as_str()))
+                .map(|s| {
+                    let regions: Vec<Value> = p
+                        .regions
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| json!({"name": r, "default": i == 0}))
+                        .collect();
+                    json!({"name": s, "availableRegions": regions})
+                })
+                .collect();
+            json!({"provider": p.name, "instanceSizes": sizes})
+        })
+        .collect();
+    let paging = Paging::of(cx.call);
+    let total = results.len() as u64;
+    Reply::json(
+        200,
+        cx.render
+            .fit(&paging.body(cx.call, paging.slice(results), total)),
+    )
+}
+
+/// `GET /clusters`: every project the caller can see, with its clusters summarized.
+fn details(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let org_id = cx.call.principal.org_id().unwrap_or_default().to_owned();
+    let org_name = cx
+        .tx
+        .get("/orgs", &org_id)?
+        .and_then(|o| o.doc.get("name").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    let (groups, _) = cx.tx.list("/groups", Page::ALL)?;
+    let mut results = Vec::new();
+    for group in groups
+        .iter()
+        .filter(|g| g.doc.get("orgId").and_then(Value::as_str) == Some(org_id.as_str()))
+    {
+        let (clusters, _) = cx
+            .tx
+            .list(&format!("/groups/{}/clusters", group.key), Page::ALL)?;
+        let summaries: Vec<Value> = clusters
+            .iter()
+            .map(|c| {
+                let sharded = c.doc.get("clusterType").and_then(Value::as_str) != Some("REPLICASET");
+                json!({
+                    "alertCount": 0, "authEnabled": true, "availability": "available",
+                    "backupEnabled": c.doc.get("backupEnabled").cloned().unwrap_or(json!(false)),
+                    "clusterId": c.doc.get("id"), "dataSizeBytes": 0, "name": c.key,
+                    "nodeCount": topology::processes(&c.doc, &group.key).len(),
+                    "sslEnabled": true, "type": if sharded { "SHARDED_CLUSTER" } else { "REPLICA_SET" },
+                    "versions": [c.doc.get("mongoDBVersion").cloned().unwrap_or(json!("8.0.12"))],
+                })
+            })
+            .collect();
+        results.push(json!({
+            "groupId": group.key, "groupName": group.doc.get("name"), "orgId": org_id, "orgName": org_name,
+            "planType": "Atlas", "tags": [], "clusters": summaries,
+        }));
+    }
+    let paging = Paging::of(cx.call);
+    let total = results.len() as u64;
+    Ok(Reply::json(
+        200,
+        cx.render
+            .fit(&paging.body(cx.call, paging.slice(results), total)),
+    ))
 }
