@@ -852,3 +852,41 @@ async fn all_clusters_of_the_caller_s_projects() {
     assert_eq!(clusters.len(), 2);
     assert_eq!(clusters[1]["type"], "SHARDED_CLUSTER");
 }
+
+#[tokio::test]
+async fn cloud_backups_follow_the_schedule_and_on_demand_requests() {
+    let s = Server::new();
+    let body = json!({"name": "bk", "backupEnabled": true, "replicationSpecs": [shard("M10")]});
+    assert_eq!(s.call("POST", &clusters_uri(&s), Some(&v("2024-10-23")), Some(&body)).await.status, 201);
+    let snaps = format!("{}/bk/backup/snapshots", clusters_uri(&s));
+    let taken = s
+        .call("POST", &snaps, Some(common::JSON_2023), Some(&json!({"description": "before upgrade", "retentionInDays": 3})))
+        .await;
+    let taken = assert_valid("takeGroupClusterBackupSnapshots", &taken);
+    assert_eq!(taken["status"], "queued");
+    assert_eq!(taken["snapshotType"], "onDemand");
+    advance_clock(&s, 2 * 86_400 + 60).await;
+    let list = assert_valid("listGroupClusterBackupSnapshots", &s.get(&snaps).await);
+    assert_eq!(list["totalCount"], 3, "{list}");
+    let kinds: Vec<&str> = list["results"].as_array().unwrap().iter().map(|x| x["snapshotType"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["scheduled", "scheduled", "onDemand"]);
+    let scheduled = list["results"][0]["id"].as_str().unwrap().to_owned();
+    let one = assert_valid("getGroupClusterBackupSnapshot", &s.get(&format!("{snaps}/{scheduled}")).await);
+    assert_eq!(one["status"], "completed");
+    // Change a scheduled snapshot's retention, then delete it.
+    let patch = s
+        .call("PATCH", &format!("{snaps}/{scheduled}"), Some(common::JSON_2023), Some(&json!({"retentionUnit": "DAYS", "retentionValue": 30})))
+        .await;
+    assert_eq!(patch.status, 200, "{}", patch.text());
+    assert_eq!(s.call("DELETE", &format!("{snaps}/{scheduled}"), Some(common::JSON_2023), None).await.status, 204);
+    assert_eq!(s.get(&snaps).await.json()["totalCount"], 2);
+    // The on-demand snapshot expires after its three days.
+    advance_clock(&s, 86_400).await;
+    let kinds: Vec<String> = s.get(&snaps).await.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["snapshotType"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!kinds.contains(&"onDemand".to_owned()), "{kinds:?}");
+}

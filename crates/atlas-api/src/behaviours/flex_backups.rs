@@ -127,7 +127,7 @@ fn snapshots(cx: &Ctx<'_>, cluster: &Value, name: &str) -> Vec<Value> {
             continue;
         }
         let finished = scheduled + TAKES;
-        let id = snapshot_id(cluster_id, scheduled);
+        let id = ids::derived(scheduled, &[cluster_id.as_bytes()]);
         let mut snapshot = json!({
             "id": id,
             "scheduledTime": atlas_timestamp(scheduled),
@@ -144,31 +144,4 @@ fn snapshots(cx: &Ctx<'_>, cluster: &Value, name: &str) -> Vec<Value> {
     }
     out.reverse();
     out
-}
-
-/// A stable ObjectId for the snapshot of `cluster_id` scheduled at `at`: its creation time and
-/// a hash of the cluster, so every read and every instance names it the same.
-fn snapshot_id(cluster_id: &str, at: OffsetDateTime) -> String {
-    let seconds = u32::try_from(at.unix_timestamp()).unwrap_or(u32::MAX);
-    let hash = cluster_id
-        .bytes()
-        .chain(seconds.to_be_bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    format!("{seconds:08x}{hash:016x}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snapshot_ids_are_stable_object_ids() {
-        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let id = snapshot_id("6b0000000000000000000001", at);
-        assert!(ids::is_object_id(&id), "{id}");
-        assert_eq!(id, snapshot_id("6b0000000000000000000001", at));
-        assert_ne!(id, snapshot_id("6b0000000000000000000002", at));
-    }
 }

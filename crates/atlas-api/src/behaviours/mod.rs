@@ -6,6 +6,7 @@
 //! behaviours claim the same operation.
 
 pub mod access_list;
+pub mod cloud_backups;
 pub mod clusters;
 pub mod events;
 pub mod flex_backups;
@@ -57,6 +58,7 @@ impl Registry {
             Arc::new(processes::Processes),
             Arc::new(access_list::AccessList),
             Arc::new(flex_backups::FlexBackups),
+            Arc::new(cloud_backups::CloudBackups),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,

@@ -18,6 +18,7 @@ use atlas_store::{Page, Record, StoreError};
 use serde_json::{Map, Value, json};
 
 use super::Behaviour;
+use super::cloud_backups::BACKUP_SINCE;
 use super::events::project_event;
 use crate::api_error;
 use crate::call::Reply;
@@ -343,6 +344,9 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     ] {
         doc.entry(key).or_insert(default);
     }
+    if doc.get("backupEnabled").and_then(Value::as_bool) == Some(true) {
+        doc.insert(BACKUP_SINCE.into(), json!(cx.now.unix_timestamp()));
+    }
     let mut doc = Value::Object(doc);
     let seconds = if is_tenant(&doc) {
         TENANT_CREATE_SECONDS
@@ -436,6 +440,16 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             doc.insert("clusterType".into(), json!("SHARDED"));
         }
         doc.insert("replicationSpecs".into(), Value::Array(specs));
+    }
+    // Scheduled snapshots count from when backup was (last) turned on.
+    match body.get("backupEnabled").and_then(Value::as_bool) {
+        Some(true) if !doc.contains_key(BACKUP_SINCE) => {
+            doc.insert(BACKUP_SINCE.into(), json!(cx.now.unix_timestamp()));
+        }
+        Some(false) => {
+            doc.remove(BACKUP_SINCE);
+        }
+        _ => {}
     }
     if let Some(major) = body.get("mongoDBMajorVersion").and_then(Value::as_str) {
         doc.insert("mongoDBVersion".into(), json!(full_version(major)));
