@@ -857,10 +857,25 @@ async fn all_clusters_of_the_caller_s_projects() {
 async fn cloud_backups_follow_the_schedule_and_on_demand_requests() {
     let s = Server::new();
     let body = json!({"name": "bk", "backupEnabled": true, "replicationSpecs": [shard("M10")]});
-    assert_eq!(s.call("POST", &clusters_uri(&s), Some(&v("2024-10-23")), Some(&body)).await.status, 201);
+    assert_eq!(
+        s.call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&body)
+        )
+        .await
+        .status,
+        201
+    );
     let snaps = format!("{}/bk/backup/snapshots", clusters_uri(&s));
     let taken = s
-        .call("POST", &snaps, Some(common::JSON_2023), Some(&json!({"description": "before upgrade", "retentionInDays": 3})))
+        .call(
+            "POST",
+            &snaps,
+            Some(common::JSON_2023),
+            Some(&json!({"description": "before upgrade", "retentionInDays": 3})),
+        )
         .await;
     let taken = assert_valid("takeGroupClusterBackupSnapshots", &taken);
     assert_eq!(taken["status"], "queued");
@@ -868,17 +883,40 @@ async fn cloud_backups_follow_the_schedule_and_on_demand_requests() {
     advance_clock(&s, 2 * 86_400 + 60).await;
     let list = assert_valid("listGroupClusterBackupSnapshots", &s.get(&snaps).await);
     assert_eq!(list["totalCount"], 3, "{list}");
-    let kinds: Vec<&str> = list["results"].as_array().unwrap().iter().map(|x| x["snapshotType"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["snapshotType"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["scheduled", "scheduled", "onDemand"]);
     let scheduled = list["results"][0]["id"].as_str().unwrap().to_owned();
-    let one = assert_valid("getGroupClusterBackupSnapshot", &s.get(&format!("{snaps}/{scheduled}")).await);
+    let one = assert_valid(
+        "getGroupClusterBackupSnapshot",
+        &s.get(&format!("{snaps}/{scheduled}")).await,
+    );
     assert_eq!(one["status"], "completed");
     // Change a scheduled snapshot's retention, then delete it.
     let patch = s
-        .call("PATCH", &format!("{snaps}/{scheduled}"), Some(common::JSON_2023), Some(&json!({"retentionUnit": "DAYS", "retentionValue": 30})))
+        .call(
+            "PATCH",
+            &format!("{snaps}/{scheduled}"),
+            Some(common::JSON_2023),
+            Some(&json!({"retentionUnit": "DAYS", "retentionValue": 30})),
+        )
         .await;
     assert_eq!(patch.status, 200, "{}", patch.text());
-    assert_eq!(s.call("DELETE", &format!("{snaps}/{scheduled}"), Some(common::JSON_2023), None).await.status, 204);
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{snaps}/{scheduled}"),
+            Some(common::JSON_2023),
+            None
+        )
+        .await
+        .status,
+        204
+    );
     assert_eq!(s.get(&snaps).await.json()["totalCount"], 2);
     // The on-demand snapshot expires after its three days.
     advance_clock(&s, 86_400).await;
@@ -889,4 +927,59 @@ async fn cloud_backups_follow_the_schedule_and_on_demand_requests() {
         .map(|x| x["snapshotType"].as_str().unwrap().to_owned())
         .collect();
     assert!(!kinds.contains(&"onDemand".to_owned()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_project_closes_once_its_clusters_are_gone() {
+    // Semantics §9: DELETE project with clusters → 409 CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS.
+    let s = Server::new();
+    let created = s
+        .call(
+            "POST",
+            "/api/atlas/v2/groups",
+            Some(common::JSON_2023),
+            Some(&json!({"name": "closing", "orgId": s.boot.org_id})),
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let clusters = format!("/api/atlas/v2/groups/{id}/clusters");
+    let body = json!({"name": "c", "replicationSpecs": [shard("M10")]});
+    assert_eq!(
+        s.call("POST", &clusters, Some(&v("2024-10-23")), Some(&body))
+            .await
+            .status,
+        201
+    );
+    let project = format!("/api/atlas/v2/groups/{id}");
+    assert_atlas_error(
+        &s.call("DELETE", &project, Some(common::JSON_2023), None)
+            .await,
+        409,
+        "CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS",
+    );
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{clusters}/c"),
+            Some(&v("2023-02-01")),
+            None
+        )
+        .await
+        .status,
+        202
+    );
+    // Instant lifecycle: the deletion completes once it has been seen, even by the close itself.
+    let first = s
+        .call("DELETE", &project, Some(common::JSON_2023), None)
+        .await;
+    let second = s
+        .call("DELETE", &project, Some(common::JSON_2023), None)
+        .await;
+    assert!(
+        first.status == 202 || second.status == 202,
+        "{} / {}",
+        first.text(),
+        second.text()
+    );
 }

@@ -17,6 +17,7 @@ use crate::engine::paths::segment;
 use crate::engine::resources::API_PREFIX;
 use crate::error::ApiError;
 use crate::ids;
+use crate::lifecycle;
 
 pub struct Projects;
 
@@ -183,8 +184,9 @@ fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let id = cx.scope.group_id.clone().unwrap_or_default();
     let base = format!("/groups/{id}");
     // Atlas refuses to close a project that still has clusters (semantics §9).
-    if cluster_count(cx.tx, &id)? > 0 {
-        return Err(api_error!(CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS));
+    if active_clusters(cx, &id)? > 0 {
+        // The reads that settled the clusters stand even though the close is refused.
+        return Err(api_error!(CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS).keeping_writes());
     }
     cx.tx.delete("/groups", &id)?;
     cx.tx.delete_tree(&base)?;
@@ -199,6 +201,30 @@ fn cluster_count(tx: &mut dyn Tx, group_id: &str) -> Result<u64, ApiError> {
     };
     let (_, clusters) = tx.list(&format!("/groups/{group_id}/clusters"), empty)?;
     Ok(clusters)
+}
+
+/// Clusters (dedicated and flex) that still exist, settling their lifecycles first: closing a
+/// project reads its clusters, so a deletion that has completed no longer blocks it.
+fn active_clusters(cx: &mut Ctx<'_>, group_id: &str) -> Result<u64, ApiError> {
+    let mut count = 0;
+    for kind in ["clusters", "flexClusters"] {
+        let collection = format!("/groups/{group_id}/{kind}");
+        let (records, _) = cx.tx.list(&collection, Page::ALL)?;
+        for record in records {
+            let settled = lifecycle::settle(
+                cx.tx,
+                cx.lifecycle,
+                &collection,
+                &record.key,
+                record.doc,
+                cx.now,
+            )?;
+            if matches!(settled, lifecycle::Settled::Present(_)) {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// A project document with its computed fields and links, before fitting.
