@@ -983,3 +983,68 @@ async fn a_project_closes_once_its_clusters_are_gone() {
         second.text()
     );
 }
+
+#[tokio::test]
+async fn custom_actions_show_in_later_reads() {
+    let s = Server::new();
+    // A free cluster upgraded to a dedicated one through the legacy tenantUpgrade.
+    let free = json!({"name": "free", "replicationSpecs": [{"regionConfigs": [{
+        "providerName": "TENANT", "backingProviderName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+        "electableSpecs": {"instanceSize": "M0"}}]}]});
+    assert_eq!(
+        s.call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&free)
+        )
+        .await
+        .status,
+        201
+    );
+    state(&s, "free").await;
+    let upgrade = json!({"name": "free", "providerSettings": {"providerName": "AWS", "instanceSizeName": "M10", "regionName": "US_EAST_1"}});
+    let answer = s
+        .call(
+            "POST",
+            &format!("{}/tenantUpgrade", clusters_uri(&s)),
+            Some(common::JSON_2023),
+            Some(&upgrade),
+        )
+        .await;
+    let legacy = assert_valid("upgradeGroupClusterTenantUpgrade", &answer);
+    assert_eq!(legacy["stateName"], "UPDATING");
+    assert_eq!(legacy["providerSettings"]["instanceSizeName"], "M10");
+    let current = assert_valid("getGroupCluster", &get(&s, "free", "2024-08-05").await);
+    assert_eq!(
+        current["replicationSpecs"][0]["regionConfigs"][0]["providerName"],
+        "AWS"
+    );
+    // Restart primaries shows UPDATING, FCV pinning shows its expiry.
+    assert_eq!(state(&s, "free").await, "IDLE");
+    let uri = format!("{}/free", clusters_uri(&s));
+    let restart = s
+        .call(
+            "POST",
+            &format!("{uri}/restartPrimaries"),
+            Some(&v("2023-02-01")),
+            None,
+        )
+        .await;
+    assert_eq!(restart.status, 200, "{}", restart.text());
+    assert_eq!(state(&s, "free").await, "UPDATING");
+    let pin = s
+        .call(
+            "POST",
+            &format!("{uri}:pinFeatureCompatibilityVersion"),
+            Some(&v("2024-05-30")),
+            Some(&json!({"expirationDate": "2027-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(pin.status, 204, "{}", pin.text());
+    let current = assert_valid("getGroupCluster", &get(&s, "free", "2024-08-05").await);
+    assert_eq!(
+        current["featureCompatibilityVersionExpirationDate"],
+        "2027-01-01T00:00:00Z"
+    );
+}

@@ -69,6 +69,8 @@ const OPERATIONS: &[OperationId] = &[
     OperationId::RevokeGroupClusterMongoDbEmployeeAccess,
     OperationId::ListGroupClusterProviderRegions,
     OperationId::ListClusterDetails,
+    OperationId::RestartGroupClusterPrimaries,
+    OperationId::UpgradeGroupClusterTenantUpgrade,
 ];
 
 impl Behaviour for Clusters {
@@ -105,6 +107,26 @@ impl Behaviour for Clusters {
             }
             OperationId::ListGroupClusterProviderRegions => Ok(regions(cx)),
             OperationId::ListClusterDetails => details(cx),
+            OperationId::RestartGroupClusterPrimaries => {
+                let mut cluster = current(cx)?;
+                // A rolling restart: the cluster shows UPDATING until it is done.
+                lifecycle::begin(
+                    cx.tx,
+                    &mut cluster.doc,
+                    "cluster",
+                    "stateName",
+                    "UPDATING",
+                    "IDLE",
+                    Then::Settle,
+                    UPDATE_SECONDS,
+                    cx.now,
+                )?;
+                cx.tx
+                    .update(&cluster.collection, &cluster.key, &cluster.doc)?;
+                project_event(cx, "CLUSTER_UPDATE_SUBMITTED", event_details(&cluster.key))?;
+                Ok(Reply::json(200, json!({})))
+            }
+            OperationId::UpgradeGroupClusterTenantUpgrade => tenant_upgrade(cx),
             OperationId::AutoGroupClusterScalingConfiguration => {
                 let cluster = current(cx)?;
                 Ok(Reply::json(
@@ -133,6 +155,11 @@ pub fn current(cx: &mut Ctx<'_>) -> Result<Record, ApiError> {
         .path_param("clusterName")
         .unwrap_or_default()
         .to_owned();
+    load(cx, name)
+}
+
+/// The cluster `name`, settled for this read, or Atlas's 404/400.
+fn load(cx: &mut Ctx<'_>, name: String) -> Result<Record, ApiError> {
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let collection = collection(cx);
     let Some(record) = cx.tx.get(&collection, &name)? else {
@@ -651,4 +678,37 @@ fn details(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         cx.render
             .fit(&paging.body(cx.call, paging.slice(results), total)),
     ))
+}
+
+/// `POST /clusters/tenantUpgrade` (legacy shape): a shared-tier cluster becomes the dedicated
+/// cluster the body describes; it shows `UPDATING` for the ~25 minutes Atlas takes.
+fn tenant_upgrade(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
+    let body = cx.call.body.clone().unwrap_or_else(|| json!({}));
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut cluster = load(cx, name.clone())?;
+    if !is_tenant(&cluster.doc) {
+        return Err(api_error!(INVALID_ATTRIBUTE, "providerSettings"));
+    }
+    let now = cx.now;
+    let specs = shape::from_legacy(&body, &mut || ids::object_id(now));
+    catalog::check(&specs).map_err(|attribute| api_error!(INVALID_ATTRIBUTE, attribute))?;
+    cluster.doc["replicationSpecs"] = Value::Array(specs);
+    lifecycle::begin(
+        cx.tx,
+        &mut cluster.doc,
+        "cluster",
+        "stateName",
+        "UPDATING",
+        "IDLE",
+        Then::Settle,
+        1500,
+        cx.now,
+    )?;
+    cx.tx.update(&cluster.collection, &name, &cluster.doc)?;
+    project_event(cx, "CLUSTER_UPDATE_SUBMITTED", event_details(&name))?;
+    Ok(Reply::json(200, render(cx, &cluster)?))
 }
