@@ -1048,3 +1048,86 @@ async fn custom_actions_show_in_later_reads() {
         "2027-01-01T00:00:00Z"
     );
 }
+
+#[tokio::test]
+async fn database_users_and_custom_roles() {
+    let s = Server::new();
+    let users = format!("/api/atlas/v2/groups/{}/databaseUsers", s.boot.project_id);
+    // The spec requires `groupId` in the body too (clients send it).
+    let body = json!({"groupId": s.boot.project_id, "databaseName": "admin", "username": "app", "password": "s3cret-pass",
+        "roles": [{"databaseName": "admin", "roleName": "readWriteAnyDatabase"}]});
+    let created = s
+        .call("POST", &users, Some(common::JSON_2023), Some(&body))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let user = assert_valid("createGroupDatabaseUser", &created);
+    assert!(
+        user.get("password").is_none(),
+        "secrets are never echoed: {user}"
+    );
+    // X.509 users live in $external with a DN as their name (URL-encoded in the path).
+    let x509 = json!({"groupId": s.boot.project_id, "databaseName": "$external", "username": "CN=app,O=example", "x509Type": "CUSTOMER",
+        "roles": [{"databaseName": "admin", "roleName": "read"}]});
+    assert_eq!(
+        s.call("POST", &users, Some(common::JSON_2023), Some(&x509))
+            .await
+            .status,
+        201
+    );
+    let fetched = s
+        .get(&format!("{users}/%24external/CN%3Dapp%2CO%3Dexample"))
+        .await;
+    assert_eq!(
+        assert_valid("getGroupDatabaseUser", &fetched)["username"],
+        "CN=app,O=example"
+    );
+    let dup = s
+        .call("POST", &users, Some(common::JSON_2023), Some(&body))
+        .await;
+    assert_eq!(dup.status, 409, "{}", dup.text());
+    assert_eq!(s.get(&users).await.json()["totalCount"], 2);
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{users}/admin/app"),
+            Some(common::JSON_2023),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(s.get(&format!("{users}/admin/app")).await.status, 404);
+
+    let roles = format!(
+        "/api/atlas/v2/groups/{}/customDBRoles/roles",
+        s.boot.project_id
+    );
+    let role = json!({"roleName": "reporting", "actions": [{"action": "FIND", "resources": [{"db": "sales", "collection": "orders", "cluster": false}]}]});
+    let created = s
+        .call("POST", &roles, Some(common::JSON_2023), Some(&role))
+        .await;
+    assert_eq!(created.status, 202, "{}", created.text());
+    let listed = s.get(&roles).await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        s.get(&format!("{roles}/reporting")).await.json()["roleName"],
+        "reporting"
+    );
+}
+
+#[tokio::test]
+async fn organization_events_record_projects() {
+    let s = Server::new();
+    let created = s
+        .call("POST", "/api/atlas/v2/groups", Some(common::JSON_2023), Some(&json!({"name": "evp", "orgId": s.boot.org_id})))
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    s.call("DELETE", &format!("/api/atlas/v2/groups/{id}"), Some(common::JSON_2023), None).await;
+    let events = s.get(&format!("/api/atlas/v2/orgs/{}/events", s.boot.org_id)).await;
+    let events = assert_valid("listOrgEvents", &events);
+    let kinds: Vec<&str> = events["results"].as_array().unwrap().iter().map(|e| e["eventTypeName"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["GROUP_DELETED", "GROUP_CREATED"]);
+    assert_eq!(events["results"][0]["groupId"], id.as_str());
+}

@@ -7,7 +7,7 @@ use atlas_model::OperationId;
 use atlas_store::{Page, Record, StoreError, Tx};
 use serde_json::{Map, Value, json};
 
-use super::Behaviour;
+use super::{Behaviour, events};
 use crate::api_error;
 use crate::call::Reply;
 use crate::clock::atlas_timestamp;
@@ -111,6 +111,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     crate::authorize::org_member(cx.call, &org_id)?;
     let id = ids::object_id(cx.now);
     let doc = insert(cx.tx, &id, &name, &org_id, &atlas_timestamp(cx.now), body)?;
+    org_event(cx, &org_id, &id, "GROUP_CREATED")?;
     Ok(Reply::json(cx.render.status(), render(cx, &doc)?))
 }
 
@@ -190,6 +191,8 @@ fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     cx.tx.delete("/groups", &id)?;
     cx.tx.delete_tree(&base)?;
+    let org = cx.scope.org_id.clone().unwrap_or_default();
+    org_event(cx, &org, &id, "GROUP_DELETED")?;
     // Recorded: DELETE /groups/{id} answers 202 with the body `{}`.
     Ok(Reply::json(cx.render.status(), json!({})))
 }
@@ -201,6 +204,25 @@ fn cluster_count(tx: &mut dyn Tx, group_id: &str) -> Result<u64, ApiError> {
     };
     let (_, clusters) = tx.list(&format!("/groups/{group_id}/clusters"), empty)?;
     Ok(clusters)
+}
+
+/// Records a project lifecycle event in the organization's event log.
+fn org_event(
+    cx: &mut Ctx<'_>,
+    org_id: &str,
+    group_id: &str,
+    event_type: &str,
+) -> Result<(), ApiError> {
+    let mut details = Map::new();
+    details.insert("groupId".into(), json!(group_id));
+    events::record(
+        cx.tx,
+        cx.call,
+        cx.now,
+        events::Target::Organization { org_id },
+        event_type,
+        details,
+    )
 }
 
 /// Clusters (dedicated and flex) that still exist, settling their lifecycles first: closing a
