@@ -1120,14 +1120,32 @@ async fn database_users_and_custom_roles() {
 async fn organization_events_record_projects() {
     let s = Server::new();
     let created = s
-        .call("POST", "/api/atlas/v2/groups", Some(common::JSON_2023), Some(&json!({"name": "evp", "orgId": s.boot.org_id})))
+        .call(
+            "POST",
+            "/api/atlas/v2/groups",
+            Some(common::JSON_2023),
+            Some(&json!({"name": "evp", "orgId": s.boot.org_id})),
+        )
         .await
         .json();
     let id = created["id"].as_str().unwrap().to_owned();
-    s.call("DELETE", &format!("/api/atlas/v2/groups/{id}"), Some(common::JSON_2023), None).await;
-    let events = s.get(&format!("/api/atlas/v2/orgs/{}/events", s.boot.org_id)).await;
+    s.call(
+        "DELETE",
+        &format!("/api/atlas/v2/groups/{id}"),
+        Some(common::JSON_2023),
+        None,
+    )
+    .await;
+    let events = s
+        .get(&format!("/api/atlas/v2/orgs/{}/events", s.boot.org_id))
+        .await;
     let events = assert_valid("listOrgEvents", &events);
-    let kinds: Vec<&str> = events["results"].as_array().unwrap().iter().map(|e| e["eventTypeName"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = events["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventTypeName"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["GROUP_DELETED", "GROUP_CREATED"]);
     assert_eq!(events["results"][0]["groupId"], id.as_str());
 }
