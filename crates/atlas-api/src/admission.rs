@@ -16,7 +16,7 @@ use crate::engine::paths::segment;
 use crate::error::ApiError;
 use crate::principal::Principal;
 use crate::ratelimit::{self, Scope};
-use crate::{Atlas, access_list};
+use crate::{Atlas, api_access_list};
 
 /// What admission needs to know about a request.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ fn admit(
             Verdict::Invalid => return Ok(Admission::Challenge { stale: false }),
         }
     };
-    if let Err(e) = access_list::admit(tx, &principal, request.client_ip, now) {
+    if let Err(e) = api_access_list::admit(tx, &principal, request.client_ip, now) {
         return Ok(Admission::Refused(e));
     }
     let mut headers = Vec::new();

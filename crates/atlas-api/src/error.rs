@@ -23,6 +23,9 @@ struct Inner {
     headers: Vec<(&'static str, String)>,
     /// What went wrong inside, for the log.
     cause: Option<String>,
+    /// Whether the writes made before the error stand (e.g. a read that completed a deletion
+    /// and so answers 404): the error is the answer, not a failure.
+    keep_writes: bool,
 }
 
 /// Builds an [`ApiError`] from a catalogue code and its parameters:
@@ -77,6 +80,7 @@ impl ApiError {
             parameters,
             headers: Vec::new(),
             cause: None,
+            keep_writes: false,
         }))
     }
 
@@ -100,6 +104,16 @@ impl ApiError {
     pub fn caused_by(mut self, cause: impl Into<String>) -> ApiError {
         self.0.cause = Some(cause.into());
         self
+    }
+
+    /// Marks the error as an answer that keeps the transaction's writes.
+    pub fn keeping_writes(mut self) -> ApiError {
+        self.0.keep_writes = true;
+        self
+    }
+
+    pub fn keeps_writes(&self) -> bool {
+        self.0.keep_writes
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> ApiError {

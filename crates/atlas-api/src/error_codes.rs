@@ -102,6 +102,17 @@ codes! {
     ORG_NAME_ALREADY_EXISTS = 409, "An organization with name \"{}\" already exists.";
     RESOURCE_ALREADY_EXISTS = 409, "The resource {} already exists.";
     CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS = 409, "Cannot close group while it has active clusters; please terminate all clusters."; // [F]
+    CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API = 400, "Flex cluster {} cannot be used in the Cluster API."; // [S]
+    CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API = 400, "Cannot use non-flex cluster {} in the flex API."; // [S]
+    CLUSTER_ALREADY_REQUESTED_DELETION = 400, "The cluster {} has already been requested for deletion."; // [D]
+    CANNOT_TERMINATE_CLUSTER_WHEN_TERMINATION_PROTECTION_ENABLED = 400, "Cannot terminate a cluster when termination protection is enabled. Disable termination protection and try again."; // [S]
+    CANNOT_UPDATE_PAUSED_CLUSTER = 409, "Cannot update cluster {} while it is paused or being paused."; // [D]
+    CLUSTER_ALREADY_PAUSED = 409, "Cluster {} is already paused."; // [D]
+    CANNOT_UPDATE_AND_PAUSE_CLUSTER = 409, "Cannot update and pause cluster {} at the same time."; // [D]
+    CANNOT_PAUSE_RECENTLY_RESUMED_CLUSTER = 400, "Cannot pause cluster {} because it was resumed recently; try again later."; // [D]
+    TENANT_CLUSTER_UPDATE_UNSUPPORTED = 400, "Updating tenant cluster {} is not supported through this API."; // [C]
+    // The CLI and the Terraform provider key on the code; the detail text is not recorded.
+    ASYMMETRIC_SHARD_UNSUPPORTED = 400, "Cluster {} has asymmetric shards, which API version {} cannot represent; use version 2024-08-05 or later."; // [C]
     CANNOT_DELETE_ORG_ACTIVE_PROJECTS = 409, "Cannot delete organization {} while it has active projects.";
 }
 

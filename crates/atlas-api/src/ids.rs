@@ -13,6 +13,20 @@ pub fn object_id(now: OffsetDateTime) -> String {
     format!("{seconds:08x}{}", hex::encode(tail))
 }
 
+/// A stable ObjectId for something the platform produces at `at` (a scheduled snapshot):
+/// its time, then a hash of `salt`, so every read and every instance names it the same.
+pub fn derived(at: OffsetDateTime, salt: &[&[u8]]) -> String {
+    let seconds = u32::try_from(at.unix_timestamp()).unwrap_or(u32::MAX);
+    let hash = salt
+        .iter()
+        .flat_map(|part| part.iter().copied())
+        .chain(seconds.to_be_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{seconds:08x}{hash:016x}")
+}
+
 /// Whether `s` is a 24-hex ObjectId (lower case, as Atlas emits them).
 pub fn is_object_id(s: &str) -> bool {
     s.len() == 24
@@ -51,6 +65,15 @@ pub fn uuid_from(mut bytes: [u8; 16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_object_ids() {
+        let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let id = derived(at, &[b"cluster-a"]);
+        assert!(is_object_id(&id), "{id}");
+        assert_eq!(id, derived(at, &[b"cluster-a"]));
+        assert_ne!(id, derived(at, &[b"cluster-b"]));
+    }
 
     #[test]
     fn object_ids_start_with_the_creation_time() {

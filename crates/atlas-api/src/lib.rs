@@ -6,8 +6,8 @@
 //! hand-written [`behaviours`] module or the generic stateful engine. Credentials, bootstrap and
 //! the control operations (reset) live here too, so every instance sharing a store agrees.
 
-pub mod access_list;
 pub mod admission;
+pub mod api_access_list;
 pub mod authorize;
 pub mod behaviours;
 pub mod bootstrap;
@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod error_codes;
 pub mod ids;
+pub mod lifecycle;
 pub mod oauth;
 pub mod principal;
 pub mod principals;
@@ -32,25 +33,51 @@ use atlas_model::Method;
 use atlas_store::{Access, Store, StoreError, Tx};
 
 pub use call::{Call, Origin, Payload, Reply};
-pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use clock::ControlledClock;
 pub use error::ApiError;
 pub use principal::Principal;
+
+/// How the emulated Atlas behaves (from the command line).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Default lifecycle policy of long-running resources (`--lifecycle`).
+    pub lifecycle: lifecycle::Policy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            lifecycle: lifecycle::Policy::Instant,
+        }
+    }
+}
 
 /// The emulated Atlas: store, clock and engine.
 #[derive(Clone)]
 pub struct Atlas {
     pub store: Arc<dyn Store>,
-    pub clock: SharedClock,
+    /// The injected clock every timestamp, expiry and lifecycle reads; the control API moves it.
+    pub clock: Arc<ControlledClock>,
     engine: Arc<engine::Engine>,
 }
 
 impl Atlas {
-    pub fn new(store: Arc<dyn Store>, clock: SharedClock) -> Atlas {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Atlas {
+        let settings = lifecycle::Settings {
+            default: config.lifecycle,
+        };
         Atlas {
             store,
-            clock,
-            engine: Arc::new(engine::Engine::new(behaviours::Registry::standard())),
+            clock: Arc::new(ControlledClock::new()),
+            engine: Arc::new(engine::Engine::new(
+                behaviours::Registry::standard(),
+                settings,
+            )),
         }
+    }
+
+    pub fn lifecycle(&self) -> &lifecycle::Settings {
+        self.engine.lifecycle()
     }
 
     pub fn behaviours(&self) -> &behaviours::Registry {
@@ -60,7 +87,8 @@ impl Atlas {
     /// Runs one call in one transaction (read-only for GET). Blocking: call it off the async
     /// runtime's worker threads.
     pub fn execute(&self, call: &Call) -> Result<Reply, ApiError> {
-        let access = if call.op.method == Method::Get {
+        // Reads of resources with lifecycles may complete a transition, which is a write.
+        let access = if call.op.method == Method::Get && !self.engine.writes_on_read(call.op.id) {
             Access::Read
         } else {
             Access::Write
@@ -86,6 +114,10 @@ impl Atlas {
                     outcome = Some(Ok(value));
                     Ok(())
                 }
+                Err(e) if e.keeps_writes() => {
+                    outcome = Some(Err(e));
+                    Ok(())
+                }
                 Err(e) => {
                     outcome = Some(Err(e));
                     // Roll back whatever the failed call wrote.
@@ -94,11 +126,48 @@ impl Atlas {
             }
         });
         match (outcome, result) {
-            (Some(Err(e)), _) => Err(e),
+            // A rolled-back failure, or an answer whose writes were committed.
+            (Some(Err(e)), Ok(())) => Err(e),
+            (Some(Err(e)), Err(_)) if !e.keeps_writes() => Err(e),
             (Some(Ok(value)), Ok(())) => Ok(value),
             (_, Err(e)) => Err(e.into()),
             (None, Ok(())) => Err(ApiError::internal("transaction produced no outcome")),
         }
+    }
+
+    /// Completes every pending manual transition (control API).
+    pub fn advance_lifecycles(&self) -> Result<u64, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            lifecycle::advance(tx).map_err(ApiError::from)
+        })
+    }
+
+    /// The lifecycle policies in force (control API).
+    pub fn lifecycle_state(&self) -> Result<serde_json::Value, ApiError> {
+        let settings = self.lifecycle().clone();
+        self.transaction(Access::Read, |tx| {
+            let shared = lifecycle::Shared::load(tx)?;
+            Ok(shared.describe(&settings))
+        })
+    }
+
+    /// Changes lifecycle policies: `{"default": "manual", "kinds": {"cluster": "instant"}}`
+    /// (a kind set to `null` falls back to the default).
+    pub fn configure_lifecycles(
+        &self,
+        request: &serde_json::Value,
+    ) -> Result<(), lifecycle::ConfigError> {
+        let mut result = Ok(());
+        self.transaction(Access::Write, |tx| {
+            let mut shared = lifecycle::Shared::load(tx)?;
+            result = shared.apply(request);
+            if result.is_ok() {
+                shared.save(tx)?;
+            }
+            Ok(())
+        })
+        .map_err(lifecycle::ConfigError::Api)?;
+        result
     }
 
     /// Creates the bootstrap identities if missing and returns them.

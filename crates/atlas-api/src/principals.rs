@@ -15,7 +15,7 @@ use atlas_store::{Access, Tx};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::access_list::{self, Kind};
+use crate::api_access_list::{self, Kind};
 use crate::api_error;
 use crate::behaviours::invitations::{self, Selector};
 use crate::behaviours::{api_keys, service_accounts, users};
@@ -117,14 +117,14 @@ fn add_access_list(
     spec: &Value,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let collection = access_list::collection(kind, org_id, credential);
+    let collection = api_access_list::collection(kind, org_id, credential);
     for entry in strings(spec.get("accessList")) {
         let item = if entry.contains('/') {
             json!({"cidrBlock": entry})
         } else {
             json!({"ipAddress": entry})
         };
-        let (key, doc) = access_list::new_entry(kind, &item, now)?;
+        let (key, doc) = api_access_list::new_entry(kind, &item, now)?;
         tx.upsert(&collection, &key, &doc)?;
     }
     Ok(())

@@ -8,6 +8,7 @@
 
 mod catalog;
 mod emit;
+mod overlay;
 mod schema;
 mod spec;
 
@@ -72,7 +73,8 @@ pub fn generate(inputs: &Inputs) -> anyhow::Result<Generated> {
     let spec_bytes = std::fs::read(&inputs.spec)
         .with_context(|| format!("reading spec {}", inputs.spec.display()))?;
     let catalog = catalog::load(&inputs.catalog)?;
-    let model = spec::Model::from_yaml(&spec_bytes, &catalog)?;
+    let mut model = spec::Model::from_yaml(&spec_bytes, &catalog)?;
+    overlay::apply(&mut model.schemas, overlay::OVERLAYS)?;
     Ok(Generated {
         files: vec![
             ("mod.rs".to_owned(), emit::module(&model)),

@@ -1,6 +1,7 @@
-//! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset, test
-//! principals with given roles, and accepting invitations as their invitee.
-//! Plain `application/json`; open from loopback, Atlas credentials required from elsewhere.
+//! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset, the clock
+//! and lifecycle policies, test principals with given roles, and accepting invitations as their
+//! invitee. Plain `application/json`; open from loopback, Atlas credentials required from
+//! elsewhere.
 
 use std::sync::atomic::Ordering;
 
@@ -20,6 +21,18 @@ fn json(status: StatusCode, body: &Value) -> Response<Body> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+fn bad_request(detail: impl Into<String>) -> ApiError {
+    ApiError::with_detail(atlas_api::error_codes::VALIDATION_ERROR, detail, vec![])
+}
+
+/// The JSON body of a control request (`{}` when empty).
+fn body_json(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|_| atlas_api::api_error!(MALFORMED_JSON))
 }
 
 /// Serves one control request (blocking: store transactions).
@@ -49,12 +62,42 @@ pub fn handle(
         }
         ("POST", "principals") => Ok(json(
             StatusCode::CREATED,
-            &app.atlas.create_principal(&parse(body)?)?,
+            &app.atlas.create_principal(&body_json(body)?)?,
         )),
         ("POST", "invitations/accept") => Ok(json(
             StatusCode::OK,
-            &app.atlas.accept_invitations(&parse(body)?)?,
+            &app.atlas.accept_invitations(&body_json(body)?)?,
         )),
+        ("GET", "clock") => Ok(json(StatusCode::OK, &clock_state(app))),
+        ("POST", "clock") => {
+            let body = body_json(body)?;
+            if let Some(seconds) = body.get("advanceSeconds").and_then(Value::as_i64) {
+                app.atlas.clock.advance(time::Duration::seconds(seconds));
+            } else if let Some(at) = body.get("now").and_then(Value::as_str) {
+                let at =
+                    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| bad_request("`now` must be an RFC 3339 date-time"))?;
+                app.atlas.clock.set(at);
+            } else {
+                return Err(bad_request("give `advanceSeconds` or `now`"));
+            }
+            // Moving the clock also completes manual transitions (they wait for time to move).
+            app.atlas.advance_lifecycles()?;
+            Ok(json(StatusCode::OK, &clock_state(app)))
+        }
+        ("GET", "lifecycle") => Ok(json(StatusCode::OK, &app.atlas.lifecycle_state()?)),
+        ("POST", "lifecycle") => {
+            let body = body_json(body)?;
+            app.atlas.configure_lifecycles(&body).map_err(|e| match e {
+                atlas_api::lifecycle::ConfigError::Invalid(detail) => bad_request(detail),
+                atlas_api::lifecycle::ConfigError::Api(e) => e,
+            })?;
+            Ok(json(StatusCode::OK, &app.atlas.lifecycle_state()?))
+        }
+        ("POST", "lifecycle/advance") => {
+            app.atlas.advance_lifecycles()?;
+            Ok(json(StatusCode::OK, &app.atlas.lifecycle_state()?))
+        }
         _ => Err(atlas_api::api_error!(
             RESOURCE_NOT_FOUND,
             format!("{PREFIX}{rest}")
@@ -62,12 +105,11 @@ pub fn handle(
     }
 }
 
-/// A JSON request body (empty = `{}`).
-fn parse(body: &[u8]) -> Result<Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(body).map_err(|_| atlas_api::api_error!(MALFORMED_JSON))
+fn clock_state(app: &App) -> Value {
+    json!({
+        "now": atlas_api::clock::atlas_timestamp(app.atlas.clock.now()),
+        "offsetSeconds": app.atlas.clock.offset().whole_seconds(),
+    })
 }
 
 /// Per operation: who serves it and how many calls it served since start.

@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use atlas_api::access_list;
 use atlas_api::admission::{self, Admission};
+use atlas_api::api_access_list;
 use atlas_api::{ApiError, Call, Origin, Principal, api_error};
 use atlas_model::Method;
 use axum::body::{Body, to_bytes};
@@ -270,22 +270,22 @@ fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, config: &crate::Http
         return ip.to_string();
     }
     peer.map(|p| p.ip().to_string())
-        .and_then(|ip| access_list::parse_address(&ip))
+        .and_then(|ip| api_access_list::parse_address(&ip))
         .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string())
 }
 
 /// One address of a forwarding header: `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]:4711`.
 fn forwarded_address(text: &str) -> Option<std::net::IpAddr> {
     let text = text.trim().trim_matches('"');
-    if let Some(ip) = access_list::parse_address(text) {
+    if let Some(ip) = api_access_list::parse_address(text) {
         return Some(ip);
     }
     if let Some(rest) = text.strip_prefix('[') {
-        return access_list::parse_address(rest.split(']').next()?);
+        return api_access_list::parse_address(rest.split(']').next()?);
     }
     let (host, port) = text.rsplit_once(':')?;
     port.parse::<u16>().ok()?;
-    access_list::parse_address(host)
+    api_access_list::parse_address(host)
 }
 
 /// Decodes path parameters, query parameters and the JSON body into a [`Call`].

@@ -86,6 +86,14 @@ async fn assert_read_only(client: &Client, group: &str) {
     assert_atlas_error(&write, 401, "USER_UNAUTHORIZED");
 }
 
+/// A request creating a small replica set (2024-10-23).
+fn cluster(name: &str) -> (String, Value) {
+    let body = json!({"name": name, "clusterType": "REPLICASET", "replicationSpecs": [{
+        "regionConfigs": [{"providerName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+                           "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}}]}]});
+    ("application/vnd.atlas.2024-10-23+json".to_owned(), body)
+}
+
 fn ids(list: &Value) -> Vec<String> {
     list["results"]
         .as_array()
@@ -121,7 +129,7 @@ async fn a_read_only_key_lists_clusters_cannot_create_one_and_sees_no_other_orga
     let ro = s.key(key["publicKey"].as_str().unwrap(), private);
 
     assert_eq!(ro.get(&clusters).await.status, 200);
-    let (accept, body) = example("createGroupCluster", "ro-cluster");
+    let (accept, body) = cluster("ro-cluster");
     let denied = ro.send("POST", &clusters, Some(&accept), Some(&body)).await;
     assert_atlas_error(&denied, 401, "USER_UNAUTHORIZED");
     // §5.4: exact body of an under-privileged call.
@@ -184,9 +192,18 @@ async fn a_read_only_key_lists_clusters_cannot_create_one_and_sees_no_other_orga
     }
     assert_eq!(
         ids(&ro.get("/api/atlas/v2/groups").await.json()),
-        vec![group]
+        vec![group.clone()]
     );
     assert_eq!(ids(&ro.get("/api/atlas/v2/orgs").await.json()), vec![org]);
+    // GET /clusters: clusters of every project the caller can see, and only those.
+    let everywhere = ro.get("/api/atlas/v2/clusters").await.json();
+    let seen: Vec<&str> = everywhere["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["groupId"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(seen, vec![group.as_str()], "{everywhere}");
     assert_eq!(
         ids(&owner.get("/api/atlas/v2/groups").await.json()),
         vec![their_group]

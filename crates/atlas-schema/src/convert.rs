@@ -303,6 +303,24 @@ impl<'a> Converter<'a> {
                         "then": ref_to(self.mode, &key),
                     }));
                 }
+                // An optional discriminator that is absent takes its default branch, as Atlas
+                // does (a search index without `type` is a `search` index): the property's
+                // `default`, else its first enum value, else the first mapping.
+                let required = node
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| r.iter().any(|p| p.as_str() == Some(property)));
+                if !required && let Some(target) = default_branch(node, property, &pairs) {
+                    let key = if Some(target) == current {
+                        core_key(target)
+                    } else {
+                        def_key(target)
+                    };
+                    all_of.push(json!({
+                        "if": {"not": {"required": [property]}},
+                        "then": ref_to(self.mode, &key),
+                    }));
+                }
                 if let Some(alts) = alts {
                     let values: Vec<&str> = pairs.iter().map(|(v, _)| *v).collect();
                     all_of.push(json!({
@@ -324,6 +342,26 @@ impl<'a> Converter<'a> {
             return nullable(out);
         }
         Value::Object(out)
+    }
+}
+
+/// The branch an absent discriminator value selects: the property's default, else its first
+/// enum value, else the first mapping.
+fn default_branch<'a>(node: &Value, property: &str, pairs: &[(&str, &'a str)]) -> Option<&'a str> {
+    let declared = node.get("properties").and_then(|p| p.get(property));
+    let value = declared
+        .and_then(|d| d.get("default"))
+        .and_then(Value::as_str)
+        .or_else(|| {
+            declared
+                .and_then(|d| d.get("enum"))
+                .and_then(Value::as_array)
+                .and_then(|e| e.first())
+                .and_then(Value::as_str)
+        });
+    match value {
+        Some(v) => pairs.iter().find(|(k, _)| *k == v).map(|(_, t)| *t),
+        None => pairs.first().map(|(_, t)| *t),
     }
 }
 
@@ -416,7 +454,9 @@ mod tests {
         });
         let base = convert(doc.clone(), Mode::Response, "Base");
         let all_of = base["allOf"].as_array().cloned().unwrap_or_default();
-        assert_eq!(all_of.len(), 2);
+        // Dispatch on the value, the default branch for an absent value, the fallback.
+        assert_eq!(all_of.len(), 3);
+        assert_eq!(all_of[1]["if"], json!({"not": {"required": ["kind"]}}));
         assert_eq!(
             all_of[0]["then"]["$ref"],
             json!("urn:localatlas:response#/$defs/A")

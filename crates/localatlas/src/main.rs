@@ -6,11 +6,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use atlas_api::{Atlas, SystemClock};
+use atlas_api::lifecycle::Policy;
+use atlas_api::{Atlas, Config};
 use atlas_http::{App, HttpConfig};
 use atlas_store::Store;
 use atlas_store::sqlite::SqliteStore;
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// mimalloc instead of the system allocator: request handling builds and drops many small JSON
+/// values, and glibc's allocator (consolidation, fragmentation) was the largest cost in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +48,7 @@ struct ServeArgs {
     /// before accepting connections.
     #[arg(long, env = "LOCALATLAS_BOOTSTRAP_OUT", value_name = "FILE")]
     bootstrap_out: Option<PathBuf>,
-    /// How long-running resources progress. Only `instant` exists so far.
+    /// How long-running resources (clusters, archives, endpoints ...) progress.
     #[arg(long, env = "LOCALATLAS_LIFECYCLE", value_enum, default_value_t = Lifecycle::Instant)]
     lifecycle: Lifecycle,
     /// Largest request body accepted, in bytes.
@@ -70,8 +76,23 @@ enum Switch {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Lifecycle {
-    /// The answer to a change shows the transitional state; later reads the final one.
+    /// The answer to a change and the first read after it show the transitional state; every
+    /// later read shows the final one.
     Instant,
+    /// Transitions take about as long as in Atlas (minutes for a dedicated cluster).
+    Realistic,
+    /// Transitions complete only when the control API advances lifecycles or the clock.
+    Manual,
+}
+
+impl From<Lifecycle> for Policy {
+    fn from(l: Lifecycle) -> Policy {
+        match l {
+            Lifecycle::Instant => Policy::Instant,
+            Lifecycle::Realistic => Policy::Realistic,
+            Lifecycle::Manual => Policy::Manual,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -120,9 +141,11 @@ fn open_store(spec: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
-    let Lifecycle::Instant = args.lifecycle;
     let store = open_store(args.store.as_deref())?;
-    let atlas = Atlas::new(store.clone(), Arc::new(SystemClock));
+    let config = Config {
+        lifecycle: args.lifecycle.into(),
+    };
+    let atlas = Atlas::new(store.clone(), config);
     let boot = atlas
         .bootstrap()
         .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
@@ -146,6 +169,7 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION")
         );
         println!("  store:           {}", store.describe());
+        println!("  lifecycle:       {}", atlas.lifecycle().default);
         println!("  organization:    {}", boot.org_id);
         println!("  project:         {}", boot.project_id);
         println!(
@@ -157,7 +181,7 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             boot.client_id, boot.client_secret
         );
         println!("  ready in {} ms", started.elapsed().as_millis());
-        let config = HttpConfig {
+        let http = HttpConfig {
             max_body_bytes: args.max_body_bytes,
             trusted_client_ip_header: args
                 .trusted_client_ip_header
@@ -166,7 +190,7 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             rate_limits: args.rate_limit == Switch::On,
             ..HttpConfig::default()
         };
-        let app = atlas_http::app(Arc::new(App::new(atlas, config)));
+        let app = atlas_http::app(Arc::new(App::new(atlas, http)));
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -5,10 +5,17 @@
 //! state. [`Registry::standard`] is the one list of every behaviour; building it fails if two
 //! behaviours claim the same operation.
 
-mod access_lists;
+pub mod access_list;
+mod api_access_lists;
 pub(crate) mod api_keys;
+pub mod cloud_backups;
+pub mod clusters;
+pub mod events;
+pub mod flex_backups;
+pub mod flex_clusters;
 pub(crate) mod invitations;
 pub(crate) mod organizations;
+pub mod processes;
 pub(crate) mod projects;
 mod rate_limits;
 mod root;
@@ -33,6 +40,11 @@ pub trait Behaviour: Send + Sync + 'static {
     /// The operations this behaviour serves.
     fn operations(&self) -> &'static [OperationId];
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError>;
+    /// Whether reads may write (they settle lifecycle transitions); such GETs run in a write
+    /// transaction.
+    fn writes_on_read(&self) -> bool {
+        false
+    }
     /// Whether the behaviour looks up the items its paths name itself, with its family's own
     /// answers (an API key assigned to a project by `POST /groups/{id}/apiKeys/{apiUserId}` is
     /// not in that project yet), instead of the engine's parent check.
@@ -54,8 +66,15 @@ impl Registry {
             Arc::new(root::Root),
             Arc::new(projects::Projects),
             Arc::new(organizations::Organizations),
+            Arc::new(clusters::Clusters),
+            Arc::new(flex_clusters::FlexClusters),
+            Arc::new(events::Events),
+            Arc::new(processes::Processes),
+            Arc::new(access_list::AccessList),
+            Arc::new(flex_backups::FlexBackups),
+            Arc::new(cloud_backups::CloudBackups),
             Arc::new(api_keys::ApiKeys),
-            Arc::new(access_lists::AccessLists),
+            Arc::new(api_access_lists::ApiAccessLists),
             Arc::new(service_accounts::ServiceAccounts),
             Arc::new(users::Users),
             Arc::new(teams::Teams),
@@ -105,6 +124,7 @@ mod tests {
     fn no_operation_is_claimed_twice() {
         let registry = Registry::standard();
         assert!(registry.get(OperationId::CreateGroup).is_some());
-        assert!(registry.get(OperationId::ListGroupClusters).is_none());
+        assert!(registry.get(OperationId::ListGroupClusters).is_some());
+        assert!(registry.get(OperationId::ListGroupAlertConfigs).is_none());
     }
 }

@@ -10,7 +10,7 @@ use atlas_model::OperationId;
 use atlas_store::{Page, Record, StoreError, Tx};
 use serde_json::{Map, Value, json};
 
-use super::{Behaviour, api_keys, service_accounts, users};
+use super::{Behaviour, api_keys, events, service_accounts, users};
 use crate::api_error;
 use crate::authorize;
 use crate::call::Reply;
@@ -21,6 +21,7 @@ use crate::engine::paths::segment;
 use crate::engine::resources::API_PREFIX;
 use crate::error::ApiError;
 use crate::ids;
+use crate::lifecycle;
 use crate::principal::Principal;
 use crate::roles;
 
@@ -135,6 +136,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             Principal::Anonymous => {}
         }
     }
+    org_event(cx, &org_id, &id, "GROUP_CREATED")?;
     Ok(Reply::json(cx.render.status(), render(cx, &doc)?))
 }
 
@@ -188,7 +190,7 @@ fn list(cx: &mut Ctx<'_>, org_id: Option<&str>) -> Result<Reply, ApiError> {
         results.push(render_bare(cx, &record.doc)?);
     }
     let body = paging.body(cx.call, results, total);
-    Ok(Reply::json(200, cx.render.fit(&body)))
+    Ok(Reply::json(200, cx.render.fit_owned(body)))
 }
 
 fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
@@ -221,11 +223,14 @@ fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let id = cx.scope.group_id.clone().unwrap_or_default();
     let base = format!("/groups/{id}");
     // Atlas refuses to close a project that still has clusters (semantics §9).
-    if cluster_count(cx.tx, &id)? > 0 {
-        return Err(api_error!(CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS));
+    if active_clusters(cx, &id)? > 0 {
+        // The reads that settled the clusters stand even though the close is refused.
+        return Err(api_error!(CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS).keeping_writes());
     }
     cx.tx.delete("/groups", &id)?;
     cx.tx.delete_tree(&base)?;
+    let org = cx.scope.org_id.clone().unwrap_or_default();
+    org_event(cx, &org, &id, "GROUP_DELETED")?;
     // Recorded: DELETE /groups/{id} answers 202 with the body `{}`.
     Ok(Reply::json(cx.render.status(), json!({})))
 }
@@ -237,6 +242,49 @@ fn cluster_count(tx: &mut dyn Tx, group_id: &str) -> Result<u64, ApiError> {
     };
     let (_, clusters) = tx.list(&format!("/groups/{group_id}/clusters"), empty)?;
     Ok(clusters)
+}
+
+/// Records a project lifecycle event in the organization's event log.
+fn org_event(
+    cx: &mut Ctx<'_>,
+    org_id: &str,
+    group_id: &str,
+    event_type: &str,
+) -> Result<(), ApiError> {
+    let mut details = Map::new();
+    details.insert("groupId".into(), json!(group_id));
+    events::record(
+        cx.tx,
+        cx.call,
+        cx.now,
+        events::Target::Organization { org_id },
+        event_type,
+        details,
+    )
+}
+
+/// Clusters (dedicated and flex) that still exist, settling their lifecycles first: closing a
+/// project reads its clusters, so a deletion that has completed no longer blocks it.
+fn active_clusters(cx: &mut Ctx<'_>, group_id: &str) -> Result<u64, ApiError> {
+    let mut count = 0;
+    for kind in ["clusters", "flexClusters"] {
+        let collection = format!("/groups/{group_id}/{kind}");
+        let (records, _) = cx.tx.list(&collection, Page::ALL)?;
+        for record in records {
+            let settled = lifecycle::settle(
+                cx.tx,
+                cx.lifecycle,
+                &collection,
+                &record.key,
+                record.doc,
+                cx.now,
+            )?;
+            if matches!(settled, lifecycle::Settled::Present(_)) {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// A project document with its computed fields and links, before fitting.

@@ -5,7 +5,7 @@ use atlas_store::Page;
 use serde_json::{Value, json};
 
 use super::Behaviour;
-use crate::access_list::{self, Kind};
+use crate::api_access_list::{self, Kind};
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::engine::resources::API_PREFIX;
@@ -35,7 +35,7 @@ impl Behaviour for Root {
                     .as_ref()
                     .and_then(|r| r.doc.get("roles").cloned())
                     .unwrap_or_else(|| json!([]));
-                let list = access_list::collection(Kind::ApiKey, org_id, id);
+                let list = api_access_list::collection(Kind::ApiKey, org_id, id);
                 let (entries, _) = cx.tx.list(&list, Page::ALL)?;
                 let access: Vec<Value> = entries
                     .into_iter()
@@ -53,7 +53,7 @@ impl Behaviour for Root {
             "apiKey": api_key,
             "links": [{"href": format!("{}{API_PREFIX}", cx.call.origin.base_url), "rel": "self"}],
         });
-        Ok(Reply::json(200, cx.render.fit(&body)))
+        Ok(Reply::json(200, cx.render.fit_owned(body)))
     }
 }
 

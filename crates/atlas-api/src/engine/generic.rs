@@ -12,14 +12,15 @@ use serde_json::{Map, Value};
 
 use crate::api_error;
 use crate::call::{Payload, Reply};
-use crate::engine::Ctx;
 use crate::engine::paging::Paging;
 use crate::engine::paths::{composite_key, concrete, segment};
 use crate::engine::render::{any_branch_properties, is_read_only, merge_patch, top_properties};
 use crate::engine::resources::{KeyKind, Resource, ResourceIndex, relative};
 use crate::engine::scope::not_found;
+use crate::engine::{Ctx, lifecycles};
 use crate::error::ApiError;
 use crate::ids;
+use crate::lifecycle::{self, Settled, Then};
 
 /// Serves `cx.call` by its shape.
 pub fn handle(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
@@ -74,7 +75,65 @@ fn trailing_params(cx: &Ctx<'_>, resource: &Resource) -> Vec<&'static str> {
 }
 
 /// The stored item the call addresses, or the family's 404.
+/// The stored item the call addresses, settled for this read (a completed deletion is a 404
+/// whose writes stand), or the family's 404.
 pub fn find(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Record, ApiError> {
+    let record = find_stored(cx, resource)?;
+    match settle(cx, record)? {
+        Some(record) => Ok(record),
+        None => Err(scope_missing(cx, resource).keeping_writes()),
+    }
+}
+
+fn scope_missing(cx: &Ctx<'_>, resource: &Resource) -> ApiError {
+    let values: Vec<&str> = trailing_params(cx, resource)
+        .iter()
+        .filter_map(|p| cx.call.path_param(p))
+        .collect();
+    not_found(resource.template, cx.call, &values.join("/"))
+}
+
+/// Applies the collection's lifecycle to a read: `None` when the item is gone.
+fn settle(cx: &mut Ctx<'_>, record: Record) -> Result<Option<Record>, ApiError> {
+    if lifecycles::of(cx.call.op.resource).is_none() {
+        return Ok(Some(record));
+    }
+    let Record {
+        collection,
+        key,
+        doc,
+        seq,
+    } = record;
+    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &key, doc, cx.now)? {
+        Settled::Present(doc) => Ok(Some(Record {
+            collection,
+            key,
+            doc,
+            seq,
+        })),
+        Settled::Gone => Ok(None),
+    }
+}
+
+/// Starts a transition from the collection's lifecycle, if it declares one for this change.
+fn begin(
+    cx: &mut Ctx<'_>,
+    doc: &mut Value,
+    change: Option<(&str, &str, i64)>,
+    then: Then,
+) -> Result<(), ApiError> {
+    let (Some(spec), Some((from, to, seconds))) = (lifecycles::of(cx.call.op.resource), change)
+    else {
+        return Ok(());
+    };
+    lifecycle::begin(
+        cx.tx, doc, spec.kind, spec.field, from, to, then, seconds, cx.now,
+    )?;
+    Ok(())
+}
+
+/// The stored item the call addresses, as stored, or the family's 404.
+fn find_stored(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Record, ApiError> {
     let params = trailing_params(cx, resource);
     let values: Vec<&str> = params
         .iter()
@@ -189,7 +248,12 @@ fn list(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
         }
         None => (Vec::new(), 0),
     };
-    let items: Vec<Value> = records.iter().map(|r| with_links(cx, r)).collect();
+    let mut items = Vec::with_capacity(records.len());
+    for record in records {
+        if let Some(record) = settle(cx, record)? {
+            items.push(with_links(cx, &record));
+        }
+    }
     Ok(Reply::json(
         cx.render.status(),
         list_body(cx, &paging, items, total),
@@ -201,7 +265,7 @@ fn list_body(cx: &Ctx<'_>, paging: &Paging, items: Vec<Value>, total: u64) -> Va
     if cx.render.is_bare_array() {
         return cx.render.fit(&Value::Array(items));
     }
-    cx.render.fit(&paging.body(cx.call, items, total))
+    cx.render.fit_owned(paging.body(cx.call, items, total))
 }
 
 fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
@@ -229,6 +293,8 @@ fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
         if let Some(schema) = item_schema {
             fill_read_only(cx, schema, &mut doc, &path);
         }
+        let on_create = lifecycles::of(cx.call.op.resource).map(|s| s.created);
+        begin(cx, &mut doc, on_create, Then::Settle)?;
         if bulk {
             cx.tx.upsert(&collection, &key, &doc)?;
         } else {
@@ -364,6 +430,8 @@ fn patch(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
     if let Some(body) = &cx.call.body {
         merge_patch(&mut record.doc, body);
     }
+    let updated = lifecycles::of(cx.call.op.resource).and_then(|s| s.updated);
+    begin(cx, &mut record.doc, updated, Then::Settle)?;
     cx.tx.update(&record.collection, &record.key, &record.doc)?;
     Ok(render_item(cx, &record))
 }
@@ -396,9 +464,21 @@ fn is_stored_read_only(cx: &Ctx<'_>, name: &str) -> bool {
 }
 
 fn delete(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
-    let record = find(cx, resource)?;
-    cx.tx.delete(&record.collection, &record.key)?;
-    cx.tx.delete_tree(&item_path(&record))?;
+    let mut record = find(cx, resource)?;
+    let deleting = lifecycles::of(cx.call.op.resource).and_then(|s| s.deleting);
+    if let Some((state, seconds)) = deleting {
+        // The item shows its deleting state until the transition removes it.
+        begin(
+            cx,
+            &mut record.doc,
+            Some((state, "DELETED", seconds)),
+            Then::Delete,
+        )?;
+        cx.tx.update(&record.collection, &record.key, &record.doc)?;
+    } else {
+        cx.tx.delete(&record.collection, &record.key)?;
+        cx.tx.delete_tree(&item_path(&record))?;
+    }
     Ok(empty_answer(cx, &record.doc))
 }
 

@@ -7,6 +7,7 @@
 //! that claims the operation, else the generic engine.
 
 pub mod generic;
+pub mod lifecycles;
 pub mod paging;
 pub mod paths;
 pub mod render;
@@ -24,7 +25,7 @@ use crate::behaviours::Registry;
 use crate::call::{Call, Reply};
 use crate::clock::atlas_timestamp;
 use crate::error::ApiError;
-use crate::{authorize, validate};
+use crate::{authorize, lifecycle, validate};
 use render::Renderer;
 use scope::Scope;
 
@@ -35,20 +36,38 @@ pub struct Ctx<'a> {
     pub now: OffsetDateTime,
     pub scope: Scope,
     pub render: Renderer<'a>,
+    pub lifecycle: &'a lifecycle::Settings,
 }
 
 /// Executes calls: behaviours first, the generic engine for everything else.
 pub struct Engine {
     behaviours: Registry,
+    lifecycle: lifecycle::Settings,
 }
 
 impl Engine {
-    pub fn new(behaviours: Registry) -> Engine {
-        Engine { behaviours }
+    pub fn new(behaviours: Registry, lifecycle: lifecycle::Settings) -> Engine {
+        Engine {
+            behaviours,
+            lifecycle,
+        }
     }
 
     pub fn behaviours(&self) -> &Registry {
         &self.behaviours
+    }
+
+    pub fn lifecycle(&self) -> &lifecycle::Settings {
+        &self.lifecycle
+    }
+
+    /// Whether a GET of `op` may write: its behaviour or its collection's lifecycle settles
+    /// transitions on read.
+    pub fn writes_on_read(&self, op: atlas_model::OperationId) -> bool {
+        match self.behaviours.get(op) {
+            Some(behaviour) => behaviour.writes_on_read(),
+            None => lifecycles::of(op.op().resource).is_some(),
+        }
     }
 
     /// Runs the engine's stages for one call inside `tx`.
@@ -73,6 +92,7 @@ impl Engine {
             now,
             scope,
             render: Renderer::new(call, hints),
+            lifecycle: &self.lifecycle,
         };
         match behaviour {
             Some(behaviour) => behaviour.handle(&mut cx),

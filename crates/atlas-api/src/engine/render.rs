@@ -58,10 +58,17 @@ impl<'a> Renderer<'a> {
     }
 
     /// `doc` rendered in the served version's schema (unchanged when none is declared).
+    /// Internal bookkeeping (`__`-prefixed fields such as a lifecycle transition) never shows.
     pub fn fit(&self, doc: &Value) -> Value {
+        self.fit_owned(doc.clone())
+    }
+
+    /// [`Renderer::fit`] for a document the caller no longer needs (lists: no copy of the page).
+    pub fn fit_owned(&self, mut doc: Value) -> Value {
+        strip_internal(&mut doc);
         match self.schema() {
-            Some(name) => Schemas::global().fit(name, doc, &self.hints),
-            None => doc.clone(),
+            Some(name) => Schemas::global().fit(name, &doc, &self.hints),
+            None => doc,
         }
     }
 
@@ -110,6 +117,18 @@ impl<'a> Renderer<'a> {
     /// An absolute `self` link for a store path (`/groups/<id>`).
     pub fn self_link(&self, store_path: &str) -> Value {
         json!([{"href": format!("{}{API_PREFIX}{store_path}", self.call.origin.base_url), "rel": "self"}])
+    }
+}
+
+/// Removes `__`-prefixed fields from a document and from the items of a list body.
+fn strip_internal(doc: &mut Value) {
+    if let Value::Object(map) = doc {
+        map.retain(|k, _| !k.starts_with("__"));
+        if let Some(Value::Array(items)) = map.get_mut("results") {
+            items.iter_mut().for_each(strip_internal);
+        }
+    } else if let Value::Array(items) = doc {
+        items.iter_mut().for_each(strip_internal);
     }
 }
 

@@ -92,10 +92,22 @@ impl ResourceIndex {
                 Shape::ItemGet | Shape::ItemUpdatePatch | Shape::ItemReplacePut | Shape::ItemDelete
             );
             let rel = relative(op.path);
+            // Where a collection is addressed several ways (by id, or by database/collection/
+            // name), its primary key is the generated id: prefer that addressing.
+            let replaceable =
+                resource.item_params.is_empty() || resource.key_kind != Some(KeyKind::ObjectId);
             if is_item
-                && resource.item_params.is_empty()
+                && replaceable
                 && let Some(rest) = rel.strip_prefix(op.resource)
                 && rest.starts_with("/{")
+                && (resource.item_params.is_empty()
+                    || key_kind(
+                        op,
+                        rest.rsplit('/')
+                            .next()
+                            .and_then(|s| s.strip_prefix('{'))
+                            .and_then(|s| s.strip_suffix('}')),
+                    ) == KeyKind::ObjectId)
             {
                 let params: Vec<&'static str> = rest
                     .split('/')
@@ -157,6 +169,17 @@ mod tests {
         assert_eq!(clusters.item_params, ["clusterName"]);
         assert_eq!(clusters.fields_of("clusterName"), ["name"]);
         assert_eq!(clusters.key_kind, Some(KeyKind::Named));
+    }
+
+    #[test]
+    fn generated_ids_are_the_primary_key_of_collections_addressed_several_ways() {
+        let index = ResourceIndex::global();
+        let search = index
+            .get("/groups/{groupId}/clusters/{clusterName}/search/indexes")
+            .unwrap();
+        assert_eq!(search.item_params, ["indexId"]);
+        assert_eq!(search.fields_of("indexId"), ["indexID"]);
+        assert_eq!(search.key_kind, Some(KeyKind::ObjectId));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use atlas_api::bootstrap::Bootstrap;
 use atlas_api::credentials::{REALM, md5_hex};
-use atlas_api::{Atlas, ManualClock, SharedClock, SystemClock};
+use atlas_api::{Atlas, Config};
 use atlas_http::{App, HttpConfig};
 use atlas_store::sqlite::SqliteStore;
 use axum::body::Body;
@@ -28,8 +28,6 @@ pub struct Server {
     pub app: axum::Router,
     pub state: Arc<App>,
     pub boot: Bootstrap,
-    /// The injected clock, when the server was built with [`Server::with_clock`].
-    pub clock: Option<Arc<ManualClock>>,
     boot_client: Client,
 }
 
@@ -223,7 +221,8 @@ impl Client {
 /// How to build a test server.
 pub struct Options {
     pub config: HttpConfig,
-    pub manual_clock: bool,
+    /// Freeze the injected clock, so only [`Server::advance`] moves it.
+    pub frozen_clock: bool,
 }
 
 impl Default for Options {
@@ -233,21 +232,21 @@ impl Default for Options {
                 trusted_client_ip_header: Some(CLIENT_IP_HEADER.to_owned()),
                 ..HttpConfig::default()
             },
-            manual_clock: false,
+            frozen_clock: false,
         }
     }
 }
 
 impl Server {
-    /// The default server: Atlas's rate limits on, the system clock.
+    /// The default server: Atlas's rate limits on, the clock running with the machine's.
     pub fn new() -> Server {
         Server::with(Options::default())
     }
 
-    /// A server whose clock only moves through [`Server::advance`].
+    /// A server whose clock only moves through [`Server::advance`] (or the control API).
     pub fn with_clock() -> Server {
         Server::with(Options {
-            manual_clock: true,
+            frozen_clock: true,
             ..Options::default()
         })
     }
@@ -261,14 +260,10 @@ impl Server {
 
     pub fn with(options: Options) -> Server {
         let store = Arc::new(SqliteStore::memory().expect("memory store"));
-        let clock = options
-            .manual_clock
-            .then(|| Arc::new(ManualClock::starting_now()));
-        let shared: SharedClock = match &clock {
-            Some(c) => c.clone(),
-            None => Arc::new(SystemClock),
-        };
-        let atlas = Atlas::new(store, shared);
+        let atlas = Atlas::new(store, Config::default());
+        if options.frozen_clock {
+            atlas.clock.freeze();
+        }
         let boot = atlas.bootstrap().expect("bootstrap");
         let state = Arc::new(App::new(atlas, options.config));
         let app = atlas_http::app(state.clone());
@@ -283,16 +278,15 @@ impl Server {
             app,
             state,
             boot,
-            clock,
             boot_client,
         }
     }
 
     /// Moves the injected clock forward.
     pub fn advance(&self, seconds: i64) {
-        self.clock
-            .as_ref()
-            .expect("a server built with_clock")
+        self.state
+            .atlas
+            .clock
             .advance(time::Duration::seconds(seconds));
     }
 

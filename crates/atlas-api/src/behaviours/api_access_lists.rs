@@ -1,5 +1,5 @@
 //! The API access lists of API keys and service accounts, through the API (the admission check
-//! that enforces them is `crate::access_list`).
+//! that enforces them is `crate::api_access_list`).
 //!
 //! One list per credential, whichever path addresses it: the project paths of a service account
 //! (`/groups/{groupId}/serviceAccounts/{clientId}/accessList`) reach the same entries as the
@@ -13,13 +13,13 @@ use serde_json::Value;
 
 use super::support::{body_items, entity, list, param, with_self};
 use super::{Behaviour, api_keys, service_accounts};
-use crate::access_list::{self, Kind};
+use crate::api_access_list::{self, Kind};
 use crate::api_error;
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::error::ApiError;
 
-pub struct AccessLists;
+pub struct ApiAccessLists;
 
 const OPERATIONS: &[OperationId] = &[
     OperationId::ListOrgApiKeyAccessListEntries,
@@ -34,9 +34,9 @@ const OPERATIONS: &[OperationId] = &[
     OperationId::DeleteGroupServiceAccountAccessListEntry,
 ];
 
-impl Behaviour for AccessLists {
+impl Behaviour for ApiAccessLists {
     fn name(&self) -> &'static str {
-        "accessLists"
+        "apiAccessLists"
     }
 
     fn operations(&self) -> &'static [OperationId] {
@@ -59,7 +59,7 @@ impl Behaviour for AccessLists {
             | O::CreateGroupServiceAccountAccessList => {
                 let kind = kind(cx.call.op.id);
                 for item in body_items(cx) {
-                    let (key, doc) = access_list::new_entry(kind, &item, cx.now)?;
+                    let (key, doc) = api_access_list::new_entry(kind, &item, cx.now)?;
                     if cx.tx.get(&collection, &key)?.is_none() {
                         cx.tx.insert(&collection, &key, &doc)?;
                     }
@@ -100,7 +100,7 @@ fn credential_list(cx: &mut Ctx<'_>) -> Result<String, ApiError> {
     match kind(cx.call.op.id) {
         Kind::ApiKey => {
             let key = api_keys::find(cx.tx, &org, &param(cx.call, "apiUserId"))?;
-            Ok(access_list::collection(Kind::ApiKey, &org, &key.key))
+            Ok(api_access_list::collection(Kind::ApiKey, &org, &key.key))
         }
         Kind::ServiceAccount => {
             let client_id = param(cx.call, "clientId");
@@ -108,7 +108,7 @@ fn credential_list(cx: &mut Ctx<'_>) -> Result<String, ApiError> {
                 Some(group) => service_accounts::find_in_group(cx.tx, &org, &group, &client_id)?,
                 None => service_accounts::find(cx.tx, &org, &client_id)?,
             };
-            Ok(access_list::collection(
+            Ok(api_access_list::collection(
                 Kind::ServiceAccount,
                 &org,
                 &client_id,
@@ -120,7 +120,8 @@ fn credential_list(cx: &mut Ctx<'_>) -> Result<String, ApiError> {
 /// The entry key named by the path's `ipAddress`.
 fn entry_key(cx: &Ctx<'_>) -> Result<String, ApiError> {
     let text = param(cx.call, "ipAddress");
-    access_list::key_of(&text).ok_or_else(|| api_error!(INVALID_IP_ADDRESS_OR_CIDR_NOTATION, text))
+    api_access_list::key_of(&text)
+        .ok_or_else(|| api_error!(INVALID_IP_ADDRESS_OR_CIDR_NOTATION, text))
 }
 
 fn missing(cx: &Ctx<'_>) -> ApiError {

@@ -1,0 +1,1151 @@
+//! Clusters across API versions, lifecycles under every policy, the clients' polling flows,
+//! flex clusters and the events that record it all. Every answer is checked against the spec's
+//! schema for the served version.
+
+mod common;
+
+use atlas_model::operation_by_name;
+use atlas_schema::{Mode, Schemas};
+use common::{Answer, Server, assert_atlas_error};
+use serde_json::{Value, json};
+
+fn v(date: &str) -> String {
+    format!("application/vnd.atlas.{date}+json")
+}
+
+/// Asserts a success answer's body is valid against `op`'s schema for the served version.
+fn assert_valid(op: &str, answer: &Answer) -> Value {
+    assert!(
+        answer.status.is_success(),
+        "{op}: {} {}",
+        answer.status,
+        answer.text()
+    );
+    let content_type = answer.header("content-type").unwrap_or_default();
+    let version = content_type
+        .strip_prefix("application/vnd.atlas.")
+        .and_then(|s| s.split('+').next())
+        .unwrap_or_default();
+    let body = answer.json();
+    let op = operation_by_name(op).unwrap();
+    if let Some(schema) = op.success_for(version).find_map(|(_, m)| m.schema)
+        && let Err(violations) = Schemas::global().validate(schema, Mode::Response, &body)
+    {
+        panic!(
+            "{} {version}: invalid against {schema}: {violations:?}\n{body}",
+            op.name
+        );
+    }
+    body
+}
+
+fn shard(size: &str) -> Value {
+    json!({"zoneName": "Zone 1", "regionConfigs": [{
+        "providerName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+        "electableSpecs": {"instanceSize": size, "nodeCount": 3}
+    }]})
+}
+
+fn clusters_uri(s: &Server) -> String {
+    format!("/api/atlas/v2/groups/{}/clusters", s.boot.project_id)
+}
+
+async fn create(s: &Server, name: &str, shards: Vec<Value>) -> Value {
+    let kind = if shards.len() > 1 {
+        "SHARDED"
+    } else {
+        "REPLICASET"
+    };
+    let body = json!({"name": name, "clusterType": kind, "replicationSpecs": shards});
+    let answer = s
+        .call(
+            "POST",
+            &clusters_uri(s),
+            Some(&v("2024-10-23")),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    assert_valid("createGroupCluster", &answer)
+}
+
+async fn get(s: &Server, name: &str, version: &str) -> Answer {
+    s.call(
+        "GET",
+        &format!("{}/{name}", clusters_uri(s)),
+        Some(&v(version)),
+        None,
+    )
+    .await
+}
+
+async fn state(s: &Server, name: &str) -> String {
+    let answer = get(s, name, "2024-08-05").await;
+    if answer.status == 404 {
+        return answer.json()["errorCode"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+    assert_valid("getGroupCluster", &answer)["stateName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn set_lifecycle(s: &Server, policy: &str) {
+    let answer = s
+        .anonymous(
+            "POST",
+            "/__localatlas/lifecycle",
+            None,
+            Some(&json!({"default": policy})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+}
+
+async fn advance_clock(s: &Server, seconds: i64) {
+    let answer = s
+        .anonymous(
+            "POST",
+            "/__localatlas/clock",
+            None,
+            Some(&json!({"advanceSeconds": seconds})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn one_cluster_in_every_version() {
+    let s = Server::new();
+    let created = create(&s, "multi", vec![shard("M30"), shard("M30")]).await;
+    assert_eq!(created["stateName"], "CREATING");
+    assert_eq!(created["replicationSpecs"].as_array().unwrap().len(), 2);
+    assert!(
+        created["connectionStrings"]["standardSrv"]
+            .as_str()
+            .unwrap()
+            .starts_with("mongodb+srv://multi.")
+    );
+    assert_eq!(created["mongoDBMajorVersion"], "8.0");
+    assert!(
+        created["mongoDBVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("8.0.")
+    );
+
+    let v2 = assert_valid("getGroupCluster", &get(&s, "multi", "2023-02-01").await);
+    let specs = v2["replicationSpecs"].as_array().unwrap();
+    assert_eq!(specs.len(), 1);
+    assert_eq!(specs[0]["numShards"], 2);
+    assert_eq!(v2["diskSizeGB"], 40.0);
+    assert_eq!(v2["id"], created["id"]);
+
+    let legacy = assert_valid("getGroupCluster", &get(&s, "multi", "2023-01-01").await);
+    assert_eq!(legacy["numShards"], 2);
+    assert_eq!(legacy["providerSettings"]["instanceSizeName"], "M30");
+    assert_eq!(legacy["providerSettings"]["regionName"], "US_EAST_1");
+    assert!(
+        legacy["mongoURI"]
+            .as_str()
+            .unwrap()
+            .starts_with("mongodb://")
+    );
+
+    let current = assert_valid("getGroupCluster", &get(&s, "multi", "2024-08-05").await);
+    assert_eq!(
+        current["replicationSpecs"][0]["zoneId"],
+        current["replicationSpecs"][1]["zoneId"]
+    );
+    assert_ne!(
+        current["replicationSpecs"][0]["id"],
+        current["replicationSpecs"][1]["id"]
+    );
+}
+
+#[tokio::test]
+async fn asymmetric_shards_need_the_newer_api() {
+    // Recorded client behaviour: the Terraform provider and the Atlas CLI read a cluster with
+    // 2023-02-01 and expect ASYMMETRIC_SHARD_UNSUPPORTED when shards differ (semantics §3.3).
+    let s = Server::new();
+    create(&s, "asym", vec![shard("M30"), shard("M40")]).await;
+    assert_atlas_error(
+        &get(&s, "asym", "2023-02-01").await,
+        400,
+        "ASYMMETRIC_SHARD_UNSUPPORTED",
+    );
+    assert_atlas_error(
+        &get(&s, "asym", "2023-01-01").await,
+        400,
+        "ASYMMETRIC_SHARD_UNSUPPORTED",
+    );
+    let current = assert_valid("getGroupCluster", &get(&s, "asym", "2024-08-05").await);
+    assert_eq!(
+        current["replicationSpecs"][1]["regionConfigs"][0]["electableSpecs"]["instanceSize"],
+        "M40"
+    );
+    let scaling = s
+        .call(
+            "GET",
+            &format!("{}/asym/autoScalingConfiguration", clusters_uri(&s)),
+            Some(&v("2024-08-05")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        assert_valid("autoGroupClusterScalingConfiguration", &scaling)["autoScalingMode"],
+        "INDEPENDENT_SHARD_SCALING"
+    );
+}
+
+#[tokio::test]
+async fn create_in_old_versions_reads_in_new_ones() {
+    let s = Server::new();
+    let body = json!({
+        "name": "legacy", "clusterType": "REPLICASET", "diskSizeGB": 100,
+        "providerSettings": {"providerName": "AWS", "instanceSizeName": "M20", "regionName": "EU_WEST_1"}
+    });
+    let answer = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2023-01-01")),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    assert_valid("createGroupCluster", &answer);
+    let current = assert_valid("getGroupCluster", &get(&s, "legacy", "2024-08-05").await);
+    let electable = &current["replicationSpecs"][0]["regionConfigs"][0]["electableSpecs"];
+    assert_eq!(electable["instanceSize"], "M20");
+    assert_eq!(electable["diskSizeGB"], 100.0);
+    assert_eq!(
+        current["replicationSpecs"][0]["regionConfigs"][0]["regionName"],
+        "EU_WEST_1"
+    );
+
+    let body = json!({"name": "adv", "clusterType": "SHARDED", "replicationSpecs": [
+        {"numShards": 3, "regionConfigs": [{"providerName": "GCP", "regionName": "CENTRAL_US", "priority": 7,
+            "electableSpecs": {"instanceSize": "M30", "nodeCount": 3}}]}]});
+    let answer = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2023-02-01")),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let current = assert_valid("getGroupCluster", &get(&s, "adv", "2024-08-05").await);
+    assert_eq!(current["replicationSpecs"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn instant_lifecycle_shows_each_transition_once() {
+    // The Atlas CLI's watchers need the first poll after a create to read CREATING and after a
+    // delete to read DELETING, then CLUSTER_NOT_FOUND; never a DELETED state (semantics §8).
+    let s = Server::new();
+    create(&s, "c1", vec![shard("M10")]).await;
+    assert_eq!(state(&s, "c1").await, "CREATING");
+    assert_eq!(state(&s, "c1").await, "IDLE");
+    assert_eq!(state(&s, "c1").await, "IDLE");
+    let patch = s
+        .call(
+            "PATCH",
+            &format!("{}/c1", clusters_uri(&s)),
+            Some(&v("2024-10-23")),
+            Some(&json!({"backupEnabled": true})),
+        )
+        .await;
+    assert_eq!(
+        assert_valid("updateGroupCluster", &patch)["stateName"],
+        "UPDATING"
+    );
+    assert_eq!(state(&s, "c1").await, "UPDATING");
+    assert_eq!(state(&s, "c1").await, "IDLE");
+    let deleted = s
+        .call(
+            "DELETE",
+            &format!("{}/c1", clusters_uri(&s)),
+            Some(&v("2023-02-01")),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 202);
+    assert_eq!(deleted.json(), json!({}));
+    assert_eq!(state(&s, "c1").await, "DELETING");
+    assert_eq!(state(&s, "c1").await, "CLUSTER_NOT_FOUND");
+    // The name is free again once the cluster is gone.
+    create(&s, "c1", vec![shard("M10")]).await;
+}
+
+#[tokio::test]
+async fn manual_lifecycle_waits_for_the_clock() {
+    let s = Server::new();
+    set_lifecycle(&s, "manual").await;
+    create(&s, "m1", vec![shard("M10")]).await;
+    for _ in 0..3 {
+        assert_eq!(state(&s, "m1").await, "CREATING");
+    }
+    advance_clock(&s, 1).await;
+    assert_eq!(state(&s, "m1").await, "IDLE");
+    s.call(
+        "DELETE",
+        &format!("{}/m1", clusters_uri(&s)),
+        Some(&v("2023-02-01")),
+        None,
+    )
+    .await;
+    assert_eq!(state(&s, "m1").await, "DELETING");
+    assert_eq!(state(&s, "m1").await, "DELETING");
+    let advanced = s
+        .anonymous("POST", "/__localatlas/lifecycle/advance", None, None)
+        .await;
+    assert_eq!(advanced.status, 200);
+    assert_eq!(state(&s, "m1").await, "CLUSTER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn realistic_lifecycle_follows_the_injected_clock() {
+    let s = Server::new();
+    set_lifecycle(&s, "realistic").await;
+    create(&s, "r1", vec![shard("M10")]).await;
+    advance_clock(&s, 300).await;
+    assert_eq!(state(&s, "r1").await, "CREATING");
+    advance_clock(&s, 301).await;
+    assert_eq!(state(&s, "r1").await, "IDLE");
+    // A kind can be overridden while others keep the default.
+    let answer = s
+        .anonymous(
+            "POST",
+            "/__localatlas/lifecycle",
+            None,
+            Some(&json!({"kinds": {"cluster": "instant"}})),
+        )
+        .await;
+    assert_eq!(answer.json()["kinds"]["cluster"], "instant");
+    s.call(
+        "DELETE",
+        &format!("{}/r1", clusters_uri(&s)),
+        Some(&v("2023-02-01")),
+        None,
+    )
+    .await;
+    assert_eq!(state(&s, "r1").await, "DELETING");
+    assert_eq!(state(&s, "r1").await, "CLUSTER_NOT_FOUND");
+}
+
+/// Polls the way Terraform and the Atlas CLI do until `done` or a bound.
+async fn poll_until(s: &Server, name: &str, done: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        let st = state(s, name).await;
+        let finished = st == done;
+        seen.push(st);
+        if finished {
+            return seen;
+        }
+        // A realistic or manual server needs time moved; an instant one settles by itself.
+        advance_clock(s, 60).await;
+    }
+    panic!("{name} never reached {done}: {seen:?}");
+}
+
+#[tokio::test]
+async fn create_poll_update_poll_delete_in_every_mode() {
+    for mode in ["instant", "realistic", "manual"] {
+        let s = Server::new();
+        set_lifecycle(&s, mode).await;
+        create(&s, "tf", vec![shard("M10")]).await;
+        let seen = poll_until(&s, "tf", "IDLE").await;
+        assert_eq!(seen[0], "CREATING", "{mode}: {seen:?}");
+        let uri = format!("{}/tf", clusters_uri(&s));
+        let body = json!({"replicationSpecs": [shard("M20")]});
+        let patch = s
+            .call("PATCH", &uri, Some(&v("2024-10-23")), Some(&body))
+            .await;
+        assert_eq!(
+            assert_valid("updateGroupCluster", &patch)["stateName"],
+            "UPDATING"
+        );
+        let seen = poll_until(&s, "tf", "IDLE").await;
+        assert_eq!(seen[0], "UPDATING", "{mode}: {seen:?}");
+        let current = assert_valid("getGroupCluster", &get(&s, "tf", "2024-08-05").await);
+        assert_eq!(
+            current["replicationSpecs"][0]["regionConfigs"][0]["electableSpecs"]["instanceSize"],
+            "M20"
+        );
+        assert_eq!(
+            s.call("DELETE", &uri, Some(&v("2023-02-01")), None)
+                .await
+                .status,
+            202
+        );
+        let seen = poll_until(&s, "tf", "CLUSTER_NOT_FOUND").await;
+        assert_eq!(seen[0], "DELETING", "{mode}: {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn cluster_rules() {
+    let s = Server::new();
+    create(&s, "rules", vec![shard("M10")]).await;
+    let uri = format!("{}/rules", clusters_uri(&s));
+    let accept = v("2024-10-23");
+    // Termination protection blocks deletion until disabled.
+    s.call(
+        "PATCH",
+        &uri,
+        Some(&accept),
+        Some(&json!({"terminationProtectionEnabled": true})),
+    )
+    .await;
+    let refused = s.call("DELETE", &uri, Some(&v("2023-02-01")), None).await;
+    assert_atlas_error(
+        &refused,
+        400,
+        "CANNOT_TERMINATE_CLUSTER_WHEN_TERMINATION_PROTECTION_ENABLED",
+    );
+    s.call(
+        "PATCH",
+        &uri,
+        Some(&accept),
+        Some(&json!({"terminationProtectionEnabled": false})),
+    )
+    .await;
+    // Pause, refuse changes while paused, resume.
+    let both = s
+        .call(
+            "PATCH",
+            &uri,
+            Some(&accept),
+            Some(&json!({"paused": true, "backupEnabled": true})),
+        )
+        .await;
+    assert_atlas_error(&both, 409, "CANNOT_UPDATE_AND_PAUSE_CLUSTER");
+    let paused = s
+        .call("PATCH", &uri, Some(&accept), Some(&json!({"paused": true})))
+        .await;
+    assert_eq!(assert_valid("updateGroupCluster", &paused)["paused"], true);
+    let change = s
+        .call(
+            "PATCH",
+            &uri,
+            Some(&accept),
+            Some(&json!({"backupEnabled": true})),
+        )
+        .await;
+    assert_atlas_error(&change, 409, "CANNOT_UPDATE_PAUSED_CLUSTER");
+    let resumed = s
+        .call(
+            "PATCH",
+            &uri,
+            Some(&accept),
+            Some(&json!({"paused": false})),
+        )
+        .await;
+    assert_eq!(
+        assert_valid("updateGroupCluster", &resumed)["paused"],
+        false
+    );
+    // Deleting twice.
+    assert_eq!(
+        s.call("DELETE", &uri, Some(&v("2023-02-01")), None)
+            .await
+            .status,
+        202
+    );
+    let again = s.call("DELETE", &uri, Some(&v("2023-02-01")), None).await;
+    assert_atlas_error(&again, 400, "CLUSTER_ALREADY_REQUESTED_DELETION");
+    // Unknown clusters.
+    let missing = get(&s, "nope", "2024-08-05").await;
+    assert_atlas_error(&missing, 404, "CLUSTER_NOT_FOUND");
+    assert_eq!(
+        missing.json()["parameters"],
+        json!(["nope", s.boot.project_id])
+    );
+}
+
+#[tokio::test]
+async fn flex_and_dedicated_clusters_refuse_each_other() {
+    let s = Server::new();
+    let flex_uri = format!("/api/atlas/v2/groups/{}/flexClusters", s.boot.project_id);
+    let accept = v("2024-11-13");
+    let body = json!({"name": "flexy", "providerSettings": {"backingProviderName": "AWS", "regionName": "US_EAST_1"}});
+    let created = s.call("POST", &flex_uri, Some(&accept), Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(
+        assert_valid("createGroupFlexCluster", &created)["stateName"],
+        "CREATING"
+    );
+    // Recorded: the CLI deletes through /clusters first and falls back on this code (§9).
+    let wrong_api = get(&s, "flexy", "2024-08-05").await;
+    assert_atlas_error(&wrong_api, 400, "CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API");
+    assert_eq!(
+        wrong_api.json()["detail"],
+        "Flex cluster flexy cannot be used in the Cluster API."
+    );
+    create(&s, "dedicated", vec![shard("M10")]).await;
+    let other = s
+        .call("GET", &format!("{flex_uri}/dedicated"), Some(&accept), None)
+        .await;
+    assert_atlas_error(&other, 400, "CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API");
+    // Names are unique across both APIs.
+    let dup = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&json!({"name": "flexy", "replicationSpecs": [shard("M10")]})),
+        )
+        .await;
+    assert_atlas_error(&dup, 400, "DUPLICATE_CLUSTER_NAME");
+    let dup = s
+        .call("POST", &flex_uri, Some(&accept), Some(&json!({"name": "dedicated", "providerSettings": {"backingProviderName": "AWS", "regionName": "US_EAST_1"}})))
+        .await;
+    assert_atlas_error(&dup, 400, "DUPLICATE_CLUSTER_NAME");
+    // Flex deletion: 204, then DELETING, then gone.
+    let list = s.call("GET", &flex_uri, Some(&accept), None).await;
+    assert_eq!(
+        assert_valid("listGroupFlexClusters", &list)["totalCount"],
+        1
+    );
+    let deleted = s
+        .call("DELETE", &format!("{flex_uri}/flexy"), Some(&accept), None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    let reads: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..2 {
+            let a = s
+                .call("GET", &format!("{flex_uri}/flexy"), Some(&accept), None)
+                .await;
+            v.push(
+                a.json()["stateName"]
+                    .as_str()
+                    .or(a.json()["errorCode"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        v
+    };
+    assert_eq!(reads, ["DELETING", "CLUSTER_NOT_FOUND"]);
+}
+
+#[tokio::test]
+async fn events_record_who_did_what_newest_first() {
+    let s = Server::new();
+    create(&s, "ev", vec![shard("M10")]).await;
+    s.call(
+        "DELETE",
+        &format!("{}/ev", clusters_uri(&s)),
+        Some(&v("2023-02-01")),
+        None,
+    )
+    .await;
+    let uri = format!("/api/atlas/v2/groups/{}/events", s.boot.project_id);
+    let events = assert_valid("listGroupEvents", &s.get(&uri).await);
+    let kinds: Vec<&str> = events["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventTypeName"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["CLUSTER_DELETE_SUBMITTED", "CLUSTER_CREATED"]);
+    assert_eq!(
+        events["results"][0]["publicKey"],
+        s.boot.public_key.as_str()
+    );
+    let filtered = s
+        .get(&format!("{uri}?eventType=CLUSTER_CREATED"))
+        .await
+        .json();
+    assert_eq!(filtered["totalCount"], 1);
+    let id = filtered["results"][0]["id"].as_str().unwrap().to_owned();
+    let one = s.get(&format!("{uri}/{id}")).await;
+    assert_eq!(
+        assert_valid("getGroupEvent", &one)["eventTypeName"],
+        "CLUSTER_CREATED"
+    );
+}
+
+#[tokio::test]
+async fn search_indexes_progress_and_disappear() {
+    // Recorded: POST search index (2024-05-30) answers 201 PENDING with queryable false, then
+    // READY; deletion goes through DELETING (semantics §8).
+    let s = Server::new();
+    create(&s, "si", vec![shard("M10")]).await;
+    let uri = format!("{}/si/search/indexes", clusters_uri(&s));
+    let accept = v("2024-05-30");
+    let body = json!({"database": "db", "collectionName": "coll", "name": "default",
+        "definition": {"mappings": {"dynamic": true}}});
+    let created = s.call("POST", &uri, Some(&accept), Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let index = assert_valid("createGroupClusterSearchIndex", &created);
+    assert_eq!(index["status"], "PENDING");
+    let id = index["indexID"].as_str().expect("indexID").to_owned();
+    let status = |a: Answer| {
+        a.json()["status"]
+            .as_str()
+            .or(a.json()["errorCode"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let item = format!("{uri}/{id}");
+    assert_eq!(
+        status(s.call("GET", &item, Some(&accept), None).await),
+        "PENDING"
+    );
+    assert_eq!(
+        status(s.call("GET", &item, Some(&accept), None).await),
+        "READY"
+    );
+    assert_eq!(
+        s.call("DELETE", &item, Some(&accept), None).await.status,
+        204
+    );
+    assert_eq!(
+        status(s.call("GET", &item, Some(&accept), None).await),
+        "DELETING"
+    );
+    let gone = s.call("GET", &item, Some(&accept), None).await;
+    assert_eq!(gone.status, 404, "{}", gone.text());
+}
+
+#[tokio::test]
+async fn processes_follow_the_topology_with_measurements() {
+    let s = Server::new();
+    create(&s, "procs", vec![shard("M10")]).await;
+    let base = format!("/api/atlas/v2/groups/{}/processes", s.boot.project_id);
+    let list = assert_valid("listGroupProcesses", &s.get(&base).await);
+    assert_eq!(list["totalCount"], 3);
+    let id = list["results"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        id.starts_with("procs-shard-00-00.") && id.ends_with(":27017"),
+        "{id}"
+    );
+    assert_eq!(list["results"][0]["typeName"], "REPLICA_PRIMARY");
+    let one = assert_valid("getGroupProcess", &s.get(&format!("{base}/{id}")).await);
+    assert_eq!(one["hostname"], id.trim_end_matches(":27017"));
+    let m = s
+        .get(&format!(
+            "{base}/{id}/measurements?granularity=PT5M&period=PT1H&m=CONNECTIONS&m=OPCOUNTER_QUERY"
+        ))
+        .await;
+    let m = assert_valid("getGroupProcessMeasurements", &m);
+    let series = m["measurements"].as_array().unwrap();
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[1]["units"], "SCALAR_PER_SECOND");
+    // The cluster is minutes old: only points since its creation exist.
+    assert!(series[0]["dataPoints"].as_array().unwrap().len() <= 2);
+    advance_clock(&s, 3600).await;
+    let m = s
+        .get(&format!(
+            "{base}/{id}/measurements?granularity=PT5M&period=PT1H&m=CONNECTIONS"
+        ))
+        .await
+        .json();
+    assert!(m["measurements"][0]["dataPoints"].as_array().unwrap().len() >= 12);
+    let bad = s
+        .get(&format!(
+            "{base}/{id}/measurements?granularity=PT7M&period=PT1H"
+        ))
+        .await;
+    assert_atlas_error(&bad, 400, "INVALID_QUERY_PARAMETER");
+    let disks = assert_valid(
+        "listGroupProcessDisks",
+        &s.get(&format!("{base}/{id}/disks")).await,
+    );
+    assert_eq!(disks["results"][0]["partitionName"], "data");
+    let missing = s.get(&format!("{base}/nohost.mongodb.net:27017")).await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn access_list_entries_by_address_or_block() {
+    let s = Server::new();
+    let uri = format!("/api/atlas/v2/groups/{}/accessList", s.boot.project_id);
+    let body =
+        json!([{"ipAddress": "192.0.2.10", "comment": "office"}, {"cidrBlock": "198.51.100.0/24"}]);
+    let created = s
+        .call("POST", &uri, Some(common::JSON_2023), Some(&body))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(
+        assert_valid("createGroupAccessListEntry", &created)["totalCount"],
+        2
+    );
+    let by_ip = assert_valid(
+        "getGroupAccessListEntry",
+        &s.get(&format!("{uri}/192.0.2.10")).await,
+    );
+    assert_eq!(by_ip["cidrBlock"], "192.0.2.10/32");
+    let by_block = s.get(&format!("{uri}/192.0.2.10%2F32")).await;
+    assert_eq!(by_block.json()["comment"], "office");
+    let status = s.get(&format!("{uri}/198.51.100.0%2F24/status")).await;
+    assert_eq!(
+        assert_valid("getGroupAccessListStatus", &status)["STATUS"],
+        "ACTIVE"
+    );
+    let bad = s
+        .call(
+            "POST",
+            &uri,
+            Some(common::JSON_2023),
+            Some(&json!([{"cidrBlock": "10.0.0.0/99"}])),
+        )
+        .await;
+    assert_atlas_error(&bad, 400, "INVALID_IP_ADDRESS_OR_CIDR_NOTATION");
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{uri}/198.51.100.0%2F24"),
+            Some(common::JSON_2023),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(s.get(&uri).await.json()["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn flex_snapshots_appear_daily_as_the_clock_advances() {
+    let s = Server::new();
+    let flex_uri = format!("/api/atlas/v2/groups/{}/flexClusters", s.boot.project_id);
+    let accept = v("2024-11-13");
+    let body = json!({"name": "fs", "providerSettings": {"backingProviderName": "AWS", "regionName": "US_EAST_1"}});
+    assert_eq!(
+        s.call("POST", &flex_uri, Some(&accept), Some(&body))
+            .await
+            .status,
+        201
+    );
+    let snaps = format!("{flex_uri}/fs/backup/snapshots");
+    let first = assert_valid(
+        "listGroupFlexClusterBackupSnapshots",
+        &s.call("GET", &snaps, Some(&accept), None).await,
+    );
+    assert_eq!(first["totalCount"], 0);
+    advance_clock(&s, 3 * 86_400 + 600).await;
+    let later = assert_valid(
+        "listGroupFlexClusterBackupSnapshots",
+        &s.call("GET", &snaps, Some(&accept), None).await,
+    );
+    assert_eq!(later["totalCount"], 3);
+    let newest = &later["results"][0];
+    assert_eq!(newest["status"], "COMPLETED");
+    assert!(newest["expiration"].is_string() && newest["mongoDBVersion"].is_string());
+    let id = newest["id"].as_str().unwrap().to_owned();
+    let one = s
+        .call("GET", &format!("{snaps}/{id}"), Some(&accept), None)
+        .await;
+    assert_eq!(
+        assert_valid("getGroupFlexClusterBackupSnapshot", &one)["id"],
+        id.as_str()
+    );
+    // Paging over derived snapshots.
+    let page = s
+        .call(
+            "GET",
+            &format!("{snaps}?itemsPerPage=1&pageNum=2"),
+            Some(&accept),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(page["results"].as_array().unwrap().len(), 1);
+    assert_ne!(page["results"][0]["id"], id.as_str());
+    // Eight days of retention: the oldest drop off.
+    advance_clock(&s, 10 * 86_400).await;
+    let kept = s.call("GET", &snaps, Some(&accept), None).await.json();
+    assert_eq!(kept["totalCount"], 8);
+    let download = s
+        .call(
+            "POST",
+            &format!("{flex_uri}/fs/backup/download"),
+            Some(&accept),
+            Some(&json!({"snapshotId": kept["results"][0]["id"]})),
+        )
+        .await;
+    assert_eq!(
+        assert_valid("downloadGroupFlexClusterBackup", &download)["deliveryType"],
+        "DOWNLOAD"
+    );
+    let unknown = s
+        .call(
+            "GET",
+            &format!(
+                "/api/atlas/v2/groups/{}/flexClusters/nope/backup/snapshots",
+                s.boot.project_id
+            ),
+            Some(&accept),
+            None,
+        )
+        .await;
+    assert_atlas_error(&unknown, 404, "CLUSTER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn regions_and_tiers_come_from_one_catalogue() {
+    let s = Server::new();
+    let uri = format!(
+        "{}/provider/regions?providers=GCP&tier=M30",
+        clusters_uri(&s)
+    );
+    let catalogue = assert_valid("listGroupClusterProviderRegions", &s.get(&uri).await);
+    assert_eq!(catalogue["totalCount"], 1);
+    assert_eq!(catalogue["results"][0]["provider"], "GCP");
+    let sizes = catalogue["results"][0]["instanceSizes"].as_array().unwrap();
+    assert_eq!(sizes.len(), 1);
+    let regions: Vec<&str> = sizes[0]["availableRegions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(regions.contains(&"CENTRAL_US"));
+    // An AWS cluster in a GCP region is refused, naming the attribute (the CLI matches it).
+    let mut wrong = shard("M10");
+    wrong["regionConfigs"][0]["regionName"] = json!("CENTRAL_US");
+    let body = json!({"name": "wrong", "replicationSpecs": [wrong]});
+    let answer = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&body),
+        )
+        .await;
+    assert_atlas_error(&answer, 400, "INVALID_ATTRIBUTE");
+    assert!(
+        answer.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("regionName")
+    );
+    let bogus = json!({"name": "bogus", "replicationSpecs": [shard("M7")]});
+    let answer = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&bogus),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+}
+
+#[tokio::test]
+async fn all_clusters_of_the_caller_s_projects() {
+    let s = Server::new();
+    create(&s, "d1", vec![shard("M10")]).await;
+    create(&s, "d2", vec![shard("M30"), shard("M30")]).await;
+    let all = assert_valid("listClusterDetails", &s.get("/api/atlas/v2/clusters").await);
+    assert_eq!(all["totalCount"], 1);
+    let clusters = all["results"][0]["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2);
+    assert_eq!(clusters[1]["type"], "SHARDED_CLUSTER");
+}
+
+#[tokio::test]
+async fn cloud_backups_follow_the_schedule_and_on_demand_requests() {
+    let s = Server::new();
+    let body = json!({"name": "bk", "backupEnabled": true, "replicationSpecs": [shard("M10")]});
+    assert_eq!(
+        s.call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&body)
+        )
+        .await
+        .status,
+        201
+    );
+    let snaps = format!("{}/bk/backup/snapshots", clusters_uri(&s));
+    let taken = s
+        .call(
+            "POST",
+            &snaps,
+            Some(common::JSON_2023),
+            Some(&json!({"description": "before upgrade", "retentionInDays": 3})),
+        )
+        .await;
+    let taken = assert_valid("takeGroupClusterBackupSnapshots", &taken);
+    assert_eq!(taken["status"], "queued");
+    assert_eq!(taken["snapshotType"], "onDemand");
+    advance_clock(&s, 2 * 86_400 + 60).await;
+    let list = assert_valid("listGroupClusterBackupSnapshots", &s.get(&snaps).await);
+    assert_eq!(list["totalCount"], 3, "{list}");
+    let kinds: Vec<&str> = list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["snapshotType"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["scheduled", "scheduled", "onDemand"]);
+    let scheduled = list["results"][0]["id"].as_str().unwrap().to_owned();
+    let one = assert_valid(
+        "getGroupClusterBackupSnapshot",
+        &s.get(&format!("{snaps}/{scheduled}")).await,
+    );
+    assert_eq!(one["status"], "completed");
+    // Change a scheduled snapshot's retention, then delete it.
+    let patch = s
+        .call(
+            "PATCH",
+            &format!("{snaps}/{scheduled}"),
+            Some(common::JSON_2023),
+            Some(&json!({"retentionUnit": "DAYS", "retentionValue": 30})),
+        )
+        .await;
+    assert_eq!(patch.status, 200, "{}", patch.text());
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{snaps}/{scheduled}"),
+            Some(common::JSON_2023),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(s.get(&snaps).await.json()["totalCount"], 2);
+    // The on-demand snapshot expires after its three days.
+    advance_clock(&s, 86_400).await;
+    let kinds: Vec<String> = s.get(&snaps).await.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["snapshotType"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!kinds.contains(&"onDemand".to_owned()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_project_closes_once_its_clusters_are_gone() {
+    // Semantics §9: DELETE project with clusters → 409 CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS.
+    let s = Server::new();
+    let created = s
+        .call(
+            "POST",
+            "/api/atlas/v2/groups",
+            Some(common::JSON_2023),
+            Some(&json!({"name": "closing", "orgId": s.boot.org_id})),
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let clusters = format!("/api/atlas/v2/groups/{id}/clusters");
+    let body = json!({"name": "c", "replicationSpecs": [shard("M10")]});
+    assert_eq!(
+        s.call("POST", &clusters, Some(&v("2024-10-23")), Some(&body))
+            .await
+            .status,
+        201
+    );
+    let project = format!("/api/atlas/v2/groups/{id}");
+    assert_atlas_error(
+        &s.call("DELETE", &project, Some(common::JSON_2023), None)
+            .await,
+        409,
+        "CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS",
+    );
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{clusters}/c"),
+            Some(&v("2023-02-01")),
+            None
+        )
+        .await
+        .status,
+        202
+    );
+    // Instant lifecycle: the deletion completes once it has been seen, even by the close itself.
+    let first = s
+        .call("DELETE", &project, Some(common::JSON_2023), None)
+        .await;
+    let second = s
+        .call("DELETE", &project, Some(common::JSON_2023), None)
+        .await;
+    assert!(
+        first.status == 202 || second.status == 202,
+        "{} / {}",
+        first.text(),
+        second.text()
+    );
+}
+
+#[tokio::test]
+async fn custom_actions_show_in_later_reads() {
+    let s = Server::new();
+    // A free cluster upgraded to a dedicated one through the legacy tenantUpgrade.
+    let free = json!({"name": "free", "replicationSpecs": [{"regionConfigs": [{
+        "providerName": "TENANT", "backingProviderName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+        "electableSpecs": {"instanceSize": "M0"}}]}]});
+    assert_eq!(
+        s.call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&free)
+        )
+        .await
+        .status,
+        201
+    );
+    state(&s, "free").await;
+    let upgrade = json!({"name": "free", "providerSettings": {"providerName": "AWS", "instanceSizeName": "M10", "regionName": "US_EAST_1"}});
+    let answer = s
+        .call(
+            "POST",
+            &format!("{}/tenantUpgrade", clusters_uri(&s)),
+            Some(common::JSON_2023),
+            Some(&upgrade),
+        )
+        .await;
+    let legacy = assert_valid("upgradeGroupClusterTenantUpgrade", &answer);
+    assert_eq!(legacy["stateName"], "UPDATING");
+    assert_eq!(legacy["providerSettings"]["instanceSizeName"], "M10");
+    let current = assert_valid("getGroupCluster", &get(&s, "free", "2024-08-05").await);
+    assert_eq!(
+        current["replicationSpecs"][0]["regionConfigs"][0]["providerName"],
+        "AWS"
+    );
+    // Restart primaries shows UPDATING, FCV pinning shows its expiry.
+    assert_eq!(state(&s, "free").await, "IDLE");
+    let uri = format!("{}/free", clusters_uri(&s));
+    let restart = s
+        .call(
+            "POST",
+            &format!("{uri}/restartPrimaries"),
+            Some(&v("2023-02-01")),
+            None,
+        )
+        .await;
+    assert_eq!(restart.status, 200, "{}", restart.text());
+    assert_eq!(state(&s, "free").await, "UPDATING");
+    let pin = s
+        .call(
+            "POST",
+            &format!("{uri}:pinFeatureCompatibilityVersion"),
+            Some(&v("2024-05-30")),
+            Some(&json!({"expirationDate": "2027-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(pin.status, 204, "{}", pin.text());
+    let current = assert_valid("getGroupCluster", &get(&s, "free", "2024-08-05").await);
+    assert_eq!(
+        current["featureCompatibilityVersionExpirationDate"],
+        "2027-01-01T00:00:00Z"
+    );
+}
+
+#[tokio::test]
+async fn database_users_and_custom_roles() {
+    let s = Server::new();
+    let users = format!("/api/atlas/v2/groups/{}/databaseUsers", s.boot.project_id);
+    // The spec requires `groupId` in the body too (clients send it).
+    let body = json!({"groupId": s.boot.project_id, "databaseName": "admin", "username": "app", "password": "s3cret-pass",
+        "roles": [{"databaseName": "admin", "roleName": "readWriteAnyDatabase"}]});
+    let created = s
+        .call("POST", &users, Some(common::JSON_2023), Some(&body))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let user = assert_valid("createGroupDatabaseUser", &created);
+    assert!(
+        user.get("password").is_none(),
+        "secrets are never echoed: {user}"
+    );
+    // X.509 users live in $external with a DN as their name (URL-encoded in the path).
+    let x509 = json!({"groupId": s.boot.project_id, "databaseName": "$external", "username": "CN=app,O=example", "x509Type": "CUSTOMER",
+        "roles": [{"databaseName": "admin", "roleName": "read"}]});
+    assert_eq!(
+        s.call("POST", &users, Some(common::JSON_2023), Some(&x509))
+            .await
+            .status,
+        201
+    );
+    let fetched = s
+        .get(&format!("{users}/%24external/CN%3Dapp%2CO%3Dexample"))
+        .await;
+    assert_eq!(
+        assert_valid("getGroupDatabaseUser", &fetched)["username"],
+        "CN=app,O=example"
+    );
+    let dup = s
+        .call("POST", &users, Some(common::JSON_2023), Some(&body))
+        .await;
+    assert_eq!(dup.status, 409, "{}", dup.text());
+    assert_eq!(s.get(&users).await.json()["totalCount"], 2);
+    assert_eq!(
+        s.call(
+            "DELETE",
+            &format!("{users}/admin/app"),
+            Some(common::JSON_2023),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(s.get(&format!("{users}/admin/app")).await.status, 404);
+
+    let roles = format!(
+        "/api/atlas/v2/groups/{}/customDBRoles/roles",
+        s.boot.project_id
+    );
+    let role = json!({"roleName": "reporting", "actions": [{"action": "FIND", "resources": [{"db": "sales", "collection": "orders", "cluster": false}]}]});
+    let created = s
+        .call("POST", &roles, Some(common::JSON_2023), Some(&role))
+        .await;
+    assert_eq!(created.status, 202, "{}", created.text());
+    let listed = s.get(&roles).await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        s.get(&format!("{roles}/reporting")).await.json()["roleName"],
+        "reporting"
+    );
+}
+
+#[tokio::test]
+async fn organization_events_record_projects() {
+    let s = Server::new();
+    let created = s
+        .call(
+            "POST",
+            "/api/atlas/v2/groups",
+            Some(common::JSON_2023),
+            Some(&json!({"name": "evp", "orgId": s.boot.org_id})),
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    s.call(
+        "DELETE",
+        &format!("/api/atlas/v2/groups/{id}"),
+        Some(common::JSON_2023),
+        None,
+    )
+    .await;
+    let events = s
+        .get(&format!("/api/atlas/v2/orgs/{}/events", s.boot.org_id))
+        .await;
+    let events = assert_valid("listOrgEvents", &events);
+    let kinds: Vec<&str> = events["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventTypeName"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["GROUP_DELETED", "GROUP_CREATED"]);
+    assert_eq!(events["results"][0]["groupId"], id.as_str());
+}
