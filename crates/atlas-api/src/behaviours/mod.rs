@@ -11,6 +11,9 @@ pub mod clusters;
 pub mod events;
 pub mod flex_backups;
 pub mod flex_clusters;
+pub mod flex_restores;
+pub mod global_writes;
+pub mod online_archives;
 pub(crate) mod organizations;
 pub mod processes;
 pub(crate) mod projects;
@@ -59,6 +62,9 @@ impl Registry {
             Arc::new(access_list::AccessList),
             Arc::new(flex_backups::FlexBackups),
             Arc::new(cloud_backups::CloudBackups),
+            Arc::new(flex_restores::FlexRestores),
+            Arc::new(online_archives::OnlineArchives),
+            Arc::new(global_writes::GlobalWrites),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,
