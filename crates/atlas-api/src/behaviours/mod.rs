@@ -13,8 +13,10 @@ pub mod flex_backups;
 pub mod flex_clusters;
 pub mod flex_restores;
 pub mod global_writes;
+pub mod integrations;
 pub mod online_archives;
 pub(crate) mod organizations;
+pub mod private_endpoints;
 pub mod processes;
 pub(crate) mod projects;
 mod root;
@@ -65,6 +67,8 @@ impl Registry {
             Arc::new(flex_restores::FlexRestores),
             Arc::new(online_archives::OnlineArchives),
             Arc::new(global_writes::GlobalWrites),
+            Arc::new(private_endpoints::PrivateEndpoints),
+            Arc::new(integrations::Integrations),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,

@@ -41,15 +41,6 @@ pub const SPECS: &[Spec] = &[
         deleting: Some(("DELETING", 30)),
     },
     Spec {
-        // Private endpoint service: POST 201 INITIATING, AVAILABLE after ~2.5 min (AWS).
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
-        kind: "privateEndpointService",
-        field: "status",
-        created: ("INITIATING", "AVAILABLE", 150),
-        updated: None,
-        deleting: Some(("DELETING", 60)),
-    },
-    Spec {
         // On-demand cloud backup snapshot: POST 200 queued, completed after ~3 min.
         resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
         kind: "snapshot",
