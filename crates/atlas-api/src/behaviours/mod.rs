@@ -20,6 +20,7 @@ pub mod private_endpoints;
 pub mod processes;
 pub(crate) mod projects;
 mod root;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,6 +70,7 @@ impl Registry {
             Arc::new(global_writes::GlobalWrites),
             Arc::new(private_endpoints::PrivateEndpoints),
             Arc::new(integrations::Integrations),
+            Arc::new(streams::Streams),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,
