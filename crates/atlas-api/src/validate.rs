@@ -114,17 +114,20 @@ fn scalar_ok(param: &Param, value: &str) -> bool {
     }
 }
 
-/// Patterns compiled once each. A pattern the regex engine cannot compile (ECMA-only syntax)
-/// constrains nothing rather than rejecting every value.
-fn compiled(pattern: &'static str) -> Option<Regex> {
-    static CACHE: OnceLock<RwLock<HashMap<&'static str, Option<Regex>>>> = OnceLock::new();
+/// Patterns compiled once each, for the life of the process (there are a few dozen, all from
+/// the spec). A pattern the regex engine cannot compile (ECMA-only syntax) constrains nothing
+/// rather than rejecting every value. References are handed out, never clones: cloning a
+/// `Regex` builds a new matcher cache each time, which dominated request validation.
+fn compiled(pattern: &'static str) -> Option<&'static Regex> {
+    static CACHE: OnceLock<RwLock<HashMap<&'static str, Option<&'static Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(hit) = cache.read().ok().and_then(|m| m.get(pattern).cloned()) {
+    if let Some(hit) = cache.read().ok().and_then(|m| m.get(pattern).copied()) {
         return hit;
     }
-    let re = Regex::new(pattern).ok();
+    let re: Option<&'static Regex> = Regex::new(pattern).ok().map(|r| &*Box::leak(Box::new(r)));
     if let Ok(mut map) = cache.write() {
-        map.insert(pattern, re.clone());
+        // Another thread may have compiled it meanwhile: keep the first, so each leaks once.
+        return *map.entry(pattern).or_insert(re);
     }
     re
 }

@@ -102,7 +102,7 @@ fn list(cx: &mut Ctx<'_>, collection: &str, status: u16) -> Result<Reply, ApiErr
         .collect();
     Ok(Reply::json(
         status,
-        cx.render.fit(&paging.body(cx.call, items, total)),
+        cx.render.fit_owned(paging.body(cx.call, items, total)),
     ))
 }
 

@@ -68,7 +68,7 @@ impl Behaviour for CloudBackups {
             let paging = Paging::of(cx.call);
             let total = snapshots.len() as u64;
             let body = paging.body(cx.call, paging.slice(snapshots), total);
-            return Ok(Reply::json(200, cx.render.fit(&body)));
+            return Ok(Reply::json(200, cx.render.fit_owned(body)));
         }
         let id = cx
             .call

@@ -176,6 +176,6 @@ fn list(cx: &mut Ctx<'_>, collection: &str) -> Result<Reply, ApiError> {
         .collect();
     Ok(Reply::json(
         200,
-        cx.render.fit(&paging.body(cx.call, items, total)),
+        cx.render.fit_owned(paging.body(cx.call, items, total)),
     ))
 }

@@ -57,7 +57,7 @@ impl Behaviour for FlexBackups {
                 let paging = Paging::of(cx.call);
                 let total = snapshots.len() as u64;
                 let body = paging.body(cx.call, paging.slice(snapshots), total);
-                Ok(Reply::json(200, cx.render.fit(&body)))
+                Ok(Reply::json(200, cx.render.fit_owned(body)))
             }
             OperationId::GetGroupFlexClusterBackupSnapshot => {
                 let id = cx.call.path_param("snapshotId").unwrap_or_default();

@@ -145,7 +145,7 @@ fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .collect();
     Ok(Reply::json(
         200,
-        cx.render.fit(&paging.body(cx.call, results, total)),
+        cx.render.fit_owned(paging.body(cx.call, results, total)),
     ))
 }
 

@@ -119,7 +119,7 @@ fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         })
         .collect();
     let body = paging.body(cx.call, results, total);
-    Ok(Reply::json(200, cx.render.fit(&body)))
+    Ok(Reply::json(200, cx.render.fit_owned(body)))
 }
 
 fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {

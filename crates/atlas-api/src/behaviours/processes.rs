@@ -60,7 +60,7 @@ impl Behaviour for Processes {
                 .collect();
             return Ok(Reply::json(
                 200,
-                cx.render.fit(&paging.body(cx.call, items, total)),
+                cx.render.fit_owned(paging.body(cx.call, items, total)),
             ));
         }
         let wanted = cx
@@ -90,7 +90,7 @@ impl Behaviour for Processes {
             }
             _ => measurements(cx, process, created)?,
         };
-        Ok(Reply::json(200, cx.render.fit(&body)))
+        Ok(Reply::json(200, cx.render.fit_owned(body)))
     }
 }
 

@@ -152,7 +152,7 @@ fn list(cx: &mut Ctx<'_>, org_id: &str) -> Result<Reply, ApiError> {
         results.push(render_bare(cx, &record.doc)?);
     }
     let body = paging.body(cx.call, results, total);
-    Ok(Reply::json(200, cx.render.fit(&body)))
+    Ok(Reply::json(200, cx.render.fit_owned(body)))
 }
 
 fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {

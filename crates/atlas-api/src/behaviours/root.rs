@@ -45,7 +45,7 @@ impl Behaviour for Root {
             "apiKey": api_key,
             "links": [{"href": format!("{}{API_PREFIX}", cx.call.origin.base_url), "rel": "self"}],
         });
-        Ok(Reply::json(200, cx.render.fit(&body)))
+        Ok(Reply::json(200, cx.render.fit_owned(body)))
     }
 }
 

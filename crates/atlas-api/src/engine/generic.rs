@@ -265,7 +265,7 @@ fn list_body(cx: &Ctx<'_>, paging: &Paging, items: Vec<Value>, total: u64) -> Va
     if cx.render.is_bare_array() {
         return cx.render.fit(&Value::Array(items));
     }
-    cx.render.fit(&paging.body(cx.call, items, total))
+    cx.render.fit_owned(paging.body(cx.call, items, total))
 }
 
 fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {

@@ -52,14 +52,15 @@ impl Paging {
             .collect()
     }
 
-    /// The `links`/`results`/`totalCount` body of one page.
+    /// The `links`/`results`/`totalCount` body of one page (the results are moved, not copied).
     pub fn body(&self, call: &Call, results: Vec<Value>, total: u64) -> Value {
-        json!({
-            "links": self.links(call, total),
-            "results": results,
-            // Observed: includeCount=false gives totalCount 0, not an omitted field (§2.1).
-            "totalCount": if self.include_count { total } else { 0 },
-        })
+        let mut body = serde_json::Map::new();
+        body.insert("links".into(), Value::Array(self.links(call, total)));
+        body.insert("results".into(), Value::Array(results));
+        // Observed: includeCount=false gives totalCount 0, not an omitted field (§2.1).
+        let count = if self.include_count { total } else { 0 };
+        body.insert("totalCount".into(), Value::from(count));
+        Value::Object(body)
     }
 
     pub fn links(&self, call: &Call, total: u64) -> Vec<Value> {

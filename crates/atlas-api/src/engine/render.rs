@@ -60,7 +60,11 @@ impl<'a> Renderer<'a> {
     /// `doc` rendered in the served version's schema (unchanged when none is declared).
     /// Internal bookkeeping (`__`-prefixed fields such as a lifecycle transition) never shows.
     pub fn fit(&self, doc: &Value) -> Value {
-        let mut doc = doc.clone();
+        self.fit_owned(doc.clone())
+    }
+
+    /// [`Renderer::fit`] for a document the caller no longer needs (lists: no copy of the page).
+    pub fn fit_owned(&self, mut doc: Value) -> Value {
         strip_internal(&mut doc);
         match self.schema() {
             Some(name) => Schemas::global().fit(name, &doc, &self.hints),

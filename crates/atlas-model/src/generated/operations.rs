@@ -35,6 +35,7 @@ pub enum OperationId {
     GetFederationSettingIdentityProviderMetadata,
     ListGroups,
     CreateGroup,
+    GetGroupByName,
     GetGroup,
     UpdateGroup,
     DeleteGroup,
@@ -75,15 +76,15 @@ pub enum OperationId {
     UpdateGroupAuditLog,
     GetGroupAwsCustomDns,
     ToggleGroupAwsCustomDns,
-    ListGroupBackupPrivateEndpoints,
-    CreateGroupBackupPrivateEndpoint,
-    GetGroupBackupPrivateEndpoint,
-    DeleteGroupBackupPrivateEndpoint,
     ListGroupBackupExportBuckets,
     CreateGroupBackupExportBucket,
     GetGroupBackupExportBucket,
     UpdateGroupBackupExportBucket,
     DeleteGroupBackupExportBucket,
+    ListGroupBackupPrivateEndpoints,
+    CreateGroupBackupPrivateEndpoint,
+    GetGroupBackupPrivateEndpoint,
+    DeleteGroupBackupPrivateEndpoint,
     GetGroupBackupCompliancePolicy,
     UpdateGroupBackupCompliancePolicy,
     DisableGroupBackupCompliancePolicy,
@@ -95,11 +96,12 @@ pub enum OperationId {
     ValidateGroupClusterConfigurations,
     ListGroupClusters,
     CreateGroupCluster,
+    ListGroupClusterProviderRegions,
+    UpgradeGroupClusterTenantUpgrade,
+    UpgradeGroupClusterTenantUpgradeToServerless,
     GetGroupCluster,
     UpdateGroupCluster,
     DeleteGroupCluster,
-    ListGroupClusterCollStatMeasurements,
-    GetGroupClusterCollStatNamespaces,
     AutoGroupClusterScalingConfiguration,
     ListGroupClusterBackupExports,
     CreateGroupClusterBackupExport,
@@ -113,6 +115,9 @@ pub enum OperationId {
     DeleteGroupClusterBackupSchedule,
     ListGroupClusterBackupSnapshots,
     TakeGroupClusterBackupSnapshots,
+    GetGroupClusterBackupSnapshotShardedCluster,
+    DeleteGroupClusterBackupSnapshotShardedCluster,
+    ListGroupClusterBackupSnapshotShardedClusters,
     GetGroupClusterBackupSnapshot,
     UpdateGroupClusterBackupSnapshot,
     DeleteGroupClusterBackupSnapshot,
@@ -120,9 +125,6 @@ pub enum OperationId {
     GetGroupClusterBackupSnapshotDatabase,
     ListGroupClusterBackupSnapshotDatabaseCollections,
     GetGroupClusterBackupSnapshotDatabaseCollection,
-    GetGroupClusterBackupSnapshotShardedCluster,
-    DeleteGroupClusterBackupSnapshotShardedCluster,
-    ListGroupClusterBackupSnapshotShardedClusters,
     ListGroupClusterBackupCheckpoints,
     GetGroupClusterBackupCheckpoint,
     ListGroupClusterCollStatPinnedNamespaces,
@@ -147,10 +149,10 @@ pub enum OperationId {
     CreateGroupClusterIndexRollingIndex,
     ListGroupClusterOnlineArchives,
     CreateGroupClusterOnlineArchive,
+    DownloadGroupClusterOnlineArchiveQueryLogs,
     GetGroupClusterOnlineArchive,
     UpdateGroupClusterOnlineArchive,
     DeleteGroupClusterOnlineArchive,
-    DownloadGroupClusterOnlineArchiveQueryLogs,
     GetGroupClusterOutageSimulation,
     StartGroupClusterOutageSimulation,
     EndGroupClusterOutageSimulation,
@@ -163,8 +165,8 @@ pub enum OperationId {
     ListGroupClusterPerformanceAdvisorSuggestedIndexes,
     GetGroupClusterProcessArgs,
     UpdateGroupClusterProcessArgs,
-    GetGroupClusterQueryShapeInsightDetails,
     ListGroupClusterQueryShapeInsightSummaries,
+    GetGroupClusterQueryShapeInsightDetails,
     ListGroupClusterQueryShapes,
     GetGroupClusterQueryShape,
     UpdateGroupClusterQueryShape,
@@ -194,21 +196,20 @@ pub enum OperationId {
     GetGroupClusterSqlInterface,
     UpdateGroupClusterSqlInterface,
     GetGroupClusterStatus,
+    GetGroupClusterCollStatNamespaces,
+    ListGroupClusterCollStatMeasurements,
     GrantGroupClusterMongoDbEmployeeAccess,
     PinGroupClusterFeatureCompatibilityVersion,
     RevokeGroupClusterMongoDbEmployeeAccess,
     UnpinGroupClusterFeatureCompatibilityVersion,
     DownloadGroupClusterLog,
-    ListGroupClusterProviderRegions,
-    UpgradeGroupClusterTenantUpgrade,
-    UpgradeGroupClusterTenantUpgradeToServerless,
     ListGroupCollStatMetrics,
     ListGroupContainers,
     CreateGroupContainer,
+    ListGroupContainerAll,
     GetGroupContainer,
     UpdateGroupContainer,
     DeleteGroupContainer,
-    ListGroupContainerAll,
     ListGroupCustomDbRoleRoles,
     CreateGroupCustomDbRoleRole,
     GetGroupCustomDbRoleRole,
@@ -254,8 +255,8 @@ pub enum OperationId {
     GetGroupFlexClusterBackupSnapshot,
     TenantGroupFlexClusterUpgrade,
     ListGroupHostFtsMetrics,
-    GetGroupHostFtsMetricIndexMeasurements,
     ListGroupHostFtsMetricIndexMeasurements,
+    GetGroupHostFtsMetricIndexMeasurements,
     ListGroupHostFtsMetricMeasurements,
     ListGroupIntegrations,
     GetGroupIntegration,
@@ -274,10 +275,10 @@ pub enum OperationId {
     SetGroupLimit,
     DeleteGroupLimit,
     CreateGroupLiveMigration,
-    GetGroupLiveMigration,
-    CutoverGroupLiveMigration,
     ValidateGroupLiveMigrations,
     GetGroupLiveMigrationValidateStatus,
+    GetGroupLiveMigration,
+    CutoverGroupLiveMigration,
     ListGroupLogIntegrations,
     CreateGroupLogIntegration,
     GetGroupLogIntegration,
@@ -311,12 +312,6 @@ pub enum OperationId {
     GetGroupPeer,
     UpdateGroupPeer,
     DeleteGroupPeer,
-    ListGroupPrivateEndpointEndpointService,
-    GetGroupPrivateEndpointEndpointService,
-    DeleteGroupPrivateEndpointEndpointService,
-    CreateGroupPrivateEndpointEndpointServiceEndpoint,
-    GetGroupPrivateEndpointEndpointServiceEndpoint,
-    DeleteGroupPrivateEndpointEndpointServiceEndpoint,
     CreateGroupPrivateEndpointEndpointService,
     UpdateGroupPrivateEndpointEndpointService,
     GetGroupPrivateEndpointRegionalMode,
@@ -326,6 +321,12 @@ pub enum OperationId {
     GetGroupPrivateEndpointServerlessInstanceEndpoint,
     UpdateGroupPrivateEndpointServerlessInstanceEndpoint,
     DeleteGroupPrivateEndpointServerlessInstanceEndpoint,
+    ListGroupPrivateEndpointEndpointService,
+    GetGroupPrivateEndpointEndpointService,
+    DeleteGroupPrivateEndpointEndpointService,
+    CreateGroupPrivateEndpointEndpointServiceEndpoint,
+    GetGroupPrivateEndpointEndpointServiceEndpoint,
+    DeleteGroupPrivateEndpointEndpointServiceEndpoint,
     VerifyGroupPrivateIpMode,
     DisableGroupPrivateIpModePeering,
     ListGroupPrivateNetworkSettingEndpointIds,
@@ -334,7 +335,6 @@ pub enum OperationId {
     DeleteGroupPrivateNetworkSettingEndpointId,
     ListGroupProcesses,
     GetGroupProcess,
-    ListGroupProcessCollStatMeasurements,
     GetGroupProcessCollStatNamespaces,
     ListGroupProcessDatabases,
     GetGroupProcessDatabase,
@@ -346,6 +346,7 @@ pub enum OperationId {
     ListGroupProcessPerformanceAdvisorNamespaces,
     ListGroupProcessPerformanceAdvisorSlowQueryLogs,
     ListGroupProcessPerformanceAdvisorSuggestedIndexes,
+    ListGroupProcessCollStatMeasurements,
     GetGroupPushBasedLogExport,
     CreateGroupPushBasedLogExport,
     UpdateGroupPushBasedLogExport,
@@ -385,6 +386,17 @@ pub enum OperationId {
     InspectGroupStandbyLinkFailoverReadiness,
     ListGroupStreamWorkspaces,
     CreateGroupStreamWorkspace,
+    GetGroupStreamAccountDetails,
+    ListGroupStreamActiveVpcPeeringConnections,
+    ListGroupStreamPrivateLinkConnections,
+    CreateGroupStreamPrivateLinkConnection,
+    GetGroupStreamPrivateLinkConnection,
+    UpdateGroupStreamPrivateLinkConnection,
+    DeleteGroupStreamPrivateLinkConnection,
+    ListGroupStreamVpcPeeringConnections,
+    DeleteGroupStreamVpcPeeringConnection,
+    AcceptGroupStreamVpcPeeringConnection,
+    RejectGroupStreamVpcPeeringConnection,
     GetGroupStreamWorkspace,
     UpdateGroupStreamWorkspace,
     DeleteGroupStreamWorkspace,
@@ -408,17 +420,6 @@ pub enum OperationId {
     StopGroupStreamProcessor,
     GetGroupStreamProcessors,
     DownloadGroupStreamOperationalLogs,
-    GetGroupStreamAccountDetails,
-    ListGroupStreamActiveVpcPeeringConnections,
-    ListGroupStreamPrivateLinkConnections,
-    CreateGroupStreamPrivateLinkConnection,
-    GetGroupStreamPrivateLinkConnection,
-    UpdateGroupStreamPrivateLinkConnection,
-    DeleteGroupStreamPrivateLinkConnection,
-    ListGroupStreamVpcPeeringConnections,
-    DeleteGroupStreamVpcPeeringConnection,
-    AcceptGroupStreamVpcPeeringConnection,
-    RejectGroupStreamVpcPeeringConnection,
     WithGroupStreamSampleConnections,
     ListGroupTeams,
     AddGroupTeams,
@@ -439,7 +440,6 @@ pub enum OperationId {
     AddGroupUserRole,
     RemoveGroupUserRole,
     MigrateGroup,
-    GetGroupByName,
     ListOrgs,
     CreateOrg,
     GetOrg,
@@ -475,6 +475,7 @@ pub enum OperationId {
     UpdateOrgInviteById,
     DeleteOrgInvite,
     ListOrgInvoices,
+    ListOrgInvoicePending,
     GetOrgInvoice,
     GetOrgInvoiceCsv,
     SearchOrgInvoiceLineItems,
@@ -482,7 +483,6 @@ pub enum OperationId {
     CreateOrgInvoiceReport,
     GetOrgInvoiceReport,
     GenerateOrgInvoiceAndDownloadReport,
-    ListOrgInvoicePending,
     ListOrgLiveMigrationAvailableProjects,
     CreateOrgLiveMigrationLinkToken,
     DeleteOrgLiveMigrationLinkTokens,
@@ -525,6 +525,7 @@ pub enum OperationId {
     UpdateOrgSettings,
     ListOrgTeams,
     CreateOrgTeam,
+    GetOrgTeamByName,
     GetOrgTeam,
     RenameOrgTeam,
     DeleteOrgTeam,
@@ -533,7 +534,6 @@ pub enum OperationId {
     RemoveOrgTeamUserFromTeam,
     AddOrgTeamUser,
     RemoveOrgTeamUser,
-    GetOrgTeamByName,
     ListOrgUsers,
     CreateOrgUser,
     GetOrgUser,
@@ -548,8 +548,8 @@ pub enum OperationId {
     GetSku,
     ListControlPlaneIpAddresses,
     CreateUser,
-    GetUser,
     GetUserByName,
+    GetUser,
 }
 
 const P0: Param = Param { name: "envelope", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
@@ -566,168 +566,168 @@ const P10: Param = Param { name: "idpType", location: Location::Query, required:
 const P11: Param = Param { name: "identityProviderId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P12: Param = Param { name: "identityProviderId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{20})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P13: Param = Param { name: "projectOwnerId", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P14: Param = Param { name: "groupId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P15: Param = Param { name: "entryValue", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){7}[0-9a-f]{1,4}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){1,6}\\:(%2[fF][0-9]{1,3})|(sg\\-[a-f0-9]{8})?$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P16: Param = Param { name: "eventType", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P17: Param = Param { name: "maxDate", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
-const P18: Param = Param { name: "minDate", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
-const P19: Param = Param { name: "clusterName", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P20: Param = Param { name: "cloud", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["ANY"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P21: Param = Param { name: "geography", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["ANY"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P22: Param = Param { name: "modelGroupName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P23: Param = Param { name: "apiKeyId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P24: Param = Param { name: "alertConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P25: Param = Param { name: "status", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["OPEN", "TRACKING", "CLOSED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P26: Param = Param { name: "alertId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P27: Param = Param { name: "apiUserId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P28: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P29: Param = Param { name: "endpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P30: Param = Param { name: "exportBucketId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P31: Param = Param { name: "overwriteBackupPolicies", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("true") };
-const P32: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P33: Param = Param { name: "roleId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P34: Param = Param { name: "includeDeletedWithRetainedBackups", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P35: Param = Param { name: "Use-Effective-Instance-Fields", location: Location::Header, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P36: Param = Param { name: "Use-Effective-Fields-Replication-Specs", location: Location::Header, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P37: Param = Param { name: "clusterName", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P38: Param = Param { name: "retainBackups", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P39: Param = Param { name: "clusterView", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["PRIMARY", "SECONDARY", "INDIVIDUAL_PROCESS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P40: Param = Param { name: "databaseName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P41: Param = Param { name: "collectionName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P42: Param = Param { name: "metrics", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["READS_OPS", "READS_LATENCY", "AVERAGE_READS_LATENCY", "READS_P50_VALUE", "READS_P95_VALUE", "READS_P99_VALUE", "WRITES_OPS", "WRITES_LATENCY", "AVERAGE_WRITES_LATENCY", "WRITES_P50_VALUE", "WRITES_P95_VALUE", "WRITES_P99_VALUE", "COMMANDS_OPS", "COMMANDS_LATENCY", "AVERAGE_COMMANDS_LATENCY", "COMMANDS_P50_VALUE", "COMMANDS_P95_VALUE", "COMMANDS_P99_VALUE", "TOTAL_OPS", "TOTAL_LATENCY", "AVERAGE_TOTAL_OPS_LATENCY", "TOTAL_OPS_P50_VALUE", "TOTAL_OPS_P95_VALUE", "TOTAL_OPS_P99_VALUE"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P43: Param = Param { name: "start", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
-const P44: Param = Param { name: "end", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
-const P45: Param = Param { name: "period", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P46: Param = Param { name: "exportId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P47: Param = Param { name: "restoreJobId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P48: Param = Param { name: "pointInTimeUtcSeconds", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P49: Param = Param { name: "oplogTs", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P50: Param = Param { name: "oplogInc", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P51: Param = Param { name: "snapshotId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P52: Param = Param { name: "checkpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P53: Param = Param { name: "jobId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P54: Param = Param { name: "state", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["NOT_STARTED", "IN_PROGRESS", "FINALIZING", "NOT_FOUND", "UNSUPPORTED", "SUCCESSFUL", "ROLLBACK", "NOT_RESTORED", "FAILED", "INDEX_BUILD_FAILED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P55: Param = Param { name: "sourceNamespace", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P56: Param = Param { name: "targetNamespace", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P57: Param = Param { name: "sourceNamespace", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P58: Param = Param { name: "indexId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P59: Param = Param { name: "db", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P60: Param = Param { name: "collection", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P61: Param = Param { name: "archiveId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P62: Param = Param { name: "startDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P63: Param = Param { name: "endDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P64: Param = Param { name: "archiveOnly", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P65: Param = Param { name: "simulationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P66: Param = Param { name: "envelope", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("true") };
-const P67: Param = Param { name: "processIds", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}|([0-9a-f]{1,4}\\:){7}([0-9a-f]{1,4})|(([a-z0-9]+\\.){1,10}[a-z]+)?(\\:[0-9]{4,5})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P68: Param = Param { name: "namespaces", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P69: Param = Param { name: "since", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P70: Param = Param { name: "until", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P71: Param = Param { name: "queryShapeHash", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-fA-F0-9]{64})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P72: Param = Param { name: "commands", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["find", "distinct", "aggregate"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P73: Param = Param { name: "nSummaries", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1.0), maximum: Some(100.0), min_length: None, max_length: None, format: Some("int64"), default: Some("100") };
-const P74: Param = Param { name: "series", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["TOTAL_EXECUTION_TIME", "AVG_EXECUTION_TIME", "EXECUTION_COUNT", "KEYS_EXAMINED", "DOCS_EXAMINED", "DOCS_RETURNED", "TOTAL_TIME_TO_RESPONSE", "BYTES_READ", "CPU_TIME", "KEYS_EXAMINED_RETURNED", "DOCS_EXAMINED_RETURNED", "LAST_EXECUTION_TIME", "P50_EXECUTION_TIME", "P90_EXECUTION_TIME", "P99_EXECUTION_TIME"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P75: Param = Param { name: "queryShapeHashes", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: Some("^([a-fA-F0-9]{64})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P76: Param = Param { name: "status", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["REJECTED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("REJECTED") };
-const P77: Param = Param { name: "batchId", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P78: Param = Param { name: "indexName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P79: Param = Param { name: "completed", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["all", "true", "false"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("true") };
-const P80: Param = Param { name: "clusterName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P81: Param = Param { name: "hostName", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}|([0-9a-f]{1,4}:){7}([0-9a-f]{1,4})|(([a-z0-9]+\\.){1,10}[a-z]+)?$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P82: Param = Param { name: "logName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["mongodb", "mongos", "mongodb-audit-log", "mongos-audit-log"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P83: Param = Param { name: "providers", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P84: Param = Param { name: "tier", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P85: Param = Param { name: "providerName", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("AWS") };
-const P86: Param = Param { name: "containerId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P87: Param = Param { name: "roleName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P88: Param = Param { name: "type", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["USER", "ONLINE_ARCHIVE"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("USER") };
-const P89: Param = Param { name: "skipRoleValidation", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P90: Param = Param { name: "tenantName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P91: Param = Param { name: "skipRoleValidation", location: Location::Query, required: true, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P92: Param = Param { name: "limitName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["bytesProcessed.query", "bytesProcessed.daily", "bytesProcessed.weekly", "bytesProcessed.monthly"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P93: Param = Param { name: "endDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: Some("1199145600"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P94: Param = Param { name: "startDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: Some("1199145600"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P95: Param = Param { name: "username", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P96: Param = Param { name: "authResult", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P97: Param = Param { name: "end", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P98: Param = Param { name: "ipAddress", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^((25[0-5]|(2[0-4]|1\\d|[1-9]|)\\d)(\\.(?!$)|$)){4}|([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P99: Param = Param { name: "nLogs", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(0.0), maximum: Some(20000.0), min_length: None, max_length: None, format: Some("int32"), default: Some("20000") };
-const P100: Param = Param { name: "start", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P101: Param = Param { name: "hostname", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P102: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AZURE", "AWS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P103: Param = Param { name: "clusterNames", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P104: Param = Param { name: "excludedEventType", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P105: Param = Param { name: "includeRaw", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P106: Param = Param { name: "eventId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P107: Param = Param { name: "name", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P108: Param = Param { name: "processId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}|([0-9a-f]{1,4}\\:){7}([0-9a-f]{1,4})|(([a-z0-9]+\\.){1,10}[a-z]+)?(\\:[0-9]{4,5})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P109: Param = Param { name: "granularity", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P110: Param = Param { name: "metrics", location: Location::Query, required: true, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["INDEX_SIZE_ON_DISK", "NUMBER_OF_DELETES", "NUMBER_OF_ERROR_QUERIES", "NUMBER_OF_GETMORE_COMMANDS", "NUMBER_OF_INDEX_FIELDS", "NUMBER_OF_INSERTS", "NUMBER_OF_SUCCESS_QUERIES", "NUMBER_OF_UPDATES", "REPLICATION_LAG", "TOTAL_NUMBER_OF_QUERIES"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P111: Param = Param { name: "metrics", location: Location::Query, required: true, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["FTS_DISK_USAGE", "FTS_PROCESS_CPU_KERNEL", "FTS_PROCESS_CPU_USER", "FTS_PROCESS_NORMALIZED_CPU_KERNEL", "FTS_PROCESS_NORMALIZED_CPU_USER", "FTS_PROCESS_RESIDENT_MEMORY", "FTS_PROCESS_SHARED_MEMORY", "FTS_PROCESS_VIRTUAL_MEMORY", "JVM_CURRENT_MEMORY", "JVM_MAX_MEMORY", "PAGE_FAULTS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P112: Param = Param { name: "integrationType", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["PAGER_DUTY", "SLACK", "DATADOG", "NEW_RELIC", "OPS_GENIE", "VICTOR_OPS", "WEBHOOK", "HIP_CHAT", "PROMETHEUS", "MICROSOFT_TEAMS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P113: Param = Param { name: "username", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("email"), default: None };
-const P114: Param = Param { name: "invitationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P115: Param = Param { name: "limitName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["atlas.project.security.databaseAccess.users", "atlas.project.deployment.clusters", "atlas.project.deployment.serverlessMTMs", "atlas.project.security.databaseAccess.customRoles", "atlas.project.security.networkAccess.entries", "atlas.project.security.networkAccess.crossRegionEntries", "atlas.project.deployment.nodesPerPrivateLinkRegion", "dataFederation.bytesProcessed.query", "dataFederation.bytesProcessed.daily", "dataFederation.bytesProcessed.weekly", "dataFederation.bytesProcessed.monthly", "atlas.project.deployment.privateServiceConnectionsPerRegionGroup", "atlas.project.deployment.privateServiceConnectionsSubnetMask"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P116: Param = Param { name: "liveMigrationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P14: Param = Param { name: "groupName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: Some(1), max_length: Some(64), format: None, default: None };
+const P15: Param = Param { name: "groupId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P16: Param = Param { name: "entryValue", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){7}[0-9a-f]{1,4}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){1,6}\\:(%2[fF][0-9]{1,3})|(sg\\-[a-f0-9]{8})?$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P17: Param = Param { name: "eventType", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P18: Param = Param { name: "maxDate", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
+const P19: Param = Param { name: "minDate", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
+const P20: Param = Param { name: "clusterName", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P21: Param = Param { name: "cloud", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["ANY"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P22: Param = Param { name: "geography", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["ANY"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P23: Param = Param { name: "modelGroupName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P24: Param = Param { name: "apiKeyId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P25: Param = Param { name: "alertConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P26: Param = Param { name: "status", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["OPEN", "TRACKING", "CLOSED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P27: Param = Param { name: "alertId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P28: Param = Param { name: "apiUserId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P29: Param = Param { name: "exportBucketId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P30: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P31: Param = Param { name: "endpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P32: Param = Param { name: "overwriteBackupPolicies", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("true") };
+const P33: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P34: Param = Param { name: "roleId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P35: Param = Param { name: "includeDeletedWithRetainedBackups", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P36: Param = Param { name: "Use-Effective-Instance-Fields", location: Location::Header, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P37: Param = Param { name: "Use-Effective-Fields-Replication-Specs", location: Location::Header, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P38: Param = Param { name: "providers", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P39: Param = Param { name: "tier", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P40: Param = Param { name: "clusterName", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P41: Param = Param { name: "retainBackups", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P42: Param = Param { name: "exportId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P43: Param = Param { name: "restoreJobId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P44: Param = Param { name: "pointInTimeUtcSeconds", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P45: Param = Param { name: "oplogTs", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P46: Param = Param { name: "oplogInc", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P47: Param = Param { name: "snapshotId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P48: Param = Param { name: "databaseName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P49: Param = Param { name: "collectionName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P50: Param = Param { name: "checkpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P51: Param = Param { name: "jobId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P52: Param = Param { name: "state", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["NOT_STARTED", "IN_PROGRESS", "FINALIZING", "NOT_FOUND", "UNSUPPORTED", "SUCCESSFUL", "ROLLBACK", "NOT_RESTORED", "FAILED", "INDEX_BUILD_FAILED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P53: Param = Param { name: "sourceNamespace", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P54: Param = Param { name: "targetNamespace", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P55: Param = Param { name: "sourceNamespace", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P56: Param = Param { name: "indexId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P57: Param = Param { name: "db", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P58: Param = Param { name: "collection", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P59: Param = Param { name: "startDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P60: Param = Param { name: "endDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P61: Param = Param { name: "archiveOnly", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P62: Param = Param { name: "archiveId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P63: Param = Param { name: "simulationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P64: Param = Param { name: "envelope", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("true") };
+const P65: Param = Param { name: "processIds", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}|([0-9a-f]{1,4}\\:){7}([0-9a-f]{1,4})|(([a-z0-9]+\\.){1,10}[a-z]+)?(\\:[0-9]{4,5})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P66: Param = Param { name: "namespaces", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P67: Param = Param { name: "since", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P68: Param = Param { name: "until", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P69: Param = Param { name: "commands", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["find", "distinct", "aggregate"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P70: Param = Param { name: "nSummaries", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1.0), maximum: Some(100.0), min_length: None, max_length: None, format: Some("int64"), default: Some("100") };
+const P71: Param = Param { name: "series", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["TOTAL_EXECUTION_TIME", "AVG_EXECUTION_TIME", "EXECUTION_COUNT", "KEYS_EXAMINED", "DOCS_EXAMINED", "DOCS_RETURNED", "TOTAL_TIME_TO_RESPONSE", "BYTES_READ", "CPU_TIME", "KEYS_EXAMINED_RETURNED", "DOCS_EXAMINED_RETURNED", "LAST_EXECUTION_TIME", "P50_EXECUTION_TIME", "P90_EXECUTION_TIME", "P99_EXECUTION_TIME"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P72: Param = Param { name: "queryShapeHashes", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: Some("^([a-fA-F0-9]{64})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P73: Param = Param { name: "queryShapeHash", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-fA-F0-9]{64})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P74: Param = Param { name: "status", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["REJECTED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("REJECTED") };
+const P75: Param = Param { name: "batchId", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P76: Param = Param { name: "indexName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P77: Param = Param { name: "completed", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["all", "true", "false"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("true") };
+const P78: Param = Param { name: "clusterName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P79: Param = Param { name: "clusterView", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["PRIMARY", "SECONDARY", "INDIVIDUAL_PROCESS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P80: Param = Param { name: "start", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
+const P81: Param = Param { name: "end", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("date-time"), default: None };
+const P82: Param = Param { name: "period", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P83: Param = Param { name: "metrics", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["READS_OPS", "READS_LATENCY", "AVERAGE_READS_LATENCY", "READS_P50_VALUE", "READS_P95_VALUE", "READS_P99_VALUE", "WRITES_OPS", "WRITES_LATENCY", "AVERAGE_WRITES_LATENCY", "WRITES_P50_VALUE", "WRITES_P95_VALUE", "WRITES_P99_VALUE", "COMMANDS_OPS", "COMMANDS_LATENCY", "AVERAGE_COMMANDS_LATENCY", "COMMANDS_P50_VALUE", "COMMANDS_P95_VALUE", "COMMANDS_P99_VALUE", "TOTAL_OPS", "TOTAL_LATENCY", "AVERAGE_TOTAL_OPS_LATENCY", "TOTAL_OPS_P50_VALUE", "TOTAL_OPS_P95_VALUE", "TOTAL_OPS_P99_VALUE"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P84: Param = Param { name: "hostName", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}|([0-9a-f]{1,4}:){7}([0-9a-f]{1,4})|(([a-z0-9]+\\.){1,10}[a-z]+)?$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P85: Param = Param { name: "logName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["mongodb", "mongos", "mongodb-audit-log", "mongos-audit-log"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P86: Param = Param { name: "providerName", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("AWS") };
+const P87: Param = Param { name: "containerId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P88: Param = Param { name: "roleName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P89: Param = Param { name: "type", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["USER", "ONLINE_ARCHIVE"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("USER") };
+const P90: Param = Param { name: "skipRoleValidation", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P91: Param = Param { name: "tenantName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P92: Param = Param { name: "skipRoleValidation", location: Location::Query, required: true, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P93: Param = Param { name: "limitName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["bytesProcessed.query", "bytesProcessed.daily", "bytesProcessed.weekly", "bytesProcessed.monthly"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P94: Param = Param { name: "endDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: Some("1199145600"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P95: Param = Param { name: "startDate", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: Some("1199145600"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P96: Param = Param { name: "username", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P97: Param = Param { name: "authResult", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P98: Param = Param { name: "end", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P99: Param = Param { name: "ipAddress", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^((25[0-5]|(2[0-4]|1\\d|[1-9]|)\\d)(\\.(?!$)|$)){4}|([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P100: Param = Param { name: "nLogs", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(0.0), maximum: Some(20000.0), min_length: None, max_length: None, format: Some("int32"), default: Some("20000") };
+const P101: Param = Param { name: "start", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1199145600000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P102: Param = Param { name: "hostname", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P103: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AZURE", "AWS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P104: Param = Param { name: "clusterNames", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P105: Param = Param { name: "excludedEventType", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P106: Param = Param { name: "includeRaw", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P107: Param = Param { name: "eventId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P108: Param = Param { name: "name", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P109: Param = Param { name: "processId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}|([0-9a-f]{1,4}\\:){7}([0-9a-f]{1,4})|(([a-z0-9]+\\.){1,10}[a-z]+)?(\\:[0-9]{4,5})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P110: Param = Param { name: "granularity", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P111: Param = Param { name: "metrics", location: Location::Query, required: true, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["INDEX_SIZE_ON_DISK", "NUMBER_OF_DELETES", "NUMBER_OF_ERROR_QUERIES", "NUMBER_OF_GETMORE_COMMANDS", "NUMBER_OF_INDEX_FIELDS", "NUMBER_OF_INSERTS", "NUMBER_OF_SUCCESS_QUERIES", "NUMBER_OF_UPDATES", "REPLICATION_LAG", "TOTAL_NUMBER_OF_QUERIES"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P112: Param = Param { name: "metrics", location: Location::Query, required: true, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["FTS_DISK_USAGE", "FTS_PROCESS_CPU_KERNEL", "FTS_PROCESS_CPU_USER", "FTS_PROCESS_NORMALIZED_CPU_KERNEL", "FTS_PROCESS_NORMALIZED_CPU_USER", "FTS_PROCESS_RESIDENT_MEMORY", "FTS_PROCESS_SHARED_MEMORY", "FTS_PROCESS_VIRTUAL_MEMORY", "JVM_CURRENT_MEMORY", "JVM_MAX_MEMORY", "PAGE_FAULTS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P113: Param = Param { name: "integrationType", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["PAGER_DUTY", "SLACK", "DATADOG", "NEW_RELIC", "OPS_GENIE", "VICTOR_OPS", "WEBHOOK", "HIP_CHAT", "PROMETHEUS", "MICROSOFT_TEAMS"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P114: Param = Param { name: "username", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("email"), default: None };
+const P115: Param = Param { name: "invitationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P116: Param = Param { name: "limitName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["atlas.project.security.databaseAccess.users", "atlas.project.deployment.clusters", "atlas.project.deployment.serverlessMTMs", "atlas.project.security.databaseAccess.customRoles", "atlas.project.security.networkAccess.entries", "atlas.project.security.networkAccess.crossRegionEntries", "atlas.project.deployment.nodesPerPrivateLinkRegion", "dataFederation.bytesProcessed.query", "dataFederation.bytesProcessed.daily", "dataFederation.bytesProcessed.weekly", "dataFederation.bytesProcessed.monthly", "atlas.project.deployment.privateServiceConnectionsPerRegionGroup", "atlas.project.deployment.privateServiceConnectionsSubnetMask"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P117: Param = Param { name: "validationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P118: Param = Param { name: "integrationType", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P119: Param = Param { name: "id", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P120: Param = Param { name: "mcpConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P121: Param = Param { name: "cascading", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P122: Param = Param { name: "mcpConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P123: Param = Param { name: "secretId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P124: Param = Param { name: "providerType", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P125: Param = Param { name: "metricIntegrationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P126: Param = Param { name: "cloudProvider", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP", "TENANT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P127: Param = Param { name: "instanceSize", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P128: Param = Param { name: "defaultStatus", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["DEFAULT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P129: Param = Param { name: "itemsPerPage", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: Some("100") };
-const P130: Param = Param { name: "providerName", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("AWS") };
-const P131: Param = Param { name: "peerId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P132: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("AWS") };
+const P118: Param = Param { name: "liveMigrationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P119: Param = Param { name: "integrationType", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P120: Param = Param { name: "id", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P121: Param = Param { name: "mcpConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P122: Param = Param { name: "cascading", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P123: Param = Param { name: "mcpConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P124: Param = Param { name: "secretId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P125: Param = Param { name: "providerType", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P126: Param = Param { name: "metricIntegrationId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P127: Param = Param { name: "cloudProvider", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP", "TENANT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P128: Param = Param { name: "instanceSize", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P129: Param = Param { name: "defaultStatus", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["DEFAULT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P130: Param = Param { name: "itemsPerPage", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: Some("100") };
+const P131: Param = Param { name: "providerName", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("AWS") };
+const P132: Param = Param { name: "peerId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P133: Param = Param { name: "endpointServiceId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P134: Param = Param { name: "endpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^vpce-[0-9a-f]{17}|^%2[fF]subscriptions%2[fF][0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}%2[fF]resource[gG]roups%2[fF]([-\\w._()]+)%2[fF]providers%2[fF]Microsoft\\.Network%2[fF]privateEndpoints%2[fF]([-\\w._()]+)"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P135: Param = Param { name: "instanceName", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P136: Param = Param { name: "endpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^vpce-[0-9a-f]{17}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P137: Param = Param { name: "m", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["DATABASE_AVERAGE_OBJECT_SIZE", "DATABASE_COLLECTION_COUNT", "DATABASE_DATA_SIZE", "DATABASE_STORAGE_SIZE", "DATABASE_INDEX_SIZE", "DATABASE_INDEX_COUNT", "DATABASE_EXTENT_COUNT", "DATABASE_OBJECT_COUNT", "DATABASE_VIEW_COUNT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P138: Param = Param { name: "partitionName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P139: Param = Param { name: "m", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["DISK_PARTITION_IOPS_READ", "MAX_DISK_PARTITION_IOPS_READ", "DISK_PARTITION_IOPS_WRITE", "MAX_DISK_PARTITION_IOPS_WRITE", "DISK_PARTITION_IOPS_TOTAL", "MAX_DISK_PARTITION_IOPS_TOTAL", "DISK_PARTITION_LATENCY_READ", "MAX_DISK_PARTITION_LATENCY_READ", "DISK_PARTITION_LATENCY_WRITE", "MAX_DISK_PARTITION_LATENCY_WRITE", "DISK_PARTITION_SPACE_FREE", "MAX_DISK_PARTITION_SPACE_FREE", "DISK_PARTITION_SPACE_USED", "MAX_DISK_PARTITION_SPACE_USED", "DISK_PARTITION_SPACE_PERCENT_FREE", "MAX_DISK_PARTITION_SPACE_PERCENT_FREE", "DISK_PARTITION_SPACE_PERCENT_USED", "MAX_DISK_PARTITION_SPACE_PERCENT_USED", "DISK_PARTITION_THROUGHPUT_READ", "DISK_PARTITION_THROUGHPUT_WRITE", "DISK_QUEUE_DEPTH"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P140: Param = Param { name: "m", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["ASSERT_MSG", "ASSERT_REGULAR", "ASSERT_USER", "ASSERT_WARNING", "BACKGROUND_FLUSH_AVG", "CACHE_BYTES_READ_INTO", "CACHE_BYTES_WRITTEN_FROM", "CACHE_DIRTY_BYTES", "CACHE_USED_BYTES", "CACHE_FILL_RATIO", "DIRTY_FILL_RATIO", "COMPUTED_MEMORY", "CONNECTIONS", "CURSORS_TOTAL_OPEN", "CURSORS_TOTAL_TIMED_OUT", "DB_DATA_SIZE_TOTAL", "DB_STORAGE_TOTAL", "DOCUMENT_METRICS_DELETED", "DOCUMENT_METRICS_INSERTED", "DOCUMENT_METRICS_RETURNED", "DOCUMENT_METRICS_UPDATED", "EXTRA_INFO_PAGE_FAULTS", "FTS_DISK_UTILIZATION", "FTS_MEMORY_MAPPED", "FTS_MEMORY_RESIDENT", "FTS_MEMORY_VIRTUAL", "FTS_PROCESS_CPU_KERNEL", "FTS_PROCESS_CPU_USER", "FTS_PROCESS_NORMALIZED_CPU_KERNEL", "FTS_PROCESS_NORMALIZED_CPU_USER", "GLOBAL_ACCESSES_NOT_IN_MEMORY", "GLOBAL_LOCK_CURRENT_QUEUE_READERS", "GLOBAL_LOCK_CURRENT_QUEUE_TOTAL", "GLOBAL_LOCK_CURRENT_QUEUE_WRITERS", "GLOBAL_PAGE_FAULT_EXCEPTIONS_THROWN", "INDEX_COUNTERS_BTREE_ACCESSES", "INDEX_COUNTERS_BTREE_HITS", "INDEX_COUNTERS_BTREE_MISS_RATIO", "INDEX_COUNTERS_BTREE_MISSES", "JOURNALING_COMMITS_IN_WRITE_LOCK", "JOURNALING_MB", "JOURNALING_WRITE_DATA_FILES_MB", "MAX_PROCESS_CPU_CHILDREN_KERNEL", "MAX_PROCESS_CPU_CHILDREN_USER", "MAX_PROCESS_CPU_KERNEL", "MAX_PROCESS_CPU_USER", "MAX_PROCESS_NORMALIZED_CPU_CHILDREN_KERNEL", "MAX_PROCESS_NORMALIZED_CPU_CHILDREN_USER", "MAX_PROCESS_NORMALIZED_CPU_KERNEL", "MAX_PROCESS_NORMALIZED_CPU_USER", "MAX_SWAP_USAGE_FREE", "MAX_SWAP_USAGE_USED", "MAX_SYSTEM_CPU_GUEST", "MAX_SYSTEM_CPU_IOWAIT", "MAX_SYSTEM_CPU_IRQ", "MAX_SYSTEM_CPU_KERNEL", "MAX_SYSTEM_CPU_SOFTIRQ", "MAX_SYSTEM_CPU_STEAL", "MAX_SYSTEM_CPU_USER", "MAX_SYSTEM_MEMORY_AVAILABLE", "MAX_SYSTEM_MEMORY_FREE", "MAX_SYSTEM_MEMORY_USED", "MAX_SYSTEM_NETWORK_IN", "MAX_SYSTEM_NETWORK_OUT", "MAX_SYSTEM_NORMALIZED_CPU_GUEST", "MAX_SYSTEM_NORMALIZED_CPU_IOWAIT", "MAX_SYSTEM_NORMALIZED_CPU_IRQ", "MAX_SYSTEM_NORMALIZED_CPU_KERNEL", "MAX_SYSTEM_NORMALIZED_CPU_NICE", "MAX_SYSTEM_NORMALIZED_CPU_SOFTIRQ", "MAX_SYSTEM_NORMALIZED_CPU_STEAL", "MAX_SYSTEM_NORMALIZED_CPU_USER", "MEMORY_MAPPED", "MEMORY_RESIDENT", "MEMORY_VIRTUAL", "NETWORK_BYTES_IN", "NETWORK_BYTES_OUT", "NETWORK_NUM_REQUESTS", "OP_EXECUTION_TIME_COMMANDS", "OP_EXECUTION_TIME_READS", "OP_EXECUTION_TIME_WRITES", "OPCOUNTER_CMD", "OPCOUNTER_DELETE", "OPCOUNTER_TTL_DELETED", "OPCOUNTER_GETMORE", "OPCOUNTER_INSERT", "OPCOUNTER_QUERY", "OPCOUNTER_REPL_CMD", "OPCOUNTER_REPL_DELETE", "OPCOUNTER_REPL_INSERT", "OPCOUNTER_REPL_UPDATE", "OPCOUNTER_UPDATE", "OPERATIONS_SCAN_AND_ORDER", "OPERATIONS_QUERIES_KILLED", "OPLOG_MASTER_LAG_TIME_DIFF", "OPLOG_MASTER_TIME", "OPLOG_RATE_GB_PER_HOUR", "OPLOG_SLAVE_LAG_MASTER_TIME", "OPLOG_REPLICATION_LAG", "PROCESS_CPU_CHILDREN_KERNEL", "PROCESS_CPU_CHILDREN_USER", "PROCESS_CPU_KERNEL", "PROCESS_CPU_USER", "PROCESS_NORMALIZED_CPU_CHILDREN_KERNEL", "PROCESS_NORMALIZED_CPU_CHILDREN_USER", "PROCESS_NORMALIZED_CPU_KERNEL", "PROCESS_NORMALIZED_CPU_USER", "QUERY_EXECUTOR_SCANNED", "QUERY_EXECUTOR_SCANNED_OBJECTS", "QUERY_TARGETING_SCANNED_OBJECTS_PER_RETURNED", "QUERY_TARGETING_SCANNED_PER_RETURNED", "RESTARTS_IN_LAST_HOUR", "SWAP_USAGE_FREE", "SWAP_USAGE_USED", "SYSTEM_CPU_GUEST", "SYSTEM_CPU_IOWAIT", "SYSTEM_CPU_IRQ", "SYSTEM_CPU_KERNEL", "SYSTEM_CPU_NICE", "SYSTEM_CPU_SOFTIRQ", "SYSTEM_CPU_STEAL", "SYSTEM_CPU_USER", "SYSTEM_MEMORY_AVAILABLE", "SYSTEM_MEMORY_FREE", "SYSTEM_MEMORY_USED", "SYSTEM_NETWORK_IN", "SYSTEM_NETWORK_OUT", "SYSTEM_NORMALIZED_CPU_GUEST", "SYSTEM_NORMALIZED_CPU_IOWAIT", "SYSTEM_NORMALIZED_CPU_IRQ", "SYSTEM_NORMALIZED_CPU_KERNEL", "SYSTEM_NORMALIZED_CPU_NICE", "SYSTEM_NORMALIZED_CPU_SOFTIRQ", "SYSTEM_NORMALIZED_CPU_STEAL", "SYSTEM_NORMALIZED_CPU_USER", "TICKETS_AVAILABLE_READS", "TICKETS_AVAILABLE_WRITE", "OPERATION_THROTTLING_REJECTED_OPERATIONS", "QUERY_SPILL_TO_DISK_DURING_SORT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P141: Param = Param { name: "duration", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P142: Param = Param { name: "nLogs", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(0.0), maximum: Some(20000.0), min_length: None, max_length: None, format: Some("int64"), default: Some("20000") };
-const P143: Param = Param { name: "includeMetrics", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P144: Param = Param { name: "includeReplicaState", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P145: Param = Param { name: "includeOpType", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P146: Param = Param { name: "nExamples", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: Some("5") };
-const P147: Param = Param { name: "nIndexes", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
-const P148: Param = Param { name: "sampleDatasetId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P149: Param = Param { name: "sandboxConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P150: Param = Param { name: "enable", location: Location::Query, required: true, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P151: Param = Param { name: "includeSystemManaged", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P152: Param = Param { name: "clientId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^mdb_sa_id_[a-fA-F\\d]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P153: Param = Param { name: "ipAddress", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){7}[0-9a-f]{1,4}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){1,6}\\:(%2[fF][0-9]{1,3})?$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P154: Param = Param { name: "secretId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P155: Param = Param { name: "groupId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P156: Param = Param { name: "envelope", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P157: Param = Param { name: "standbyLinkId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P158: Param = Param { name: "failoverId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P159: Param = Param { name: "includeConnections", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P160: Param = Param { name: "spName", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P161: Param = Param { name: "connectionName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P162: Param = Param { name: "failoverConnectionId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P163: Param = Param { name: "processorName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P164: Param = Param { name: "cloudProvider", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P165: Param = Param { name: "regionName", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P166: Param = Param { name: "connectionId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P167: Param = Param { name: "requesterAccountId", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P168: Param = Param { name: "teamId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P169: Param = Param { name: "requestId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P170: Param = Param { name: "flattenTeams", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P171: Param = Param { name: "includeOrgUsers", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
-const P172: Param = Param { name: "orgMembershipStatus", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P173: Param = Param { name: "orgMembershipStatuses", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["PENDING", "ACTIVE", "INVITATION_EXPIRED", "INVITATION_REJECTED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P174: Param = Param { name: "userId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P175: Param = Param { name: "groupName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: Some(1), max_length: Some(64), format: None, default: None };
+const P134: Param = Param { name: "instanceName", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-zA-Z0-9][a-zA-Z0-9-]*$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P135: Param = Param { name: "cloudProvider", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &["AWS", "AZURE", "GCP"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("AWS") };
+const P136: Param = Param { name: "endpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^vpce-[0-9a-f]{17}|^%2[fF]subscriptions%2[fF][0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}%2[fF]resource[gG]roups%2[fF]([-\\w._()]+)%2[fF]providers%2[fF]Microsoft\\.Network%2[fF]privateEndpoints%2[fF]([-\\w._()]+)"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P137: Param = Param { name: "endpointId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^vpce-[0-9a-f]{17}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P138: Param = Param { name: "m", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["DATABASE_AVERAGE_OBJECT_SIZE", "DATABASE_COLLECTION_COUNT", "DATABASE_DATA_SIZE", "DATABASE_STORAGE_SIZE", "DATABASE_INDEX_SIZE", "DATABASE_INDEX_COUNT", "DATABASE_EXTENT_COUNT", "DATABASE_OBJECT_COUNT", "DATABASE_VIEW_COUNT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P139: Param = Param { name: "partitionName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P140: Param = Param { name: "m", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["DISK_PARTITION_IOPS_READ", "MAX_DISK_PARTITION_IOPS_READ", "DISK_PARTITION_IOPS_WRITE", "MAX_DISK_PARTITION_IOPS_WRITE", "DISK_PARTITION_IOPS_TOTAL", "MAX_DISK_PARTITION_IOPS_TOTAL", "DISK_PARTITION_LATENCY_READ", "MAX_DISK_PARTITION_LATENCY_READ", "DISK_PARTITION_LATENCY_WRITE", "MAX_DISK_PARTITION_LATENCY_WRITE", "DISK_PARTITION_SPACE_FREE", "MAX_DISK_PARTITION_SPACE_FREE", "DISK_PARTITION_SPACE_USED", "MAX_DISK_PARTITION_SPACE_USED", "DISK_PARTITION_SPACE_PERCENT_FREE", "MAX_DISK_PARTITION_SPACE_PERCENT_FREE", "DISK_PARTITION_SPACE_PERCENT_USED", "MAX_DISK_PARTITION_SPACE_PERCENT_USED", "DISK_PARTITION_THROUGHPUT_READ", "DISK_PARTITION_THROUGHPUT_WRITE", "DISK_QUEUE_DEPTH"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P141: Param = Param { name: "m", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["ASSERT_MSG", "ASSERT_REGULAR", "ASSERT_USER", "ASSERT_WARNING", "BACKGROUND_FLUSH_AVG", "CACHE_BYTES_READ_INTO", "CACHE_BYTES_WRITTEN_FROM", "CACHE_DIRTY_BYTES", "CACHE_USED_BYTES", "CACHE_FILL_RATIO", "DIRTY_FILL_RATIO", "COMPUTED_MEMORY", "CONNECTIONS", "CURSORS_TOTAL_OPEN", "CURSORS_TOTAL_TIMED_OUT", "DB_DATA_SIZE_TOTAL", "DB_STORAGE_TOTAL", "DOCUMENT_METRICS_DELETED", "DOCUMENT_METRICS_INSERTED", "DOCUMENT_METRICS_RETURNED", "DOCUMENT_METRICS_UPDATED", "EXTRA_INFO_PAGE_FAULTS", "FTS_DISK_UTILIZATION", "FTS_MEMORY_MAPPED", "FTS_MEMORY_RESIDENT", "FTS_MEMORY_VIRTUAL", "FTS_PROCESS_CPU_KERNEL", "FTS_PROCESS_CPU_USER", "FTS_PROCESS_NORMALIZED_CPU_KERNEL", "FTS_PROCESS_NORMALIZED_CPU_USER", "GLOBAL_ACCESSES_NOT_IN_MEMORY", "GLOBAL_LOCK_CURRENT_QUEUE_READERS", "GLOBAL_LOCK_CURRENT_QUEUE_TOTAL", "GLOBAL_LOCK_CURRENT_QUEUE_WRITERS", "GLOBAL_PAGE_FAULT_EXCEPTIONS_THROWN", "INDEX_COUNTERS_BTREE_ACCESSES", "INDEX_COUNTERS_BTREE_HITS", "INDEX_COUNTERS_BTREE_MISS_RATIO", "INDEX_COUNTERS_BTREE_MISSES", "JOURNALING_COMMITS_IN_WRITE_LOCK", "JOURNALING_MB", "JOURNALING_WRITE_DATA_FILES_MB", "MAX_PROCESS_CPU_CHILDREN_KERNEL", "MAX_PROCESS_CPU_CHILDREN_USER", "MAX_PROCESS_CPU_KERNEL", "MAX_PROCESS_CPU_USER", "MAX_PROCESS_NORMALIZED_CPU_CHILDREN_KERNEL", "MAX_PROCESS_NORMALIZED_CPU_CHILDREN_USER", "MAX_PROCESS_NORMALIZED_CPU_KERNEL", "MAX_PROCESS_NORMALIZED_CPU_USER", "MAX_SWAP_USAGE_FREE", "MAX_SWAP_USAGE_USED", "MAX_SYSTEM_CPU_GUEST", "MAX_SYSTEM_CPU_IOWAIT", "MAX_SYSTEM_CPU_IRQ", "MAX_SYSTEM_CPU_KERNEL", "MAX_SYSTEM_CPU_SOFTIRQ", "MAX_SYSTEM_CPU_STEAL", "MAX_SYSTEM_CPU_USER", "MAX_SYSTEM_MEMORY_AVAILABLE", "MAX_SYSTEM_MEMORY_FREE", "MAX_SYSTEM_MEMORY_USED", "MAX_SYSTEM_NETWORK_IN", "MAX_SYSTEM_NETWORK_OUT", "MAX_SYSTEM_NORMALIZED_CPU_GUEST", "MAX_SYSTEM_NORMALIZED_CPU_IOWAIT", "MAX_SYSTEM_NORMALIZED_CPU_IRQ", "MAX_SYSTEM_NORMALIZED_CPU_KERNEL", "MAX_SYSTEM_NORMALIZED_CPU_NICE", "MAX_SYSTEM_NORMALIZED_CPU_SOFTIRQ", "MAX_SYSTEM_NORMALIZED_CPU_STEAL", "MAX_SYSTEM_NORMALIZED_CPU_USER", "MEMORY_MAPPED", "MEMORY_RESIDENT", "MEMORY_VIRTUAL", "NETWORK_BYTES_IN", "NETWORK_BYTES_OUT", "NETWORK_NUM_REQUESTS", "OP_EXECUTION_TIME_COMMANDS", "OP_EXECUTION_TIME_READS", "OP_EXECUTION_TIME_WRITES", "OPCOUNTER_CMD", "OPCOUNTER_DELETE", "OPCOUNTER_TTL_DELETED", "OPCOUNTER_GETMORE", "OPCOUNTER_INSERT", "OPCOUNTER_QUERY", "OPCOUNTER_REPL_CMD", "OPCOUNTER_REPL_DELETE", "OPCOUNTER_REPL_INSERT", "OPCOUNTER_REPL_UPDATE", "OPCOUNTER_UPDATE", "OPERATIONS_SCAN_AND_ORDER", "OPERATIONS_QUERIES_KILLED", "OPLOG_MASTER_LAG_TIME_DIFF", "OPLOG_MASTER_TIME", "OPLOG_RATE_GB_PER_HOUR", "OPLOG_SLAVE_LAG_MASTER_TIME", "OPLOG_REPLICATION_LAG", "PROCESS_CPU_CHILDREN_KERNEL", "PROCESS_CPU_CHILDREN_USER", "PROCESS_CPU_KERNEL", "PROCESS_CPU_USER", "PROCESS_NORMALIZED_CPU_CHILDREN_KERNEL", "PROCESS_NORMALIZED_CPU_CHILDREN_USER", "PROCESS_NORMALIZED_CPU_KERNEL", "PROCESS_NORMALIZED_CPU_USER", "QUERY_EXECUTOR_SCANNED", "QUERY_EXECUTOR_SCANNED_OBJECTS", "QUERY_TARGETING_SCANNED_OBJECTS_PER_RETURNED", "QUERY_TARGETING_SCANNED_PER_RETURNED", "RESTARTS_IN_LAST_HOUR", "SWAP_USAGE_FREE", "SWAP_USAGE_USED", "SYSTEM_CPU_GUEST", "SYSTEM_CPU_IOWAIT", "SYSTEM_CPU_IRQ", "SYSTEM_CPU_KERNEL", "SYSTEM_CPU_NICE", "SYSTEM_CPU_SOFTIRQ", "SYSTEM_CPU_STEAL", "SYSTEM_CPU_USER", "SYSTEM_MEMORY_AVAILABLE", "SYSTEM_MEMORY_FREE", "SYSTEM_MEMORY_USED", "SYSTEM_NETWORK_IN", "SYSTEM_NETWORK_OUT", "SYSTEM_NORMALIZED_CPU_GUEST", "SYSTEM_NORMALIZED_CPU_IOWAIT", "SYSTEM_NORMALIZED_CPU_IRQ", "SYSTEM_NORMALIZED_CPU_KERNEL", "SYSTEM_NORMALIZED_CPU_NICE", "SYSTEM_NORMALIZED_CPU_SOFTIRQ", "SYSTEM_NORMALIZED_CPU_STEAL", "SYSTEM_NORMALIZED_CPU_USER", "TICKETS_AVAILABLE_READS", "TICKETS_AVAILABLE_WRITE", "OPERATION_THROTTLING_REJECTED_OPERATIONS", "QUERY_SPILL_TO_DISK_DURING_SORT"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P142: Param = Param { name: "duration", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P143: Param = Param { name: "nLogs", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(0.0), maximum: Some(20000.0), min_length: None, max_length: None, format: Some("int64"), default: Some("20000") };
+const P144: Param = Param { name: "includeMetrics", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P145: Param = Param { name: "includeReplicaState", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P146: Param = Param { name: "includeOpType", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P147: Param = Param { name: "nExamples", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: Some("5") };
+const P148: Param = Param { name: "nIndexes", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
+const P149: Param = Param { name: "sampleDatasetId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P150: Param = Param { name: "sandboxConfigId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P151: Param = Param { name: "enable", location: Location::Query, required: true, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P152: Param = Param { name: "includeSystemManaged", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P153: Param = Param { name: "clientId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^mdb_sa_id_[a-fA-F\\d]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P154: Param = Param { name: "ipAddress", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([0-9]{1,3}\\.){3}[0-9]{1,3}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){7}[0-9a-f]{1,4}(%2[fF][0-9]{1,3})?|([0-9a-f]{1,4}\\:){1,6}\\:(%2[fF][0-9]{1,3})?$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P155: Param = Param { name: "secretId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P156: Param = Param { name: "groupId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P157: Param = Param { name: "envelope", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P158: Param = Param { name: "standbyLinkId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P159: Param = Param { name: "failoverId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^[a-fA-F0-9]{24}$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P160: Param = Param { name: "cloudProvider", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P161: Param = Param { name: "regionName", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P162: Param = Param { name: "connectionId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P163: Param = Param { name: "requesterAccountId", location: Location::Query, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P164: Param = Param { name: "includeConnections", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P165: Param = Param { name: "spName", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P166: Param = Param { name: "connectionName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P167: Param = Param { name: "failoverConnectionId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P168: Param = Param { name: "processorName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P169: Param = Param { name: "teamId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P170: Param = Param { name: "requestId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P171: Param = Param { name: "flattenTeams", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P172: Param = Param { name: "includeOrgUsers", location: Location::Query, required: false, kind: ParamKind::Boolean, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: Some("false") };
+const P173: Param = Param { name: "orgMembershipStatus", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P174: Param = Param { name: "orgMembershipStatuses", location: Location::Query, required: false, kind: ParamKind::Array(ScalarKind::String), pattern: None, enumeration: &["PENDING", "ACTIVE", "INVITATION_EXPIRED", "INVITATION_REJECTED"], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P175: Param = Param { name: "userId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P176: Param = Param { name: "name", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P177: Param = Param { name: "month", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(1.0), maximum: Some(12.0), min_length: None, max_length: None, format: Some("int64"), default: None };
 const P178: Param = Param { name: "year", location: Location::Query, required: false, kind: ParamKind::Integer, pattern: None, enumeration: &[], minimum: Some(2000.0), maximum: None, min_length: None, max_length: None, format: Some("int64"), default: None };
@@ -745,8 +745,8 @@ const P189: Param = Param { name: "invoiceId", location: Location::Path, require
 const P190: Param = Param { name: "invoiceId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P191: Param = Param { name: "reportId", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P192: Param = Param { name: "resourcePolicyId", location: Location::Path, required: true, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P193: Param = Param { name: "userId", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
-const P194: Param = Param { name: "teamName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P193: Param = Param { name: "teamName", location: Location::Path, required: true, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
+const P194: Param = Param { name: "userId", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P195: Param = Param { name: "groupId", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P196: Param = Param { name: "orgId", location: Location::Query, required: false, kind: ParamKind::String, pattern: Some("^([a-f0-9]{24})$"), enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
 const P197: Param = Param { name: "userId", location: Location::Query, required: false, kind: ParamKind::String, pattern: None, enumeration: &[], minimum: None, maximum: None, min_length: None, max_length: None, format: None, default: None };
@@ -1283,12 +1283,33 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
+        id: OperationId::GetGroupByName,
+        name: "getGroupByName",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/byName/{groupName}",
+        tag: "Projects",
+        params: &[P0, P1, P14],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("Group"), sunset: None }] },
+        ],
+        roles: &[],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups",
+        key_fields: "groupName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
         id: OperationId::GetGroup,
         name: "getGroup",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}",
         tag: "Projects",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1309,7 +1330,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}",
         tag: "Projects",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupUpdate"), sunset: None }],
         request_required: true,
         success: &[
@@ -1330,7 +1351,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}",
         tag: "Projects",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1351,7 +1372,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/access",
         tag: "Projects",
-        params: &[P14, P1, P0],
+        params: &[P15, P1, P0],
         request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("GroupInvitationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -1373,7 +1394,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/accessList",
         tag: "Project IP Access List",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1394,7 +1415,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/accessList",
         tag: "Project IP Access List",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("createGroupAccessListEntry/request/2023-01-01"), sunset: None }],
         request_required: true,
         success: &[
@@ -1415,7 +1436,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/accessList/{entryValue}",
         tag: "Project IP Access List",
-        params: &[P0, P14, P1, P15],
+        params: &[P0, P15, P1, P16],
         request: &[],
         request_required: false,
         success: &[
@@ -1436,7 +1457,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/accessList/{entryValue}",
         tag: "Project IP Access List",
-        params: &[P0, P14, P1, P15],
+        params: &[P0, P15, P1, P16],
         request: &[],
         request_required: false,
         success: &[
@@ -1457,7 +1478,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/accessList/{entryValue}/status",
         tag: "Project IP Access List",
-        params: &[P0, P14, P1, P15],
+        params: &[P0, P15, P1, P16],
         request: &[],
         request_required: false,
         success: &[
@@ -1478,7 +1499,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/activityFeed",
         tag: "Activity Feed",
-        params: &[P14, P1, P16, P17, P18, P19],
+        params: &[P15, P1, P17, P18, P19, P20],
         request: &[],
         request_required: false,
         success: &[
@@ -1499,7 +1520,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiClouds/{cloud}/geographies/{geography}/modelGroupNames/{modelGroupName}/rateLimits",
         tag: "AI Model Rate Limits",
-        params: &[P14, P0, P1, P20, P21, P22],
+        params: &[P15, P0, P1, P21, P22, P23],
         request: &[],
         request_required: false,
         success: &[
@@ -1520,7 +1541,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiClouds/{cloud}/geographies/{geography}/modelGroupNames/{modelGroupName}/rateLimits",
         tag: "AI Model Rate Limits",
-        params: &[P14, P0, P1, P20, P21, P22],
+        params: &[P15, P0, P1, P21, P22, P23],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("AiModelsRateLimitUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -1541,7 +1562,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiClouds/{cloud}/geographies/{geography}/modelGroupNames/{modelGroupName}/rateLimits:reset",
         tag: "AI Model Rate Limits",
-        params: &[P14, P0, P1, P20, P21, P22],
+        params: &[P15, P0, P1, P21, P22, P23],
         request: &[],
         request_required: false,
         success: &[
@@ -1562,7 +1583,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiKeys",
         tag: "AI Model API Keys",
-        params: &[P14, P3, P4, P0, P1],
+        params: &[P15, P3, P4, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1583,7 +1604,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiKeys",
         tag: "AI Model API Keys",
-        params: &[P14, P0, P1],
+        params: &[P15, P0, P1],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("AiModelApiKeyCreateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -1604,7 +1625,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiKeys/{apiKeyId}",
         tag: "AI Model API Keys",
-        params: &[P14, P0, P1, P23],
+        params: &[P15, P0, P1, P24],
         request: &[],
         request_required: false,
         success: &[
@@ -1625,7 +1646,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiKeys/{apiKeyId}",
         tag: "AI Model API Keys",
-        params: &[P14, P0, P1, P23],
+        params: &[P15, P0, P1, P24],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("AiModelApiKeyUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -1646,7 +1667,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiKeys/{apiKeyId}",
         tag: "AI Model API Keys",
-        params: &[P14, P0, P1, P23],
+        params: &[P15, P0, P1, P24],
         request: &[],
         request_required: false,
         success: &[
@@ -1667,7 +1688,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiRateLimits",
         tag: "AI Model Rate Limits",
-        params: &[P14, P3, P4, P0, P1],
+        params: &[P15, P3, P4, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1688,7 +1709,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/aiModelApiRateLimits:reset",
         tag: "AI Model Rate Limits",
-        params: &[P14, P0, P1],
+        params: &[P15, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1709,7 +1730,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/alertConfigs",
         tag: "Alert Configurations",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1730,7 +1751,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/alertConfigs",
         tag: "Alert Configurations",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupAlertsConfig"), sunset: None }],
         request_required: true,
         success: &[
@@ -1751,7 +1772,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/alertConfigs/{alertConfigId}",
         tag: "Alert Configurations",
-        params: &[P0, P14, P1, P24],
+        params: &[P0, P15, P1, P25],
         request: &[],
         request_required: false,
         success: &[
@@ -1772,7 +1793,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/groups/{groupId}/alertConfigs/{alertConfigId}",
         tag: "Alert Configurations",
-        params: &[P0, P14, P1, P24],
+        params: &[P0, P15, P1, P25],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupAlertsConfig"), sunset: None }],
         request_required: true,
         success: &[
@@ -1793,7 +1814,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/alertConfigs/{alertConfigId}",
         tag: "Alert Configurations",
-        params: &[P0, P14, P1, P24],
+        params: &[P0, P15, P1, P25],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("AlertsToggle"), sunset: None }],
         request_required: true,
         success: &[
@@ -1814,7 +1835,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/alertConfigs/{alertConfigId}",
         tag: "Alert Configurations",
-        params: &[P0, P14, P1, P24],
+        params: &[P0, P15, P1, P25],
         request: &[],
         request_required: false,
         success: &[
@@ -1835,7 +1856,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/alertConfigs/{alertConfigId}/alerts",
         tag: "Alerts",
-        params: &[P0, P14, P2, P3, P4, P1, P24],
+        params: &[P0, P15, P2, P3, P4, P1, P25],
         request: &[],
         request_required: false,
         success: &[
@@ -1856,7 +1877,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/alerts",
         tag: "Alerts",
-        params: &[P0, P14, P2, P3, P4, P1, P25],
+        params: &[P0, P15, P2, P3, P4, P1, P26],
         request: &[],
         request_required: false,
         success: &[
@@ -1877,7 +1898,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/alerts/{alertId}",
         tag: "Alerts",
-        params: &[P0, P14, P1, P26],
+        params: &[P0, P15, P1, P27],
         request: &[],
         request_required: false,
         success: &[
@@ -1898,7 +1919,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/alerts/{alertId}",
         tag: "Alerts",
-        params: &[P0, P14, P1, P26],
+        params: &[P0, P15, P1, P27],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("AlertView"), sunset: None }, Media { version: "2024-05-30", format: Format::Json, schema: Some("AcknowledgeAlert"), sunset: None }],
         request_required: true,
         success: &[
@@ -1919,7 +1940,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/alerts/{alertId}/alertConfigs",
         tag: "Alert Configurations",
-        params: &[P0, P14, P1, P2, P3, P4, P26],
+        params: &[P0, P15, P1, P2, P3, P4, P27],
         request: &[],
         request_required: false,
         success: &[
@@ -1940,7 +1961,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/apiKeys",
         tag: "Programmatic API Keys",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -1961,7 +1982,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/apiKeys",
         tag: "Programmatic API Keys",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CreateAtlasProjectApiKey"), sunset: None }],
         request_required: true,
         success: &[
@@ -1982,7 +2003,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/apiKeys/{apiUserId}",
         tag: "Programmatic API Keys",
-        params: &[P0, P14, P27, P1],
+        params: &[P0, P15, P28, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("addGroupApiKey/request/2023-01-01"), sunset: None }],
         request_required: true,
         success: &[
@@ -2003,7 +2024,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/apiKeys/{apiUserId}",
         tag: "Programmatic API Keys",
-        params: &[P14, P4, P3, P2, P1, P0, P27],
+        params: &[P15, P4, P3, P2, P1, P0, P28],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UpdateAtlasProjectApiKey"), sunset: None }],
         request_required: true,
         success: &[
@@ -2024,7 +2045,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/apiKeys/{apiUserId}",
         tag: "Programmatic API Keys",
-        params: &[P0, P14, P27, P1],
+        params: &[P0, P15, P28, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -2045,7 +2066,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/auditLog",
         tag: "Auditing",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -2066,7 +2087,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/auditLog",
         tag: "Auditing",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("AuditLog"), sunset: None }],
         request_required: true,
         success: &[
@@ -2087,7 +2108,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/awsCustomDNS",
         tag: "AWS Clusters DNS",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -2108,7 +2129,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/awsCustomDNS",
         tag: "AWS Clusters DNS",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("AWSCustomDNSEnabledView"), sunset: None }],
         request_required: true,
         success: &[
@@ -2124,96 +2145,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
-        id: OperationId::ListGroupBackupPrivateEndpoints,
-        name: "listGroupBackupPrivateEndpoints",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
-        tag: "Cloud Backups",
-        params: &[P14, P1, P0, P2, P3, P4, P28],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("PaginatedApiAtlasObjectStoragePrivateEndpointResponseView"), sunset: None }] },
-        ],
-        roles: &["Project Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::CreateGroupBackupPrivateEndpoint,
-        name: "createGroupBackupPrivateEndpoint",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
-        tag: "Cloud Backups",
-        params: &[P14, P1, P0, P28],
-        request: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("ObjectStoragePrivateEndpointRequest"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 201, media: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("ObjectStoragePrivateEndpointResponse"), sunset: None }] },
-        ],
-        roles: &["Project Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionCreate,
-        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::GetGroupBackupPrivateEndpoint,
-        name: "getGroupBackupPrivateEndpoint",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints/{endpointId}",
-        tag: "Cloud Backups",
-        params: &[P14, P1, P0, P28, P29],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("ObjectStoragePrivateEndpointResponse"), sunset: None }] },
-        ],
-        roles: &["Project Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
-        key_fields: "endpointId->id",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::DeleteGroupBackupPrivateEndpoint,
-        name: "deleteGroupBackupPrivateEndpoint",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints/{endpointId}",
-        tag: "Cloud Backups",
-        params: &[P14, P1, P0, P28, P29],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 204, media: &[Media { version: "2024-11-13", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Project Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
-        key_fields: "endpointId->id",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
         id: OperationId::ListGroupBackupExportBuckets,
         name: "listGroupBackupExportBuckets",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/backup/exportBuckets",
         tag: "Cloud Backups",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -2234,7 +2171,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/backup/exportBuckets",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupSnapshotAWSExportBucketRequest"), sunset: None }, Media { version: "2024-05-30", format: Format::Json, schema: Some("DiskBackupSnapshotExportBucketRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -2255,7 +2192,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/backup/exportBuckets/{exportBucketId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P30],
+        params: &[P0, P15, P29],
         request: &[],
         request_required: false,
         success: &[
@@ -2276,7 +2213,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/backup/exportBuckets/{exportBucketId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P30],
+        params: &[P0, P15, P1, P29],
         request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("UpdateRequirePrivateNetworkingRequestView"), sunset: None }],
         request_required: true,
         success: &[
@@ -2297,7 +2234,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/backup/exportBuckets/{exportBucketId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P30],
+        params: &[P0, P15, P29],
         request: &[],
         request_required: false,
         success: &[
@@ -2313,12 +2250,96 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
+        id: OperationId::ListGroupBackupPrivateEndpoints,
+        name: "listGroupBackupPrivateEndpoints",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
+        tag: "Cloud Backups",
+        params: &[P15, P1, P0, P2, P3, P4, P30],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("PaginatedApiAtlasObjectStoragePrivateEndpointResponseView"), sunset: None }] },
+        ],
+        roles: &["Project Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::CreateGroupBackupPrivateEndpoint,
+        name: "createGroupBackupPrivateEndpoint",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
+        tag: "Cloud Backups",
+        params: &[P15, P1, P0, P30],
+        request: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("ObjectStoragePrivateEndpointRequest"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 201, media: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("ObjectStoragePrivateEndpointResponse"), sunset: None }] },
+        ],
+        roles: &["Project Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionCreate,
+        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::GetGroupBackupPrivateEndpoint,
+        name: "getGroupBackupPrivateEndpoint",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints/{endpointId}",
+        tag: "Cloud Backups",
+        params: &[P15, P1, P0, P30, P31],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("ObjectStoragePrivateEndpointResponse"), sunset: None }] },
+        ],
+        roles: &["Project Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
+        key_fields: "endpointId->id",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::DeleteGroupBackupPrivateEndpoint,
+        name: "deleteGroupBackupPrivateEndpoint",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/backup/{cloudProvider}/privateEndpoints/{endpointId}",
+        tag: "Cloud Backups",
+        params: &[P15, P1, P0, P30, P31],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 204, media: &[Media { version: "2024-11-13", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Project Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/backup/{cloudProvider}/privateEndpoints",
+        key_fields: "endpointId->id",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
         id: OperationId::GetGroupBackupCompliancePolicy,
         name: "getGroupBackupCompliancePolicy",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/backupCompliancePolicy",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -2339,7 +2360,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/groups/{groupId}/backupCompliancePolicy",
         tag: "Cloud Backups",
-        params: &[P0, P14, P31, P1],
+        params: &[P0, P15, P32, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DataProtectionSettings"), sunset: None }, Media { version: "2023-10-01", format: Format::Json, schema: Some("DataProtectionSettings20231001"), sunset: None }],
         request_required: true,
         success: &[
@@ -2360,7 +2381,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/backupCompliancePolicy",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -2381,7 +2402,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/cloudProviderAccess",
         tag: "Cloud Provider Access",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -2402,7 +2423,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/cloudProviderAccess",
         tag: "Cloud Provider Access",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudProviderAccessRoleRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -2423,7 +2444,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/cloudProviderAccess/{cloudProvider}/{roleId}",
         tag: "Cloud Provider Access",
-        params: &[P0, P14, P1, P32, P33],
+        params: &[P0, P15, P1, P33, P34],
         request: &[],
         request_required: false,
         success: &[
@@ -2444,7 +2465,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/cloudProviderAccess/{roleId}",
         tag: "Cloud Provider Access",
-        params: &[P0, P14, P1, P33],
+        params: &[P0, P15, P1, P34],
         request: &[],
         request_required: false,
         success: &[
@@ -2465,7 +2486,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/cloudProviderAccess/{roleId}",
         tag: "Cloud Provider Access",
-        params: &[P0, P14, P1, P33],
+        params: &[P0, P15, P1, P34],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudProviderAccessRoleRequestUpdate"), sunset: None }],
         request_required: true,
         success: &[
@@ -2486,7 +2507,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusterConfigurations:validate",
         tag: "Clusters",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("ClusterConfigurationValidation"), sunset: None }],
         request_required: true,
         success: &[
@@ -2507,7 +2528,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters",
         tag: "Clusters",
-        params: &[P0, P14, P2, P3, P4, P1, P34, P35],
+        params: &[P0, P15, P2, P3, P4, P1, P35, P36],
         request: &[],
         request_required: false,
         success: &[
@@ -2528,7 +2549,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters",
         tag: "Clusters",
-        params: &[P0, P14, P1, P35, P36],
+        params: &[P0, P15, P1, P36, P37],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LegacyAtlasCluster"), sunset: None }, Media { version: "2023-02-01", format: Format::Json, schema: Some("AdvancedClusterDescription"), sunset: None }, Media { version: "2024-08-05", format: Format::Json, schema: Some("ClusterDescription20240805"), sunset: None }, Media { version: "2024-10-23", format: Format::Json, schema: Some("ClusterDescription20240805"), sunset: None }],
         request_required: true,
         success: &[
@@ -2544,12 +2565,75 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "lifecycle",
     },
     Operation {
+        id: OperationId::ListGroupClusterProviderRegions,
+        name: "listGroupClusterProviderRegions",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/provider/regions",
+        tag: "Clusters",
+        params: &[P0, P15, P2, P3, P4, P1, P38, P39],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PaginatedApiAtlasProviderRegionsView"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/clusters/provider/regions",
+        key_fields: "",
+        shape_detail: "list-only",
+        state_kind: "static",
+    },
+    Operation {
+        id: OperationId::UpgradeGroupClusterTenantUpgrade,
+        name: "upgradeGroupClusterTenantUpgrade",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/tenantUpgrade",
+        tag: "Clusters",
+        params: &[P0, P15, P1],
+        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LegacyAtlasTenantClusterUpgradeRequest"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LegacyAtlasCluster"), sunset: None }] },
+        ],
+        roles: &["Project Cluster Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CustomAction,
+        resource: "/groups/{groupId}/clusters",
+        key_fields: "",
+        shape_detail: "action:tenantUpgrade",
+        state_kind: "action",
+    },
+    Operation {
+        id: OperationId::UpgradeGroupClusterTenantUpgradeToServerless,
+        name: "upgradeGroupClusterTenantUpgradeToServerless",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/tenantUpgradeToServerless",
+        tag: "Clusters",
+        params: &[P0, P15, P1],
+        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ServerlessInstanceDescription"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ServerlessInstanceDescription"), sunset: Some("2025-02-05") }] },
+        ],
+        roles: &["Project Cluster Manager"],
+        deprecated: true,
+        authenticated: true,
+        shape: Shape::CustomAction,
+        resource: "/groups/{groupId}/clusters",
+        key_fields: "",
+        shape_detail: "action:tenantUpgradeToServerless",
+        state_kind: "action",
+    },
+    Operation {
         id: OperationId::GetGroupCluster,
         name: "getGroupCluster",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}",
         tag: "Clusters",
-        params: &[P0, P1, P14, P37, P35, P36],
+        params: &[P0, P1, P15, P40, P36, P37],
         request: &[],
         request_required: false,
         success: &[
@@ -2570,7 +2654,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}",
         tag: "Clusters",
-        params: &[P0, P14, P1, P37, P35, P36],
+        params: &[P0, P15, P1, P40, P36, P37],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LegacyAtlasCluster"), sunset: None }, Media { version: "2023-02-01", format: Format::Json, schema: Some("AdvancedClusterDescription"), sunset: None }, Media { version: "2024-08-05", format: Format::Json, schema: Some("ClusterDescription20240805"), sunset: None }, Media { version: "2024-10-23", format: Format::Json, schema: Some("ClusterDescription20240805"), sunset: None }],
         request_required: true,
         success: &[
@@ -2591,7 +2675,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}",
         tag: "Clusters",
-        params: &[P0, P1, P14, P37, P38],
+        params: &[P0, P1, P15, P40, P41],
         request: &[],
         request_required: false,
         success: &[
@@ -2607,54 +2691,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "lifecycle",
     },
     Operation {
-        id: OperationId::ListGroupClusterCollStatMeasurements,
-        name: "listGroupClusterCollStatMeasurements",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/{clusterView}/{databaseName}/{collectionName}/collStats/measurements",
-        tag: "Collection Level Metrics",
-        params: &[P14, P37, P39, P40, P41, P0, P42, P43, P44, P45],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("MeasurementsCollStatsLatencyCluster"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::Metrics,
-        resource: "/groups/{groupId}/clusters/{clusterName}/{clusterView}/{databaseName}/{collectionName}/collStats/measurements",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
-        id: OperationId::GetGroupClusterCollStatNamespaces,
-        name: "getGroupClusterCollStatNamespaces",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/{clusterView}/collStats/namespaces",
-        tag: "Collection Level Metrics",
-        params: &[P14, P37, P39, P0, P43, P44, P45],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("CollStatsRankedNamespacesView"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::Metrics,
-        resource: "/groups/{groupId}/clusters/{clusterName}/{clusterView}/collStats/namespaces",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
         id: OperationId::AutoGroupClusterScalingConfiguration,
         name: "autoGroupClusterScalingConfiguration",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/autoScalingConfiguration",
         tag: "Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -2675,7 +2717,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/exports",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P2, P3, P4, P37],
+        params: &[P0, P15, P1, P2, P3, P4, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -2696,7 +2738,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/exports",
         tag: "Cloud Backups",
-        params: &[P0, P14, P37],
+        params: &[P0, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupExportJobRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -2717,7 +2759,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/exports/{exportId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P37, P46],
+        params: &[P0, P15, P40, P42],
         request: &[],
         request_required: false,
         success: &[
@@ -2738,7 +2780,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/restoreJobs",
         tag: "Cloud Backups",
-        params: &[P0, P14, P2, P3, P4, P1, P37],
+        params: &[P0, P15, P2, P3, P4, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -2759,7 +2801,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/restoreJobs",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupSnapshotRestoreJob"), sunset: None }],
         request_required: true,
         success: &[
@@ -2780,7 +2822,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/restoreJobs/{restoreJobId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P47],
+        params: &[P0, P15, P1, P40, P43],
         request: &[],
         request_required: false,
         success: &[
@@ -2801,7 +2843,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/restoreJobs/{restoreJobId}",
         tag: "Cloud Backups",
-        params: &[P0, P1, P14, P37, P47],
+        params: &[P0, P1, P15, P40, P43],
         request: &[],
         request_required: false,
         success: &[
@@ -2822,7 +2864,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/schedule",
         tag: "Cloud Backups",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -2843,7 +2885,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/schedule",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupSnapshotSchedule"), sunset: None }, Media { version: "2024-08-05", format: Format::Json, schema: Some("DiskBackupSnapshotSchedule20240805"), sunset: None }],
         request_required: true,
         success: &[
@@ -2864,7 +2906,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/schedule",
         tag: "Cloud Backups",
-        params: &[P0, P14, P37],
+        params: &[P0, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -2885,7 +2927,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
         tag: "Cloud Backups",
-        params: &[P0, P14, P2, P3, P4, P1, P37, P48, P49, P50],
+        params: &[P0, P15, P2, P3, P4, P1, P40, P44, P45, P46],
         request: &[],
         request_required: false,
         success: &[
@@ -2906,7 +2948,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
         tag: "Cloud Backups",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupOnDemandSnapshotRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -2922,159 +2964,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "system",
     },
     Operation {
-        id: OperationId::GetGroupClusterBackupSnapshot,
-        name: "getGroupClusterBackupSnapshot",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}",
-        tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P51],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupReplicaSet"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
-        key_fields: "snapshotId->id",
-        shape_detail: "",
-        state_kind: "system",
-    },
-    Operation {
-        id: OperationId::UpdateGroupClusterBackupSnapshot,
-        name: "updateGroupClusterBackupSnapshot",
-        method: Method::Patch,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}",
-        tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P51],
-        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BackupSnapshotRetention"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupReplicaSet"), sunset: None }] },
-        ],
-        roles: &["Project Backup Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemUpdatePatch,
-        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
-        key_fields: "snapshotId->id",
-        shape_detail: "",
-        state_kind: "system",
-    },
-    Operation {
-        id: OperationId::DeleteGroupClusterBackupSnapshot,
-        name: "deleteGroupClusterBackupSnapshot",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}",
-        tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P51],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 204, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Project Backup Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
-        key_fields: "snapshotId->id",
-        shape_detail: "",
-        state_kind: "system",
-    },
-    Operation {
-        id: OperationId::ListGroupClusterBackupSnapshotDatabases,
-        name: "listGroupClusterBackupSnapshotDatabases",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases",
-        tag: "Cloud Backups",
-        params: &[P0, P14, P2, P3, P4, P1, P37, P51],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("PaginatedApiAtlasDiskBackupDatabaseView"), sunset: None }] },
-        ],
-        roles: &["Project Backup Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "derived",
-    },
-    Operation {
-        id: OperationId::GetGroupClusterBackupSnapshotDatabase,
-        name: "getGroupClusterBackupSnapshotDatabase",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}",
-        tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P51, P40],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("DiskBackupDatabaseResponse"), sunset: None }] },
-        ],
-        roles: &["Project Backup Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases",
-        key_fields: "databaseName->name",
-        shape_detail: "",
-        state_kind: "derived",
-    },
-    Operation {
-        id: OperationId::ListGroupClusterBackupSnapshotDatabaseCollections,
-        name: "listGroupClusterBackupSnapshotDatabaseCollections",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections",
-        tag: "Cloud Backups",
-        params: &[P0, P14, P2, P3, P4, P1, P37, P51, P40],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("PaginatedApiAtlasDiskBackupCollectionView"), sunset: None }] },
-        ],
-        roles: &["Project Backup Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "derived",
-    },
-    Operation {
-        id: OperationId::GetGroupClusterBackupSnapshotDatabaseCollection,
-        name: "getGroupClusterBackupSnapshotDatabaseCollection",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections/{collectionName}",
-        tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P51, P40, P41],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("DiskBackupCollectionResponse"), sunset: None }] },
-        ],
-        roles: &["Project Backup Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections",
-        key_fields: "collectionName->name",
-        shape_detail: "",
-        state_kind: "derived",
-    },
-    Operation {
         id: OperationId::GetGroupClusterBackupSnapshotShardedCluster,
         name: "getGroupClusterBackupSnapshotShardedCluster",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/shardedCluster/{snapshotId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P51],
+        params: &[P0, P15, P1, P40, P47],
         request: &[],
         request_required: false,
         success: &[
@@ -3095,7 +2990,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/shardedCluster/{snapshotId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P51],
+        params: &[P0, P15, P1, P40, P47],
         request: &[],
         request_required: false,
         success: &[
@@ -3116,7 +3011,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/shardedClusters",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3132,12 +3027,159 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "system",
     },
     Operation {
+        id: OperationId::GetGroupClusterBackupSnapshot,
+        name: "getGroupClusterBackupSnapshot",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}",
+        tag: "Cloud Backups",
+        params: &[P0, P15, P1, P40, P47],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupReplicaSet"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
+        key_fields: "snapshotId->id",
+        shape_detail: "",
+        state_kind: "system",
+    },
+    Operation {
+        id: OperationId::UpdateGroupClusterBackupSnapshot,
+        name: "updateGroupClusterBackupSnapshot",
+        method: Method::Patch,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}",
+        tag: "Cloud Backups",
+        params: &[P0, P15, P1, P40, P47],
+        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BackupSnapshotRetention"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DiskBackupReplicaSet"), sunset: None }] },
+        ],
+        roles: &["Project Backup Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemUpdatePatch,
+        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
+        key_fields: "snapshotId->id",
+        shape_detail: "",
+        state_kind: "system",
+    },
+    Operation {
+        id: OperationId::DeleteGroupClusterBackupSnapshot,
+        name: "deleteGroupClusterBackupSnapshot",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}",
+        tag: "Cloud Backups",
+        params: &[P0, P15, P1, P40, P47],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 204, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Project Backup Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
+        key_fields: "snapshotId->id",
+        shape_detail: "",
+        state_kind: "system",
+    },
+    Operation {
+        id: OperationId::ListGroupClusterBackupSnapshotDatabases,
+        name: "listGroupClusterBackupSnapshotDatabases",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases",
+        tag: "Cloud Backups",
+        params: &[P0, P15, P2, P3, P4, P1, P40, P47],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("PaginatedApiAtlasDiskBackupDatabaseView"), sunset: None }] },
+        ],
+        roles: &["Project Backup Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "derived",
+    },
+    Operation {
+        id: OperationId::GetGroupClusterBackupSnapshotDatabase,
+        name: "getGroupClusterBackupSnapshotDatabase",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}",
+        tag: "Cloud Backups",
+        params: &[P0, P15, P1, P40, P47, P48],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("DiskBackupDatabaseResponse"), sunset: None }] },
+        ],
+        roles: &["Project Backup Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases",
+        key_fields: "databaseName->name",
+        shape_detail: "",
+        state_kind: "derived",
+    },
+    Operation {
+        id: OperationId::ListGroupClusterBackupSnapshotDatabaseCollections,
+        name: "listGroupClusterBackupSnapshotDatabaseCollections",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections",
+        tag: "Cloud Backups",
+        params: &[P0, P15, P2, P3, P4, P1, P40, P47, P48],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("PaginatedApiAtlasDiskBackupCollectionView"), sunset: None }] },
+        ],
+        roles: &["Project Backup Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "derived",
+    },
+    Operation {
+        id: OperationId::GetGroupClusterBackupSnapshotDatabaseCollection,
+        name: "getGroupClusterBackupSnapshotDatabaseCollection",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections/{collectionName}",
+        tag: "Cloud Backups",
+        params: &[P0, P15, P1, P40, P47, P48, P49],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("DiskBackupCollectionResponse"), sunset: None }] },
+        ],
+        roles: &["Project Backup Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots/{snapshotId}/databases/{databaseName}/collections",
+        key_fields: "collectionName->name",
+        shape_detail: "",
+        state_kind: "derived",
+    },
+    Operation {
         id: OperationId::ListGroupClusterBackupCheckpoints,
         name: "listGroupClusterBackupCheckpoints",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backupCheckpoints",
         tag: "Legacy Backup",
-        params: &[P0, P14, P2, P3, P4, P1, P37],
+        params: &[P0, P15, P2, P3, P4, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3158,7 +3200,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/backupCheckpoints/{checkpointId}",
         tag: "Legacy Backup",
-        params: &[P0, P14, P1, P52, P37],
+        params: &[P0, P15, P1, P50, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3179,7 +3221,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collStats/pinned",
         tag: "Collection Level Metrics",
-        params: &[P14, P0, P37],
+        params: &[P15, P0, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3200,7 +3242,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collStats/pinned",
         tag: "Collection Level Metrics",
-        params: &[P14, P0, P37],
+        params: &[P15, P0, P40],
         request: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("NamespacesRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -3222,7 +3264,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collStats/pinned",
         tag: "Collection Level Metrics",
-        params: &[P14, P0, P37],
+        params: &[P15, P0, P40],
         request: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("NamespacesRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -3244,7 +3286,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collStats/unpin",
         tag: "Collection Level Metrics",
-        params: &[P14, P0, P37],
+        params: &[P15, P0, P40],
         request: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("NamespacesRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -3265,7 +3307,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collectionRestoreJobs",
         tag: "Cloud Backups",
-        params: &[P0, P14, P3, P4, P1, P37],
+        params: &[P0, P15, P3, P4, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3286,7 +3328,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collectionRestoreJobs",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("ApiAtlasCollectionRestoreJobRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -3307,7 +3349,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collectionRestoreJobs/{jobId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P53],
+        params: &[P0, P15, P1, P40, P51],
         request: &[],
         request_required: false,
         success: &[
@@ -3328,7 +3370,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collectionRestoreJobs/{jobId}/collections",
         tag: "Cloud Backups",
-        params: &[P0, P14, P3, P4, P1, P37, P53, P54, P55, P56],
+        params: &[P0, P15, P3, P4, P1, P40, P51, P52, P53, P54],
         request: &[],
         request_required: false,
         success: &[
@@ -3349,7 +3391,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/collectionRestoreJobs/{jobId}/collections/{sourceNamespace}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P53, P57],
+        params: &[P0, P15, P1, P40, P51, P55],
         request: &[],
         request_required: false,
         success: &[
@@ -3370,7 +3412,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/fts/indexes",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ClusterSearchIndex"), sunset: None }],
         request_required: true,
         success: &[
@@ -3391,7 +3433,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/fts/indexes/{databaseName}/{collectionName}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P41, P40],
+        params: &[P0, P15, P1, P40, P49, P48],
         request: &[],
         request_required: false,
         success: &[
@@ -3412,7 +3454,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/fts/indexes/{indexId}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P58],
+        params: &[P0, P15, P1, P40, P56],
         request: &[],
         request_required: false,
         success: &[
@@ -3433,7 +3475,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/fts/indexes/{indexId}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P58],
+        params: &[P0, P15, P1, P40, P56],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ClusterSearchIndex"), sunset: None }],
         request_required: true,
         success: &[
@@ -3454,7 +3496,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/fts/indexes/{indexId}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P58],
+        params: &[P0, P15, P1, P40, P56],
         request: &[],
         request_required: false,
         success: &[
@@ -3475,7 +3517,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/globalWrites",
         tag: "Global Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3496,7 +3538,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/globalWrites/customZoneMapping",
         tag: "Global Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CustomZoneMappings"), sunset: None }, Media { version: "2023-02-01", format: Format::Json, schema: Some("CustomZoneMappings"), sunset: None }, Media { version: "2024-08-05", format: Format::Json, schema: Some("CustomZoneMappings"), sunset: None }],
         request_required: true,
         success: &[
@@ -3517,7 +3559,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/globalWrites/customZoneMapping",
         tag: "Global Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3538,7 +3580,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/globalWrites/managedNamespaces",
         tag: "Global Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ManagedNamespaces"), sunset: None }, Media { version: "2023-02-01", format: Format::Json, schema: Some("ManagedNamespaces"), sunset: None }, Media { version: "2024-08-05", format: Format::Json, schema: Some("ManagedNamespaces"), sunset: None }],
         request_required: true,
         success: &[
@@ -3559,7 +3601,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/globalWrites/managedNamespaces",
         tag: "Global Clusters",
-        params: &[P0, P1, P37, P14, P59, P60],
+        params: &[P0, P1, P40, P15, P57, P58],
         request: &[],
         request_required: false,
         success: &[
@@ -3580,7 +3622,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/index",
         tag: "Rolling Index",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DatabaseRollingIndexRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -3601,7 +3643,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/onlineArchives",
         tag: "Online Archive",
-        params: &[P0, P14, P2, P3, P4, P1, P37],
+        params: &[P0, P15, P2, P3, P4, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3622,7 +3664,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/onlineArchives",
         tag: "Online Archive",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BackupOnlineArchiveCreate"), sunset: None }],
         request_required: true,
         success: &[
@@ -3638,12 +3680,33 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "lifecycle",
     },
     Operation {
+        id: OperationId::DownloadGroupClusterOnlineArchiveQueryLogs,
+        name: "downloadGroupClusterOnlineArchiveQueryLogs",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/onlineArchives/queryLogs.gz",
+        tag: "Online Archive",
+        params: &[P15, P0, P59, P60, P40, P61],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Gzip, schema: Some("downloadGroupClusterOnlineArchiveQueryLogs/200/2023-01-01"), sunset: None }] },
+        ],
+        roles: &["Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::BinaryDownload,
+        resource: "/groups/{groupId}/clusters/{clusterName}/onlineArchives/queryLogs.gz",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
         id: OperationId::GetGroupClusterOnlineArchive,
         name: "getGroupClusterOnlineArchive",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/onlineArchives/{archiveId}",
         tag: "Online Archive",
-        params: &[P0, P14, P1, P61, P37],
+        params: &[P0, P15, P1, P62, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3664,7 +3727,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/onlineArchives/{archiveId}",
         tag: "Online Archive",
-        params: &[P0, P14, P1, P61, P37],
+        params: &[P0, P15, P1, P62, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BackupOnlineArchive"), sunset: None }],
         request_required: true,
         success: &[
@@ -3685,7 +3748,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/onlineArchives/{archiveId}",
         tag: "Online Archive",
-        params: &[P14, P0, P1, P61, P37],
+        params: &[P15, P0, P1, P62, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3701,33 +3764,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "lifecycle",
     },
     Operation {
-        id: OperationId::DownloadGroupClusterOnlineArchiveQueryLogs,
-        name: "downloadGroupClusterOnlineArchiveQueryLogs",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/onlineArchives/queryLogs.gz",
-        tag: "Online Archive",
-        params: &[P14, P0, P62, P63, P37, P64],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Gzip, schema: Some("downloadGroupClusterOnlineArchiveQueryLogs/200/2023-01-01"), sunset: None }] },
-        ],
-        roles: &["Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::BinaryDownload,
-        resource: "/groups/{groupId}/clusters/{clusterName}/onlineArchives/queryLogs.gz",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
         id: OperationId::GetGroupClusterOutageSimulation,
         name: "getGroupClusterOutageSimulation",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/outageSimulation",
         tag: "Cluster Outage Simulation",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3748,7 +3790,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/outageSimulation",
         tag: "Cluster Outage Simulation",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ClusterOutageSimulation"), sunset: None }],
         request_required: true,
         success: &[
@@ -3769,7 +3811,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/outageSimulation",
         tag: "Cluster Outage Simulation",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3790,7 +3832,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/overloadSimulations",
         tag: "Overload Protection Simulation",
-        params: &[P0, P3, P4, P1, P14, P37],
+        params: &[P0, P3, P4, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3811,7 +3853,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/overloadSimulations",
         tag: "Overload Protection Simulation",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "preview", format: Format::Json, schema: Some("OverloadProtectionSimulationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -3832,7 +3874,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/overloadSimulations/{simulationId}",
         tag: "Overload Protection Simulation",
-        params: &[P0, P1, P14, P37, P65],
+        params: &[P0, P1, P15, P40, P63],
         request: &[],
         request_required: false,
         success: &[
@@ -3853,7 +3895,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/overloadSimulations/{simulationId}",
         tag: "Overload Protection Simulation",
-        params: &[P0, P1, P14, P37, P65],
+        params: &[P0, P1, P15, P40, P63],
         request: &[],
         request_required: false,
         success: &[
@@ -3874,7 +3916,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/performanceAdvisor/dropIndexSuggestions",
         tag: "Performance Advisor",
-        params: &[P14, P37, P66],
+        params: &[P15, P40, P64],
         request: &[],
         request_required: false,
         success: &[
@@ -3895,7 +3937,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/performanceAdvisor/schemaAdvice",
         tag: "Performance Advisor",
-        params: &[P14, P66, P37],
+        params: &[P15, P64, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3916,7 +3958,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/performanceAdvisor/suggestedIndexes",
         tag: "Performance Advisor",
-        params: &[P14, P37, P66, P67, P68, P69, P70],
+        params: &[P15, P40, P64, P65, P66, P67, P68],
         request: &[],
         request_required: false,
         success: &[
@@ -3937,7 +3979,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/processArgs",
         tag: "Clusters",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -3958,7 +4000,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/processArgs",
         tag: "Clusters",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ClusterDescriptionProcessArgs"), sunset: None }, Media { version: "2024-08-05", format: Format::Json, schema: Some("ClusterDescriptionProcessArgs20240805"), sunset: None }],
         request_required: true,
         success: &[
@@ -3974,33 +4016,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
-        id: OperationId::GetGroupClusterQueryShapeInsightDetails,
-        name: "getGroupClusterQueryShapeInsightDetails",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/queryShapeInsights/{queryShapeHash}/details",
-        tag: "Query Shape Insights",
-        params: &[P0, P1, P14, P37, P69, P70, P67, P71],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("QueryStatsDetailsResponse"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::Metrics,
-        resource: "/groups/{groupId}/clusters/{clusterName}/queryShapeInsights/{queryShapeHash}/details",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
         id: OperationId::ListGroupClusterQueryShapeInsightSummaries,
         name: "listGroupClusterQueryShapeInsightSummaries",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/queryShapeInsights/summaries",
         tag: "Query Shape Insights",
-        params: &[P14, P37, P69, P70, P67, P68, P72, P73, P74, P75, P0, P1],
+        params: &[P15, P40, P67, P68, P65, P66, P69, P70, P71, P72, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -4016,12 +4037,33 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "telemetry",
     },
     Operation {
+        id: OperationId::GetGroupClusterQueryShapeInsightDetails,
+        name: "getGroupClusterQueryShapeInsightDetails",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/queryShapeInsights/{queryShapeHash}/details",
+        tag: "Query Shape Insights",
+        params: &[P0, P1, P15, P40, P67, P68, P65, P73],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("QueryStatsDetailsResponse"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::Metrics,
+        resource: "/groups/{groupId}/clusters/{clusterName}/queryShapeInsights/{queryShapeHash}/details",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
         id: OperationId::ListGroupClusterQueryShapes,
         name: "listGroupClusterQueryShapes",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/queryShapes",
         tag: "Query Shape Insights",
-        params: &[P14, P37, P76, P0, P2, P3, P4, P1],
+        params: &[P15, P40, P74, P0, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -4042,7 +4084,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/queryShapes/{queryShapeHash}",
         tag: "Query Shape Insights",
-        params: &[P0, P1, P14, P37, P71],
+        params: &[P0, P1, P15, P40, P73],
         request: &[],
         request_required: false,
         success: &[
@@ -4063,7 +4105,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/queryShapes/{queryShapeHash}",
         tag: "Query Shape Insights",
-        params: &[P0, P1, P14, P37, P71],
+        params: &[P0, P1, P15, P40, P73],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("QueryShapeUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -4084,7 +4126,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/restartPrimaries",
         tag: "Clusters",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4105,7 +4147,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/restoreJobs",
         tag: "Legacy Backup",
-        params: &[P0, P14, P2, P3, P4, P1, P77, P37],
+        params: &[P0, P15, P2, P3, P4, P1, P75, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4126,7 +4168,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/restoreJobs",
         tag: "Legacy Backup",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BackupRestoreJob"), sunset: None }],
         request_required: true,
         success: &[
@@ -4147,7 +4189,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/restoreJobs/{jobId}",
         tag: "Legacy Backup",
-        params: &[P0, P14, P1, P37, P53],
+        params: &[P0, P15, P1, P40, P51],
         request: &[],
         request_required: false,
         success: &[
@@ -4168,7 +4210,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/deployment",
         tag: "Atlas Search",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4189,7 +4231,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/deployment",
         tag: "Atlas Search",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ApiSearchDeploymentRequestView"), sunset: None }, Media { version: "2024-05-30", format: Format::Json, schema: Some("ApiSearchDeploymentRequestView"), sunset: None }],
         request_required: true,
         success: &[
@@ -4211,7 +4253,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/deployment",
         tag: "Atlas Search",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ApiSearchDeploymentRequestView"), sunset: None }, Media { version: "2024-05-30", format: Format::Json, schema: Some("ApiSearchDeploymentRequestView"), sunset: None }],
         request_required: true,
         success: &[
@@ -4232,7 +4274,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/deployment",
         tag: "Atlas Search",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4254,7 +4296,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4275,7 +4317,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("SearchIndexCreateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -4296,7 +4338,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes/{databaseName}/{collectionName}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P41, P40],
+        params: &[P0, P15, P1, P40, P49, P48],
         request: &[],
         request_required: false,
         success: &[
@@ -4317,7 +4359,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes/{databaseName}/{collectionName}/{indexName}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P41, P40, P78],
+        params: &[P0, P15, P1, P40, P49, P48, P76],
         request: &[],
         request_required: false,
         success: &[
@@ -4338,7 +4380,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes/{databaseName}/{collectionName}/{indexName}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P41, P40, P78],
+        params: &[P0, P15, P1, P40, P49, P48, P76],
         request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("SearchIndexUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -4359,7 +4401,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes/{databaseName}/{collectionName}/{indexName}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P41, P40, P78],
+        params: &[P0, P15, P1, P40, P49, P48, P76],
         request: &[],
         request_required: false,
         success: &[
@@ -4380,7 +4422,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes/{indexId}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P58],
+        params: &[P0, P15, P1, P40, P56],
         request: &[],
         request_required: false,
         success: &[
@@ -4401,7 +4443,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes/{indexId}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P58],
+        params: &[P0, P15, P1, P40, P56],
         request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("SearchIndexUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -4422,7 +4464,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/search/indexes/{indexId}",
         tag: "Atlas Search",
-        params: &[P0, P14, P1, P37, P58],
+        params: &[P0, P15, P1, P40, P56],
         request: &[],
         request_required: false,
         success: &[
@@ -4443,7 +4485,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/snapshotSchedule",
         tag: "Legacy Backup",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4464,7 +4506,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/snapshotSchedule",
         tag: "Legacy Backup",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ApiAtlasSnapshotScheduleView"), sunset: None }],
         request_required: true,
         success: &[
@@ -4485,7 +4527,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/snapshots",
         tag: "Legacy Backup",
-        params: &[P0, P14, P2, P3, P4, P1, P37, P79],
+        params: &[P0, P15, P2, P3, P4, P1, P40, P77],
         request: &[],
         request_required: false,
         success: &[
@@ -4506,7 +4548,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/snapshots/{snapshotId}",
         tag: "Legacy Backup",
-        params: &[P0, P14, P1, P37, P51],
+        params: &[P0, P15, P1, P40, P47],
         request: &[],
         request_required: false,
         success: &[
@@ -4527,7 +4569,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/snapshots/{snapshotId}",
         tag: "Legacy Backup",
-        params: &[P0, P14, P1, P37, P51],
+        params: &[P0, P15, P1, P40, P47],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BackupSnapshot"), sunset: None }],
         request_required: true,
         success: &[
@@ -4548,7 +4590,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/snapshots/{snapshotId}",
         tag: "Legacy Backup",
-        params: &[P0, P14, P1, P37, P51],
+        params: &[P0, P15, P1, P40, P47],
         request: &[],
         request_required: false,
         success: &[
@@ -4569,7 +4611,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/sqlInterface",
         tag: "Clusters",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4590,7 +4632,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/sqlInterface",
         tag: "Clusters",
-        params: &[P0, P14, P1, P80],
+        params: &[P0, P15, P1, P78],
         request: &[Media { version: "preview", format: Format::Json, schema: Some("SqlInterfaceStatusUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -4611,7 +4653,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/status",
         tag: "Clusters",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4627,12 +4669,54 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "derived",
     },
     Operation {
+        id: OperationId::GetGroupClusterCollStatNamespaces,
+        name: "getGroupClusterCollStatNamespaces",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/{clusterView}/collStats/namespaces",
+        tag: "Collection Level Metrics",
+        params: &[P15, P40, P79, P0, P80, P81, P82],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("CollStatsRankedNamespacesView"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::Metrics,
+        resource: "/groups/{groupId}/clusters/{clusterName}/{clusterView}/collStats/namespaces",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
+        id: OperationId::ListGroupClusterCollStatMeasurements,
+        name: "listGroupClusterCollStatMeasurements",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}/{clusterView}/{databaseName}/{collectionName}/collStats/measurements",
+        tag: "Collection Level Metrics",
+        params: &[P15, P40, P79, P48, P49, P0, P83, P80, P81, P82],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("MeasurementsCollStatsLatencyCluster"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::Metrics,
+        resource: "/groups/{groupId}/clusters/{clusterName}/{clusterView}/{databaseName}/{collectionName}/collStats/measurements",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
         id: OperationId::GrantGroupClusterMongoDbEmployeeAccess,
         name: "grantGroupClusterMongoDbEmployeeAccess",
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}:grantMongoDBEmployeeAccess",
         tag: "Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("EmployeeAccessGrantView"), sunset: None }],
         request_required: true,
         success: &[
@@ -4653,7 +4737,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}:pinFeatureCompatibilityVersion",
         tag: "Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("PinFCVView"), sunset: None }],
         request_required: false,
         success: &[
@@ -4674,7 +4758,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}:revokeMongoDBEmployeeAccess",
         tag: "Clusters",
-        params: &[P0, P1, P14, P37],
+        params: &[P0, P1, P15, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4695,7 +4779,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{clusterName}:unpinFeatureCompatibilityVersion",
         tag: "Clusters",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -4716,7 +4800,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/clusters/{hostName}/logs/{logName}.gz",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P81, P82, P63, P62],
+        params: &[P0, P15, P84, P85, P60, P59],
         request: &[],
         request_required: false,
         success: &[
@@ -4732,75 +4816,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "telemetry",
     },
     Operation {
-        id: OperationId::ListGroupClusterProviderRegions,
-        name: "listGroupClusterProviderRegions",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/provider/regions",
-        tag: "Clusters",
-        params: &[P0, P14, P2, P3, P4, P1, P83, P84],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PaginatedApiAtlasProviderRegionsView"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/clusters/provider/regions",
-        key_fields: "",
-        shape_detail: "list-only",
-        state_kind: "static",
-    },
-    Operation {
-        id: OperationId::UpgradeGroupClusterTenantUpgrade,
-        name: "upgradeGroupClusterTenantUpgrade",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/tenantUpgrade",
-        tag: "Clusters",
-        params: &[P0, P14, P1],
-        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LegacyAtlasTenantClusterUpgradeRequest"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LegacyAtlasCluster"), sunset: None }] },
-        ],
-        roles: &["Project Cluster Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CustomAction,
-        resource: "/groups/{groupId}/clusters",
-        key_fields: "",
-        shape_detail: "action:tenantUpgrade",
-        state_kind: "action",
-    },
-    Operation {
-        id: OperationId::UpgradeGroupClusterTenantUpgradeToServerless,
-        name: "upgradeGroupClusterTenantUpgradeToServerless",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/clusters/tenantUpgradeToServerless",
-        tag: "Clusters",
-        params: &[P0, P14, P1],
-        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ServerlessInstanceDescription"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ServerlessInstanceDescription"), sunset: Some("2025-02-05") }] },
-        ],
-        roles: &["Project Cluster Manager"],
-        deprecated: true,
-        authenticated: true,
-        shape: Shape::CustomAction,
-        resource: "/groups/{groupId}/clusters",
-        key_fields: "",
-        shape_detail: "action:tenantUpgradeToServerless",
-        state_kind: "action",
-    },
-    Operation {
         id: OperationId::ListGroupCollStatMetrics,
         name: "listGroupCollStatMetrics",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/collStats/metrics",
         tag: "Collection Level Metrics",
-        params: &[P14, P0],
+        params: &[P15, P0],
         request: &[],
         request_required: false,
         success: &[
@@ -4821,7 +4842,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/containers",
         tag: "Network Peering",
-        params: &[P0, P14, P2, P3, P4, P1, P85],
+        params: &[P0, P15, P2, P3, P4, P1, P86],
         request: &[],
         request_required: false,
         success: &[
@@ -4842,7 +4863,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/containers",
         tag: "Network Peering",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudProviderContainer"), sunset: None }],
         request_required: true,
         success: &[
@@ -4858,12 +4879,33 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
+        id: OperationId::ListGroupContainerAll,
+        name: "listGroupContainerAll",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/containers/all",
+        tag: "Network Peering",
+        params: &[P0, P15, P2, P3, P4, P1],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PaginatedCloudProviderContainerView"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/containers/all",
+        key_fields: "",
+        shape_detail: "unfiltered-list",
+        state_kind: "config",
+    },
+    Operation {
         id: OperationId::GetGroupContainer,
         name: "getGroupContainer",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/containers/{containerId}",
         tag: "Network Peering",
-        params: &[P0, P14, P1, P86],
+        params: &[P0, P15, P1, P87],
         request: &[],
         request_required: false,
         success: &[
@@ -4884,7 +4926,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/containers/{containerId}",
         tag: "Network Peering",
-        params: &[P0, P14, P1, P86],
+        params: &[P0, P15, P1, P87],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudProviderContainer"), sunset: None }],
         request_required: true,
         success: &[
@@ -4905,7 +4947,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/containers/{containerId}",
         tag: "Network Peering",
-        params: &[P0, P14, P1, P86],
+        params: &[P0, P15, P1, P87],
         request: &[],
         request_required: false,
         success: &[
@@ -4921,33 +4963,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
-        id: OperationId::ListGroupContainerAll,
-        name: "listGroupContainerAll",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/containers/all",
-        tag: "Network Peering",
-        params: &[P0, P14, P2, P3, P4, P1],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PaginatedCloudProviderContainerView"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/containers/all",
-        key_fields: "",
-        shape_detail: "unfiltered-list",
-        state_kind: "config",
-    },
-    Operation {
         id: OperationId::ListGroupCustomDbRoleRoles,
         name: "listGroupCustomDbRoleRoles",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/customDBRoles/roles",
         tag: "Custom Database Roles",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -4968,7 +4989,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/customDBRoles/roles",
         tag: "Custom Database Roles",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UserCustomDBRole"), sunset: None }],
         request_required: true,
         success: &[
@@ -4989,7 +5010,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/customDBRoles/roles/{roleName}",
         tag: "Custom Database Roles",
-        params: &[P0, P14, P1, P87],
+        params: &[P0, P15, P1, P88],
         request: &[],
         request_required: false,
         success: &[
@@ -5010,7 +5031,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/customDBRoles/roles/{roleName}",
         tag: "Custom Database Roles",
-        params: &[P0, P14, P1, P87],
+        params: &[P0, P15, P1, P88],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UpdateCustomDBRole"), sunset: None }],
         request_required: true,
         success: &[
@@ -5031,7 +5052,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/customDBRoles/roles/{roleName}",
         tag: "Custom Database Roles",
-        params: &[P0, P14, P1, P87],
+        params: &[P0, P15, P1, P88],
         request: &[],
         request_required: false,
         success: &[
@@ -5052,7 +5073,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation",
         tag: "Data Federation",
-        params: &[P0, P1, P14, P88],
+        params: &[P0, P1, P15, P89],
         request: &[],
         request_required: false,
         success: &[
@@ -5073,7 +5094,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation",
         tag: "Data Federation",
-        params: &[P0, P1, P14, P89],
+        params: &[P0, P1, P15, P90],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DataLakeTenant"), sunset: None }],
         request_required: true,
         success: &[
@@ -5094,7 +5115,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}",
         tag: "Data Federation",
-        params: &[P0, P14, P90],
+        params: &[P0, P15, P91],
         request: &[],
         request_required: false,
         success: &[
@@ -5115,7 +5136,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}",
         tag: "Data Federation",
-        params: &[P0, P1, P14, P90, P91],
+        params: &[P0, P1, P15, P91, P92],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DataLakeTenant"), sunset: None }],
         request_required: true,
         success: &[
@@ -5136,7 +5157,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}",
         tag: "Data Federation",
-        params: &[P0, P14, P1, P90],
+        params: &[P0, P15, P1, P91],
         request: &[],
         request_required: false,
         success: &[
@@ -5157,7 +5178,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}/limits",
         tag: "Data Federation",
-        params: &[P0, P1, P14, P90],
+        params: &[P0, P1, P15, P91],
         request: &[],
         request_required: false,
         success: &[
@@ -5178,7 +5199,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}/limits/{limitName}",
         tag: "Data Federation",
-        params: &[P0, P1, P14, P90, P92],
+        params: &[P0, P1, P15, P91, P93],
         request: &[],
         request_required: false,
         success: &[
@@ -5199,7 +5220,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}/limits/{limitName}",
         tag: "Data Federation",
-        params: &[P0, P14, P90, P92],
+        params: &[P0, P15, P91, P93],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DataFederationTenantQueryLimit"), sunset: None }],
         request_required: true,
         success: &[
@@ -5220,7 +5241,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}/limits/{limitName}",
         tag: "Data Federation",
-        params: &[P0, P14, P90, P92],
+        params: &[P0, P15, P91, P93],
         request: &[],
         request_required: false,
         success: &[
@@ -5241,7 +5262,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/dataFederation/{tenantName}/queryLogs.gz",
         tag: "Data Federation",
-        params: &[P14, P93, P94, P90],
+        params: &[P15, P94, P95, P91],
         request: &[],
         request_required: false,
         success: &[
@@ -5262,7 +5283,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/databaseUsers",
         tag: "Database Users",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -5283,7 +5304,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/databaseUsers",
         tag: "Database Users",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudDatabaseUser"), sunset: None }],
         request_required: true,
         success: &[
@@ -5304,7 +5325,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/databaseUsers/{databaseName}/{username}",
         tag: "Database Users",
-        params: &[P0, P14, P1, P40, P95],
+        params: &[P0, P15, P1, P48, P96],
         request: &[],
         request_required: false,
         success: &[
@@ -5325,7 +5346,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/databaseUsers/{databaseName}/{username}",
         tag: "Database Users",
-        params: &[P0, P14, P1, P40, P95],
+        params: &[P0, P15, P1, P48, P96],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudDatabaseUser"), sunset: None }],
         request_required: true,
         success: &[
@@ -5346,7 +5367,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/databaseUsers/{databaseName}/{username}",
         tag: "Database Users",
-        params: &[P0, P14, P1, P40, P95],
+        params: &[P0, P15, P1, P48, P96],
         request: &[],
         request_required: false,
         success: &[
@@ -5367,7 +5388,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/databaseUsers/{username}/certs",
         tag: "X.509 Authentication",
-        params: &[P0, P14, P2, P3, P4, P1, P95],
+        params: &[P0, P15, P2, P3, P4, P1, P96],
         request: &[],
         request_required: false,
         success: &[
@@ -5388,7 +5409,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/databaseUsers/{username}/certs",
         tag: "X.509 Authentication",
-        params: &[P0, P14, P1, P95],
+        params: &[P0, P15, P1, P96],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UserCert"), sunset: None }],
         request_required: true,
         success: &[
@@ -5409,7 +5430,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/dbAccessHistory/clusters/{clusterName}",
         tag: "Access Tracking",
-        params: &[P0, P14, P1, P96, P37, P97, P98, P99, P100],
+        params: &[P0, P15, P1, P97, P40, P98, P99, P100, P101],
         request: &[],
         request_required: false,
         success: &[
@@ -5430,7 +5451,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/dbAccessHistory/processes/{hostname}",
         tag: "Access Tracking",
-        params: &[P0, P14, P1, P96, P97, P101, P98, P99, P100],
+        params: &[P0, P15, P1, P97, P98, P102, P99, P100, P101],
         request: &[],
         request_required: false,
         success: &[
@@ -5451,7 +5472,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/encryptionAtRest",
         tag: "Encryption at Rest using Customer Key Management",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[],
         request_required: false,
         success: &[
@@ -5472,7 +5493,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/encryptionAtRest",
         tag: "Encryption at Rest using Customer Key Management",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("EncryptionAtRest"), sunset: None }],
         request_required: true,
         success: &[
@@ -5493,7 +5514,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/encryptionAtRest/{cloudProvider}/privateEndpoints",
         tag: "Encryption at Rest using Customer Key Management",
-        params: &[P0, P1, P14, P2, P3, P4, P102],
+        params: &[P0, P1, P15, P2, P3, P4, P103],
         request: &[],
         request_required: false,
         success: &[
@@ -5514,7 +5535,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/encryptionAtRest/{cloudProvider}/privateEndpoints",
         tag: "Encryption at Rest using Customer Key Management",
-        params: &[P0, P1, P14, P102],
+        params: &[P0, P1, P15, P103],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("EARPrivateEndpoint"), sunset: None }],
         request_required: true,
         success: &[
@@ -5535,7 +5556,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/encryptionAtRest/{cloudProvider}/privateEndpoints/{endpointId}",
         tag: "Encryption at Rest using Customer Key Management",
-        params: &[P0, P1, P14, P102, P29],
+        params: &[P0, P1, P15, P103, P31],
         request: &[],
         request_required: false,
         success: &[
@@ -5556,7 +5577,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/encryptionAtRest/{cloudProvider}/privateEndpoints/{endpointId}",
         tag: "Encryption at Rest using Customer Key Management",
-        params: &[P0, P1, P14, P102, P29],
+        params: &[P0, P1, P15, P103, P31],
         request: &[],
         request_required: false,
         success: &[
@@ -5577,7 +5598,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/events",
         tag: "Events",
-        params: &[P0, P14, P2, P3, P4, P1, P103, P16, P104, P105, P17, P18],
+        params: &[P0, P15, P2, P3, P4, P1, P104, P17, P105, P106, P18, P19],
         request: &[],
         request_required: false,
         success: &[
@@ -5598,7 +5619,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/events/{eventId}",
         tag: "Events",
-        params: &[P0, P14, P1, P106, P105],
+        params: &[P0, P15, P1, P107, P106],
         request: &[],
         request_required: false,
         success: &[
@@ -5619,7 +5640,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters",
         tag: "Flex Clusters",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -5640,7 +5661,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters",
         tag: "Flex Clusters",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("FlexClusterDescriptionCreate20241113"), sunset: None }],
         request_required: true,
         success: &[
@@ -5661,7 +5682,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}",
         tag: "Flex Clusters",
-        params: &[P14, P0, P1, P107],
+        params: &[P15, P0, P1, P108],
         request: &[],
         request_required: false,
         success: &[
@@ -5682,7 +5703,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}",
         tag: "Flex Clusters",
-        params: &[P0, P14, P1, P107],
+        params: &[P0, P15, P1, P108],
         request: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("FlexClusterDescriptionUpdate20241113"), sunset: None }],
         request_required: true,
         success: &[
@@ -5703,7 +5724,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}",
         tag: "Flex Clusters",
-        params: &[P0, P1, P14, P107],
+        params: &[P0, P1, P15, P108],
         request: &[],
         request_required: false,
         success: &[
@@ -5724,7 +5745,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}/backup/download",
         tag: "Flex Snapshots",
-        params: &[P107, P0, P14, P1],
+        params: &[P108, P0, P15, P1],
         request: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("FlexBackupSnapshotDownloadCreate20241113"), sunset: None }],
         request_required: true,
         success: &[
@@ -5745,7 +5766,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}/backup/restoreJobs",
         tag: "Flex Restore Jobs",
-        params: &[P0, P14, P2, P3, P4, P1, P107],
+        params: &[P0, P15, P2, P3, P4, P1, P108],
         request: &[],
         request_required: false,
         success: &[
@@ -5766,7 +5787,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}/backup/restoreJobs",
         tag: "Flex Restore Jobs",
-        params: &[P0, P14, P1, P107],
+        params: &[P0, P15, P1, P108],
         request: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("FlexBackupRestoreJobCreate20241113"), sunset: None }],
         request_required: true,
         success: &[
@@ -5787,7 +5808,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}/backup/restoreJobs/{restoreJobId}",
         tag: "Flex Restore Jobs",
-        params: &[P0, P14, P1, P107, P47],
+        params: &[P0, P15, P1, P108, P43],
         request: &[],
         request_required: false,
         success: &[
@@ -5808,7 +5829,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}/backup/snapshots",
         tag: "Flex Snapshots",
-        params: &[P0, P14, P1, P2, P3, P4, P107],
+        params: &[P0, P15, P1, P2, P3, P4, P108],
         request: &[],
         request_required: false,
         success: &[
@@ -5829,7 +5850,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters/{name}/backup/snapshots/{snapshotId}",
         tag: "Flex Snapshots",
-        params: &[P0, P14, P107, P51],
+        params: &[P0, P15, P108, P47],
         request: &[],
         request_required: false,
         success: &[
@@ -5850,7 +5871,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/flexClusters:tenantUpgrade",
         tag: "Flex Clusters",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2024-11-13", format: Format::Json, schema: Some("AtlasTenantClusterUpgradeRequest20240805"), sunset: None }],
         request_required: true,
         success: &[
@@ -5871,7 +5892,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/hosts/{processId}/fts/metrics",
         tag: "Monitoring and Logs",
-        params: &[P108, P14, P0],
+        params: &[P109, P15, P0],
         request: &[],
         request_required: false,
         success: &[
@@ -5887,33 +5908,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "telemetry",
     },
     Operation {
-        id: OperationId::GetGroupHostFtsMetricIndexMeasurements,
-        name: "getGroupHostFtsMetricIndexMeasurements",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/hosts/{processId}/fts/metrics/indexes/{databaseName}/{collectionName}/{indexName}/measurements",
-        tag: "Monitoring and Logs",
-        params: &[P108, P78, P40, P41, P14, P109, P45, P43, P44, P0, P110],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("MeasurementsIndexes"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::Metrics,
-        resource: "/groups/{groupId}/hosts/{processId}/fts/metrics/indexes/{databaseName}/{collectionName}/{indexName}/measurements",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
         id: OperationId::ListGroupHostFtsMetricIndexMeasurements,
         name: "listGroupHostFtsMetricIndexMeasurements",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/hosts/{processId}/fts/metrics/indexes/{databaseName}/{collectionName}/measurements",
         tag: "Monitoring and Logs",
-        params: &[P108, P40, P41, P14, P109, P45, P43, P44, P0, P110],
+        params: &[P109, P48, P49, P15, P110, P82, P80, P81, P0, P111],
         request: &[],
         request_required: false,
         success: &[
@@ -5929,12 +5929,33 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "telemetry",
     },
     Operation {
+        id: OperationId::GetGroupHostFtsMetricIndexMeasurements,
+        name: "getGroupHostFtsMetricIndexMeasurements",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/hosts/{processId}/fts/metrics/indexes/{databaseName}/{collectionName}/{indexName}/measurements",
+        tag: "Monitoring and Logs",
+        params: &[P109, P76, P48, P49, P15, P110, P82, P80, P81, P0, P111],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("MeasurementsIndexes"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::Metrics,
+        resource: "/groups/{groupId}/hosts/{processId}/fts/metrics/indexes/{databaseName}/{collectionName}/{indexName}/measurements",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
         id: OperationId::ListGroupHostFtsMetricMeasurements,
         name: "listGroupHostFtsMetricMeasurements",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/hosts/{processId}/fts/metrics/measurements",
         tag: "Monitoring and Logs",
-        params: &[P108, P14, P109, P45, P43, P44, P0, P111],
+        params: &[P109, P15, P110, P82, P80, P81, P0, P112],
         request: &[],
         request_required: false,
         success: &[
@@ -5955,7 +5976,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/integrations",
         tag: "Third-Party Integrations",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -5976,7 +5997,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/integrations/{integrationType}",
         tag: "Third-Party Integrations",
-        params: &[P0, P14, P1, P112],
+        params: &[P0, P15, P1, P113],
         request: &[],
         request_required: false,
         success: &[
@@ -5997,7 +6018,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/integrations/{integrationType}",
         tag: "Third-Party Integrations",
-        params: &[P112, P0, P14, P2, P3, P4, P1],
+        params: &[P113, P0, P15, P2, P3, P4, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ThirdPartyIntegration"), sunset: None }],
         request_required: true,
         success: &[
@@ -6018,7 +6039,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/groups/{groupId}/integrations/{integrationType}",
         tag: "Third-Party Integrations",
-        params: &[P112, P0, P14, P2, P3, P4, P1],
+        params: &[P113, P0, P15, P2, P3, P4, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ThirdPartyIntegration"), sunset: None }],
         request_required: true,
         success: &[
@@ -6039,7 +6060,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/integrations/{integrationType}",
         tag: "Third-Party Integrations",
-        params: &[P112, P0, P14, P1],
+        params: &[P113, P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6060,7 +6081,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/invites",
         tag: "Projects",
-        params: &[P14, P0, P1, P113],
+        params: &[P15, P0, P1, P114],
         request: &[],
         request_required: false,
         success: &[
@@ -6081,7 +6102,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/invites",
         tag: "Projects",
-        params: &[P14, P1, P0],
+        params: &[P15, P1, P0],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupInvitationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6102,7 +6123,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/invites",
         tag: "Projects",
-        params: &[P14, P0, P1],
+        params: &[P15, P0, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupInvitationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6123,7 +6144,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/invites/{invitationId}",
         tag: "Projects",
-        params: &[P14, P0, P1, P114],
+        params: &[P15, P0, P1, P115],
         request: &[],
         request_required: false,
         success: &[
@@ -6144,7 +6165,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/invites/{invitationId}",
         tag: "Projects",
-        params: &[P14, P0, P114],
+        params: &[P15, P0, P115],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupInvitationUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6165,7 +6186,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/invites/{invitationId}",
         tag: "Projects",
-        params: &[P14, P0, P114],
+        params: &[P15, P0, P115],
         request: &[],
         request_required: false,
         success: &[
@@ -6186,7 +6207,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/ipAddresses",
         tag: "Projects",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[],
         request_required: false,
         success: &[
@@ -6207,7 +6228,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/limits",
         tag: "Projects",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6228,7 +6249,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/limits/{limitName}",
         tag: "Projects",
-        params: &[P115, P0, P14, P1],
+        params: &[P116, P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6249,7 +6270,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/limits/{limitName}",
         tag: "Projects",
-        params: &[P115, P0, P14, P1],
+        params: &[P116, P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("DataFederationLimit"), sunset: None }],
         request_required: true,
         success: &[
@@ -6270,7 +6291,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/limits/{limitName}",
         tag: "Projects",
-        params: &[P115, P0, P14, P1],
+        params: &[P116, P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6291,7 +6312,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/liveMigrations",
         tag: "Cloud Migration Service",
-        params: &[P14, P0, P1],
+        params: &[P15, P0, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LiveMigrationRequest"), sunset: None }, Media { version: "2024-05-30", format: Format::Json, schema: Some("LiveMigrationRequest20240530"), sunset: None }],
         request_required: true,
         success: &[
@@ -6307,54 +6328,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "job",
     },
     Operation {
-        id: OperationId::GetGroupLiveMigration,
-        name: "getGroupLiveMigration",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/liveMigrations/{liveMigrationId}",
-        tag: "Cloud Migration Service",
-        params: &[P14, P116, P0, P1],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LiveMigrationResponse"), sunset: None }] },
-        ],
-        roles: &["Organization Member"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/liveMigrations",
-        key_fields: "liveMigrationId->_id",
-        shape_detail: "",
-        state_kind: "job",
-    },
-    Operation {
-        id: OperationId::CutoverGroupLiveMigration,
-        name: "cutoverGroupLiveMigration",
-        method: Method::Put,
-        path: "/api/atlas/v2/groups/{groupId}/liveMigrations/{liveMigrationId}/cutover",
-        tag: "Cloud Migration Service",
-        params: &[P14, P116, P0, P1],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 202, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CustomAction,
-        resource: "/groups/{groupId}/liveMigrations",
-        key_fields: "liveMigrationId->_id",
-        shape_detail: "action:cutover",
-        state_kind: "action",
-    },
-    Operation {
         id: OperationId::ValidateGroupLiveMigrations,
         name: "validateGroupLiveMigrations",
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/liveMigrations/validate",
         tag: "Cloud Migration Service",
-        params: &[P14, P0, P1],
+        params: &[P15, P0, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LiveMigrationRequest"), sunset: None }, Media { version: "2024-05-30", format: Format::Json, schema: Some("LiveMigrationRequest20240530"), sunset: None }],
         request_required: true,
         success: &[
@@ -6375,7 +6354,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/liveMigrations/validate/{validationId}",
         tag: "Cloud Migration Service",
-        params: &[P14, P117, P0],
+        params: &[P15, P117, P0],
         request: &[],
         request_required: false,
         success: &[
@@ -6391,12 +6370,54 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "job",
     },
     Operation {
+        id: OperationId::GetGroupLiveMigration,
+        name: "getGroupLiveMigration",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/liveMigrations/{liveMigrationId}",
+        tag: "Cloud Migration Service",
+        params: &[P15, P118, P0, P1],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LiveMigrationResponse"), sunset: None }] },
+        ],
+        roles: &["Organization Member"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/liveMigrations",
+        key_fields: "liveMigrationId->_id",
+        shape_detail: "",
+        state_kind: "job",
+    },
+    Operation {
+        id: OperationId::CutoverGroupLiveMigration,
+        name: "cutoverGroupLiveMigration",
+        method: Method::Put,
+        path: "/api/atlas/v2/groups/{groupId}/liveMigrations/{liveMigrationId}/cutover",
+        tag: "Cloud Migration Service",
+        params: &[P15, P118, P0, P1],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 202, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CustomAction,
+        resource: "/groups/{groupId}/liveMigrations",
+        key_fields: "liveMigrationId->_id",
+        shape_detail: "action:cutover",
+        state_kind: "action",
+    },
+    Operation {
         id: OperationId::ListGroupLogIntegrations,
         name: "listGroupLogIntegrations",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/logIntegrations",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P2, P3, P4, P1, P118],
+        params: &[P0, P15, P2, P3, P4, P1, P119],
         request: &[],
         request_required: false,
         success: &[
@@ -6417,7 +6438,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/logIntegrations",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("LogIntegrationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6438,7 +6459,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/logIntegrations/{id}",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1, P119],
+        params: &[P0, P15, P1, P120],
         request: &[],
         request_required: false,
         success: &[
@@ -6459,7 +6480,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/groups/{groupId}/logIntegrations/{id}",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1, P119],
+        params: &[P0, P15, P1, P120],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("LogIntegrationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6480,7 +6501,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/logIntegrations/{id}",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1, P119],
+        params: &[P0, P15, P1, P120],
         request: &[],
         request_required: false,
         success: &[
@@ -6501,7 +6522,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/maintenanceWindow",
         tag: "Maintenance Windows",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6522,7 +6543,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/maintenanceWindow",
         tag: "Maintenance Windows",
-        params: &[P0, P14],
+        params: &[P0, P15],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupMaintenanceWindow"), sunset: None }, Media { version: "preview", format: Format::Json, schema: Some("GroupMaintenanceWindowPreviewUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6543,7 +6564,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/maintenanceWindow",
         tag: "Maintenance Windows",
-        params: &[P0, P14],
+        params: &[P0, P15],
         request: &[],
         request_required: false,
         success: &[
@@ -6564,7 +6585,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/maintenanceWindow/autoDefer",
         tag: "Maintenance Windows",
-        params: &[P0, P14],
+        params: &[P0, P15],
         request: &[],
         request_required: false,
         success: &[
@@ -6585,7 +6606,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/maintenanceWindow/defer",
         tag: "Maintenance Windows",
-        params: &[P0, P14],
+        params: &[P0, P15],
         request: &[],
         request_required: false,
         success: &[
@@ -6606,7 +6627,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/managedSlowMs",
         tag: "Performance Advisor",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6627,7 +6648,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/managedSlowMs/disable",
         tag: "Performance Advisor",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6648,7 +6669,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/managedSlowMs/enable",
         tag: "Performance Advisor",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -6669,7 +6690,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs",
         tag: "Remote MCP Configurations",
-        params: &[P0, P3, P2, P4, P1, P14],
+        params: &[P0, P3, P2, P4, P1, P15],
         request: &[],
         request_required: false,
         success: &[
@@ -6690,7 +6711,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs",
         tag: "Remote MCP Configurations",
-        params: &[P14],
+        params: &[P15],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("CreateGroupMcpConfigRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6711,7 +6732,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs/{mcpConfigId}",
         tag: "Remote MCP Configurations",
-        params: &[P0, P1, P14, P120],
+        params: &[P0, P1, P15, P121],
         request: &[],
         request_required: false,
         success: &[
@@ -6732,7 +6753,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs/{mcpConfigId}",
         tag: "Remote MCP Configurations",
-        params: &[P1, P14, P120],
+        params: &[P1, P15, P121],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("GroupMcpConfigUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6753,7 +6774,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs/{mcpConfigId}",
         tag: "Remote MCP Configurations",
-        params: &[P14, P120, P121],
+        params: &[P15, P121, P122],
         request: &[],
         request_required: false,
         success: &[
@@ -6774,7 +6795,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs/{mcpConfigId}/secrets",
         tag: "Remote MCP Configurations",
-        params: &[P0, P3, P2, P4, P1, P14, P122],
+        params: &[P0, P3, P2, P4, P1, P15, P123],
         request: &[],
         request_required: false,
         success: &[
@@ -6795,7 +6816,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs/{mcpConfigId}/secrets",
         tag: "Remote MCP Configurations",
-        params: &[P14, P122],
+        params: &[P15, P123],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("ServiceAccountSecretRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6816,7 +6837,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs/{mcpConfigId}/secrets/{secretId}",
         tag: "Remote MCP Configurations",
-        params: &[P0, P1, P14, P122, P123],
+        params: &[P0, P1, P15, P123, P124],
         request: &[],
         request_required: false,
         success: &[
@@ -6837,7 +6858,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/mcpConfigs/{mcpConfigId}/secrets/{secretId}",
         tag: "Remote MCP Configurations",
-        params: &[P14, P122, P123],
+        params: &[P15, P123, P124],
         request: &[],
         request_required: false,
         success: &[
@@ -6858,7 +6879,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/metricIntegrations",
         tag: "Metric Integrations",
-        params: &[P0, P14, P2, P3, P4, P1, P118, P124],
+        params: &[P0, P15, P2, P3, P4, P1, P119, P125],
         request: &[],
         request_required: false,
         success: &[
@@ -6879,7 +6900,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/metricIntegrations",
         tag: "Metric Integrations",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("MetricIntegrationRequest"), sunset: None }, Media { version: "preview", format: Format::Json, schema: Some("MetricIntegrationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6900,7 +6921,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/metricIntegrations/{metricIntegrationId}",
         tag: "Metric Integrations",
-        params: &[P0, P14, P1, P125],
+        params: &[P0, P15, P1, P126],
         request: &[],
         request_required: false,
         success: &[
@@ -6921,7 +6942,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/groups/{groupId}/metricIntegrations/{metricIntegrationId}",
         tag: "Metric Integrations",
-        params: &[P0, P14, P1, P125],
+        params: &[P0, P15, P1, P126],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("MetricIntegrationUpdateRequest"), sunset: None }, Media { version: "preview", format: Format::Json, schema: Some("MetricIntegrationUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -6942,7 +6963,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/metricIntegrations/{metricIntegrationId}",
         tag: "Metric Integrations",
-        params: &[P0, P14, P1, P125],
+        params: &[P0, P15, P1, P126],
         request: &[],
         request_required: false,
         success: &[
@@ -6963,7 +6984,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/mongoDBVersions",
         tag: "Projects",
-        params: &[P0, P1, P14, P126, P127, P128, P129, P4],
+        params: &[P0, P1, P15, P127, P128, P129, P130, P4],
         request: &[],
         request_required: false,
         success: &[
@@ -6984,7 +7005,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/peers",
         tag: "Network Peering",
-        params: &[P0, P14, P2, P3, P4, P1, P130],
+        params: &[P0, P15, P2, P3, P4, P1, P131],
         request: &[],
         request_required: false,
         success: &[
@@ -7005,7 +7026,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/peers",
         tag: "Network Peering",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BaseNetworkPeeringConnectionSettings"), sunset: None }],
         request_required: true,
         success: &[
@@ -7026,7 +7047,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/peers/{peerId}",
         tag: "Network Peering",
-        params: &[P0, P14, P1, P131],
+        params: &[P0, P15, P1, P132],
         request: &[],
         request_required: false,
         success: &[
@@ -7047,7 +7068,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/peers/{peerId}",
         tag: "Network Peering",
-        params: &[P0, P14, P1, P131],
+        params: &[P0, P15, P1, P132],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("BaseNetworkPeeringConnectionSettings"), sunset: None }],
         request_required: true,
         success: &[
@@ -7068,7 +7089,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/peers/{peerId}",
         tag: "Network Peering",
-        params: &[P0, P14, P1, P131],
+        params: &[P0, P15, P1, P132],
         request: &[],
         request_required: false,
         success: &[
@@ -7084,138 +7105,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "lifecycle",
     },
     Operation {
-        id: OperationId::ListGroupPrivateEndpointEndpointService,
-        name: "listGroupPrivateEndpointEndpointService",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
-        tag: "Private Endpoint Services",
-        params: &[P0, P14, P1, P132],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("listGroupPrivateEndpointEndpointService/200/2023-01-01"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::GetGroupPrivateEndpointEndpointService,
-        name: "getGroupPrivateEndpointEndpointService",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}",
-        tag: "Private Endpoint Services",
-        params: &[P0, P14, P1, P132, P133],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("EndpointService"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
-        key_fields: "endpointServiceId->id",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::DeleteGroupPrivateEndpointEndpointService,
-        name: "deleteGroupPrivateEndpointEndpointService",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}",
-        tag: "Private Endpoint Services",
-        params: &[P0, P14, P1, P132, P133],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 204, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Project Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
-        key_fields: "endpointServiceId->id",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::CreateGroupPrivateEndpointEndpointServiceEndpoint,
-        name: "createGroupPrivateEndpointEndpointServiceEndpoint",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
-        tag: "Private Endpoint Services",
-        params: &[P0, P14, P1, P132, P133],
-        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CreateEndpointRequest"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PrivateLinkEndpoint"), sunset: None }] },
-        ],
-        roles: &["Project Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionCreate,
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::GetGroupPrivateEndpointEndpointServiceEndpoint,
-        name: "getGroupPrivateEndpointEndpointServiceEndpoint",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint/{endpointId}",
-        tag: "Private Endpoint Services",
-        params: &[P0, P14, P1, P132, P134, P133],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PrivateLinkEndpoint"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
-        key_fields: "endpointId->interfaceEndpointId|privateEndpointResourceId|endpointGroupName",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::DeleteGroupPrivateEndpointEndpointServiceEndpoint,
-        name: "deleteGroupPrivateEndpointEndpointServiceEndpoint",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint/{endpointId}",
-        tag: "Private Endpoint Services",
-        params: &[P0, P14, P1, P132, P134, P133],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 204, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Project Owner"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
-        key_fields: "endpointId->interfaceEndpointId|privateEndpointResourceId|endpointGroupName",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
         id: OperationId::CreateGroupPrivateEndpointEndpointService,
         name: "createGroupPrivateEndpointEndpointService",
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/endpointService",
         tag: "Private Endpoint Services",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudProviderEndpointServiceRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -7236,7 +7131,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/endpointService/{endpointServiceId}",
         tag: "Private Endpoint Services",
-        params: &[P0, P14, P1, P133],
+        params: &[P0, P15, P1, P133],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ApiAtlasModifyEndpointServiceRequestView"), sunset: None }],
         request_required: true,
         success: &[
@@ -7257,7 +7152,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/regionalMode",
         tag: "Private Endpoint Services",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -7278,7 +7173,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/regionalMode",
         tag: "Private Endpoint Services",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ProjectSettingItemView"), sunset: None }],
         request_required: true,
         success: &[
@@ -7299,7 +7194,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/serverless/instance/{instanceName}/endpoint",
         tag: "Serverless Private Endpoints",
-        params: &[P0, P14, P135],
+        params: &[P0, P15, P134],
         request: &[],
         request_required: false,
         success: &[
@@ -7320,7 +7215,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/serverless/instance/{instanceName}/endpoint",
         tag: "Serverless Private Endpoints",
-        params: &[P0, P14, P135],
+        params: &[P0, P15, P134],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ServerlessTenantCreateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -7341,7 +7236,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/serverless/instance/{instanceName}/endpoint/{endpointId}",
         tag: "Serverless Private Endpoints",
-        params: &[P0, P14, P135, P29],
+        params: &[P0, P15, P134, P31],
         request: &[],
         request_required: false,
         success: &[
@@ -7362,7 +7257,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/serverless/instance/{instanceName}/endpoint/{endpointId}",
         tag: "Serverless Private Endpoints",
-        params: &[P0, P14, P135, P29],
+        params: &[P0, P15, P134, P31],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ServerlessTenantEndpointUpdate"), sunset: None }],
         request_required: true,
         success: &[
@@ -7383,7 +7278,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/serverless/instance/{instanceName}/endpoint/{endpointId}",
         tag: "Serverless Private Endpoints",
-        params: &[P0, P14, P135, P29],
+        params: &[P0, P15, P134, P31],
         request: &[],
         request_required: false,
         success: &[
@@ -7399,12 +7294,138 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "lifecycle",
     },
     Operation {
+        id: OperationId::ListGroupPrivateEndpointEndpointService,
+        name: "listGroupPrivateEndpointEndpointService",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
+        tag: "Private Endpoint Services",
+        params: &[P0, P15, P1, P135],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("listGroupPrivateEndpointEndpointService/200/2023-01-01"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::GetGroupPrivateEndpointEndpointService,
+        name: "getGroupPrivateEndpointEndpointService",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}",
+        tag: "Private Endpoint Services",
+        params: &[P0, P15, P1, P135, P133],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("EndpointService"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
+        key_fields: "endpointServiceId->id",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::DeleteGroupPrivateEndpointEndpointService,
+        name: "deleteGroupPrivateEndpointEndpointService",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}",
+        tag: "Private Endpoint Services",
+        params: &[P0, P15, P1, P135, P133],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 204, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Project Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
+        key_fields: "endpointServiceId->id",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::CreateGroupPrivateEndpointEndpointServiceEndpoint,
+        name: "createGroupPrivateEndpointEndpointServiceEndpoint",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
+        tag: "Private Endpoint Services",
+        params: &[P0, P15, P1, P135, P133],
+        request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CreateEndpointRequest"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PrivateLinkEndpoint"), sunset: None }] },
+        ],
+        roles: &["Project Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionCreate,
+        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::GetGroupPrivateEndpointEndpointServiceEndpoint,
+        name: "getGroupPrivateEndpointEndpointServiceEndpoint",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint/{endpointId}",
+        tag: "Private Endpoint Services",
+        params: &[P0, P15, P1, P135, P136, P133],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PrivateLinkEndpoint"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
+        key_fields: "endpointId->interfaceEndpointId|privateEndpointResourceId|endpointGroupName",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::DeleteGroupPrivateEndpointEndpointServiceEndpoint,
+        name: "deleteGroupPrivateEndpointEndpointServiceEndpoint",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint/{endpointId}",
+        tag: "Private Endpoint Services",
+        params: &[P0, P15, P1, P135, P136, P133],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 204, media: &[Media { version: "2023-01-01", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Project Owner"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService/{endpointServiceId}/endpoint",
+        key_fields: "endpointId->interfaceEndpointId|privateEndpointResourceId|endpointGroupName",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
         id: OperationId::VerifyGroupPrivateIpMode,
         name: "verifyGroupPrivateIpMode",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/privateIpMode",
         tag: "Network Peering",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -7425,7 +7446,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/privateIpMode",
         tag: "Network Peering",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PrivateIPModeView"), sunset: None }],
         request_required: true,
         success: &[
@@ -7446,7 +7467,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/privateNetworkSettings/endpointIds",
         tag: "Data Federation",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -7467,7 +7488,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/privateNetworkSettings/endpointIds",
         tag: "Data Federation",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PrivateNetworkEndpointIdEntry"), sunset: None }],
         request_required: true,
         success: &[
@@ -7488,7 +7509,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/privateNetworkSettings/endpointIds/{endpointId}",
         tag: "Data Federation",
-        params: &[P0, P14, P1, P136],
+        params: &[P0, P15, P1, P137],
         request: &[],
         request_required: false,
         success: &[
@@ -7509,7 +7530,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/privateNetworkSettings/endpointIds/{endpointId}",
         tag: "Data Federation",
-        params: &[P0, P14, P1, P136],
+        params: &[P0, P15, P1, P137],
         request: &[],
         request_required: false,
         success: &[
@@ -7530,7 +7551,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -7551,7 +7572,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P1, P108],
+        params: &[P0, P15, P1, P109],
         request: &[],
         request_required: false,
         success: &[
@@ -7567,33 +7588,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "derived",
     },
     Operation {
-        id: OperationId::ListGroupProcessCollStatMeasurements,
-        name: "listGroupProcessCollStatMeasurements",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/{databaseName}/{collectionName}/collStats/measurements",
-        tag: "Collection Level Metrics",
-        params: &[P14, P108, P40, P41, P0, P42, P43, P44, P45],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("MeasurementsCollStatsLatencyHost"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::Metrics,
-        resource: "/groups/{groupId}/processes/{processId}/{databaseName}/{collectionName}/collStats/measurements",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
         id: OperationId::GetGroupProcessCollStatNamespaces,
         name: "getGroupProcessCollStatNamespaces",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/collStats/namespaces",
         tag: "Collection Level Metrics",
-        params: &[P14, P108, P0, P43, P44, P45],
+        params: &[P15, P109, P0, P80, P81, P82],
         request: &[],
         request_required: false,
         success: &[
@@ -7614,7 +7614,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/databases",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P2, P3, P4, P1, P108],
+        params: &[P0, P15, P2, P3, P4, P1, P109],
         request: &[],
         request_required: false,
         success: &[
@@ -7635,7 +7635,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/databases/{databaseName}",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P1, P40, P108],
+        params: &[P0, P15, P1, P48, P109],
         request: &[],
         request_required: false,
         success: &[
@@ -7656,7 +7656,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/databases/{databaseName}/measurements",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P1, P40, P137, P108, P109, P45, P43, P44],
+        params: &[P0, P15, P1, P48, P138, P109, P110, P82, P80, P81],
         request: &[],
         request_required: false,
         success: &[
@@ -7677,7 +7677,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/disks",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P2, P3, P4, P1, P108],
+        params: &[P0, P15, P2, P3, P4, P1, P109],
         request: &[],
         request_required: false,
         success: &[
@@ -7698,7 +7698,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/disks/{partitionName}",
         tag: "Monitoring and Logs",
-        params: &[P0, P138, P14, P108],
+        params: &[P0, P139, P15, P109],
         request: &[],
         request_required: false,
         success: &[
@@ -7719,7 +7719,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/disks/{partitionName}/measurements",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P1, P139, P138, P108, P109, P45, P43, P44],
+        params: &[P0, P15, P1, P140, P139, P109, P110, P82, P80, P81],
         request: &[],
         request_required: false,
         success: &[
@@ -7740,7 +7740,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/measurements",
         tag: "Monitoring and Logs",
-        params: &[P0, P14, P1, P140, P45, P108, P109, P43, P44],
+        params: &[P0, P15, P1, P141, P82, P109, P110, P80, P81],
         request: &[],
         request_required: false,
         success: &[
@@ -7761,7 +7761,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/performanceAdvisor/namespaces",
         tag: "Performance Advisor",
-        params: &[P0, P14, P1, P141, P108, P69],
+        params: &[P0, P15, P1, P142, P109, P67],
         request: &[],
         request_required: false,
         success: &[
@@ -7782,7 +7782,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/performanceAdvisor/slowQueryLogs",
         tag: "Performance Advisor",
-        params: &[P0, P14, P1, P141, P68, P142, P108, P69, P143, P144, P145],
+        params: &[P0, P15, P1, P142, P66, P143, P109, P67, P144, P145, P146],
         request: &[],
         request_required: false,
         success: &[
@@ -7803,7 +7803,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/performanceAdvisor/suggestedIndexes",
         tag: "Performance Advisor",
-        params: &[P0, P14, P2, P3, P4, P1, P141, P68, P146, P147, P108, P69],
+        params: &[P0, P15, P2, P3, P4, P1, P142, P66, P147, P148, P109, P67],
         request: &[],
         request_required: false,
         success: &[
@@ -7819,12 +7819,33 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "telemetry",
     },
     Operation {
+        id: OperationId::ListGroupProcessCollStatMeasurements,
+        name: "listGroupProcessCollStatMeasurements",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/processes/{processId}/{databaseName}/{collectionName}/collStats/measurements",
+        tag: "Collection Level Metrics",
+        params: &[P15, P109, P48, P49, P0, P83, P80, P81, P82],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-11-15", format: Format::Json, schema: Some("MeasurementsCollStatsLatencyHost"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::Metrics,
+        resource: "/groups/{groupId}/processes/{processId}/{databaseName}/{collectionName}/collStats/measurements",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
         id: OperationId::GetGroupPushBasedLogExport,
         name: "getGroupPushBasedLogExport",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/pushBasedLogExport",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -7845,7 +7866,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/pushBasedLogExport",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CreatePushBasedLogExportProjectRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -7866,7 +7887,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/pushBasedLogExport",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PushBasedLogExportProject"), sunset: None }],
         request_required: true,
         success: &[
@@ -7887,7 +7908,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/pushBasedLogExport",
         tag: "Push-Based Log Export",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -7908,7 +7929,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/sampleDatasetLoad/{name}",
         tag: "Clusters",
-        params: &[P0, P14, P107],
+        params: &[P0, P15, P108],
         request: &[],
         request_required: false,
         success: &[
@@ -7929,7 +7950,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/sampleDatasetLoad/{sampleDatasetId}",
         tag: "Clusters",
-        params: &[P0, P14, P148],
+        params: &[P0, P15, P149],
         request: &[],
         request_required: false,
         success: &[
@@ -7950,7 +7971,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/sandbox/{sandboxConfigId}:generateClusterDescription",
         tag: "Sandbox",
-        params: &[P0, P1, P14, P149],
+        params: &[P0, P1, P15, P150],
         request: &[],
         request_required: false,
         success: &[
@@ -7971,7 +7992,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serverless",
         tag: "Serverless Instances",
-        params: &[P0, P14, P2, P3, P4, P1],
+        params: &[P0, P15, P2, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -7992,7 +8013,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{clusterName}/backup/restoreJobs",
         tag: "Cloud Backups",
-        params: &[P0, P14, P2, P3, P4, P1, P37],
+        params: &[P0, P15, P2, P3, P4, P1, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -8013,7 +8034,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{clusterName}/backup/restoreJobs",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37],
+        params: &[P0, P15, P1, P40],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("ServerlessBackupRestoreJob"), sunset: None }],
         request_required: true,
         success: &[
@@ -8034,7 +8055,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{clusterName}/backup/restoreJobs/{restoreJobId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P37, P47],
+        params: &[P0, P15, P1, P40, P43],
         request: &[],
         request_required: false,
         success: &[
@@ -8055,7 +8076,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{clusterName}/backup/snapshots",
         tag: "Cloud Backups",
-        params: &[P0, P14, P1, P2, P3, P4, P37],
+        params: &[P0, P15, P1, P2, P3, P4, P40],
         request: &[],
         request_required: false,
         success: &[
@@ -8076,7 +8097,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{clusterName}/backup/snapshots/{snapshotId}",
         tag: "Cloud Backups",
-        params: &[P0, P14, P37, P51],
+        params: &[P0, P15, P40, P47],
         request: &[],
         request_required: false,
         success: &[
@@ -8097,7 +8118,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{clusterName}/performanceAdvisor/autoIndexing",
         tag: "Performance Advisor",
-        params: &[P14, P37, P0, P1],
+        params: &[P15, P40, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8118,7 +8139,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{clusterName}/performanceAdvisor/autoIndexing",
         tag: "Performance Advisor",
-        params: &[P14, P37, P150, P1],
+        params: &[P15, P40, P151, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8139,7 +8160,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serverless/{name}",
         tag: "Serverless Instances",
-        params: &[P14, P0, P1, P107],
+        params: &[P15, P0, P1, P108],
         request: &[],
         request_required: false,
         success: &[
@@ -8160,7 +8181,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts",
         tag: "Service Accounts",
-        params: &[P14, P3, P4, P1, P0, P151],
+        params: &[P15, P3, P4, P1, P0, P152],
         request: &[],
         request_required: false,
         success: &[
@@ -8181,7 +8202,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts",
         tag: "Service Accounts",
-        params: &[P14, P0, P1],
+        params: &[P15, P0, P1],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("GroupServiceAccountRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -8202,7 +8223,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}",
         tag: "Service Accounts",
-        params: &[P14, P152, P0, P1],
+        params: &[P15, P153, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8223,7 +8244,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}",
         tag: "Service Accounts",
-        params: &[P152, P14, P0, P1],
+        params: &[P153, P15, P0, P1],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("GroupServiceAccountUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -8244,7 +8265,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}",
         tag: "Service Accounts",
-        params: &[P152, P14, P0, P1],
+        params: &[P153, P15, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8265,7 +8286,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}/accessList",
         tag: "Service Accounts",
-        params: &[P0, P2, P3, P14, P4, P1, P152],
+        params: &[P0, P2, P3, P15, P4, P1, P153],
         request: &[],
         request_required: false,
         success: &[
@@ -8286,7 +8307,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}/accessList",
         tag: "Service Accounts",
-        params: &[P0, P2, P3, P14, P4, P1, P152],
+        params: &[P0, P2, P3, P15, P4, P1, P153],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("createGroupServiceAccountAccessList/request/2024-08-05"), sunset: None }],
         request_required: true,
         success: &[
@@ -8307,7 +8328,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
         tag: "Service Accounts",
-        params: &[P0, P14, P1, P152, P153],
+        params: &[P0, P15, P1, P153, P154],
         request: &[],
         request_required: false,
         success: &[
@@ -8328,7 +8349,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}/secrets",
         tag: "Service Accounts",
-        params: &[P14, P152, P0, P1],
+        params: &[P15, P153, P0, P1],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("ServiceAccountSecretRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -8349,7 +8370,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}/secrets/{secretId}",
         tag: "Service Accounts",
-        params: &[P152, P154, P14, P0, P1],
+        params: &[P153, P155, P15, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8370,7 +8391,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/serviceAccounts/{clientId}:invite",
         tag: "Service Accounts",
-        params: &[P152, P14, P0, P1],
+        params: &[P153, P15, P0, P1],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("GroupServiceAccountRoleAssignment"), sunset: None }],
         request_required: true,
         success: &[
@@ -8391,7 +8412,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/settings",
         tag: "Projects",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8412,7 +8433,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/settings",
         tag: "Projects",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("GroupSettings"), sunset: None }],
         request_required: true,
         success: &[
@@ -8433,7 +8454,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks",
         tag: "Standby Links",
-        params: &[P155, P0, P3, P4, P1],
+        params: &[P156, P0, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8454,7 +8475,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks",
         tag: "Standby Links",
-        params: &[P155, P156],
+        params: &[P156, P157],
         request: &[Media { version: "preview", format: Format::Json, schema: Some("ApiStandbyLinkRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -8475,7 +8496,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks/{standbyLinkId}",
         tag: "Standby Links",
-        params: &[P155, P157, P156],
+        params: &[P156, P158, P157],
         request: &[],
         request_required: false,
         success: &[
@@ -8496,7 +8517,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks/{standbyLinkId}",
         tag: "Standby Links",
-        params: &[P155, P157, P156],
+        params: &[P156, P158, P157],
         request: &[],
         request_required: false,
         success: &[
@@ -8517,7 +8538,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks/{standbyLinkId}/failovers",
         tag: "Standby Links",
-        params: &[P155, P157, P0, P3, P4, P1],
+        params: &[P156, P158, P0, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8538,7 +8559,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks/{standbyLinkId}/failovers",
         tag: "Standby Links",
-        params: &[P155, P157, P156],
+        params: &[P156, P158, P157],
         request: &[Media { version: "preview", format: Format::Json, schema: Some("ApiStandbyLinkFailoverRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -8559,7 +8580,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks/{standbyLinkId}/failovers/{failoverId}",
         tag: "Standby Links",
-        params: &[P155, P157, P158, P156],
+        params: &[P156, P158, P159, P157],
         request: &[],
         request_required: false,
         success: &[
@@ -8580,7 +8601,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/standbyLinks/{standbyLinkId}:inspectFailoverReadiness",
         tag: "Standby Links",
-        params: &[P155, P157, P156, P1],
+        params: &[P156, P158, P157, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8601,7 +8622,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/streams",
         tag: "Streams",
-        params: &[P14, P0, P3, P4, P1],
+        params: &[P15, P0, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -8622,7 +8643,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/streams",
         tag: "Streams",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsTenant"), sunset: None }],
         request_required: true,
         success: &[
@@ -8638,495 +8659,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
-        id: OperationId::GetGroupStreamWorkspace,
-        name: "getGroupStreamWorkspace",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}",
-        tag: "Streams",
-        params: &[P0, P14, P90, P159],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsTenant"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/streams",
-        key_fields: "tenantName->name",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::UpdateGroupStreamWorkspace,
-        name: "updateGroupStreamWorkspace",
-        method: Method::Patch,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90],
-        request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsTenantUpdateRequest"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsTenant"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemUpdatePatch,
-        resource: "/groups/{groupId}/streams",
-        key_fields: "tenantName->name",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::DeleteGroupStreamWorkspace,
-        name: "deleteGroupStreamWorkspace",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 202, media: &[Media { version: "2023-02-01", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/streams",
-        key_fields: "tenantName->name",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::DownloadGroupStreamAuditLogs,
-        name: "downloadGroupStreamAuditLogs",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/auditLogs",
-        tag: "Streams",
-        params: &[P0, P14, P93, P94, P160, P90],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Gzip, schema: Some("downloadGroupStreamAuditLogs/200/2023-02-01"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::BinaryDownload,
-        resource: "/groups/{groupId}/streams/{tenantName}/auditLogs",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
-        id: OperationId::ListGroupStreamConnections,
-        name: "listGroupStreamConnections",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections",
-        tag: "Streams",
-        params: &[P14, P0, P3, P4, P1, P90],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("PaginatedApiStreamsConnectionView"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::CreateGroupStreamConnection,
-        name: "createGroupStreamConnection",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90],
-        request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionCreate,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::GetGroupStreamConnection,
-        name: "getGroupStreamConnection",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}",
-        tag: "Streams",
-        params: &[P0, P14, P90, P161],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }] },
-        ],
-        roles: &["Project Read Only"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections",
-        key_fields: "connectionName->name",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::UpdateGroupStreamConnection,
-        name: "updateGroupStreamConnection",
-        method: Method::Patch,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P161],
-        request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemUpdatePatch,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections",
-        key_fields: "connectionName->name",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::DeleteGroupStreamConnection,
-        name: "deleteGroupStreamConnection",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P161],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 202, media: &[Media { version: "2023-02-01", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections",
-        key_fields: "connectionName->name",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::ListGroupStreamConnectionFailoverConnections,
-        name: "listGroupStreamConnectionFailoverConnections",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
-        tag: "Streams",
-        params: &[P0, P1, P14, P3, P4, P90, P161],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("PaginatedApiStreamsFailoverConnection"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::CreateGroupStreamConnectionFailoverConnection,
-        name: "createGroupStreamConnectionFailoverConnection",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P161],
-        request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 201, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionCreate,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::GetGroupStreamConnectionFailoverConnection,
-        name: "getGroupStreamConnectionFailoverConnection",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections/{failoverConnectionId}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P161, P162],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
-        key_fields: "failoverConnectionId->id",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::UpdateGroupStreamConnectionFailoverConnection,
-        name: "updateGroupStreamConnectionFailoverConnection",
-        method: Method::Patch,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections/{failoverConnectionId}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P161, P162],
-        request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemUpdatePatch,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
-        key_fields: "failoverConnectionId->id",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::DeleteGroupStreamConnectionFailoverConnection,
-        name: "deleteGroupStreamConnectionFailoverConnection",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections/{failoverConnectionId}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P161, P162],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 204, media: &[Media { version: "2025-03-12", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
-        key_fields: "failoverConnectionId->id",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
-        id: OperationId::CreateGroupStreamProcessor,
-        name: "createGroupStreamProcessor",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90],
-        request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessor"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessor"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionCreate,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::GetGroupStreamProcessor,
-        name: "getGroupStreamProcessor",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P163],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessorWithStats"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "processorName->name",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::UpdateGroupStreamProcessor,
-        name: "updateGroupStreamProcessor",
-        method: Method::Patch,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P163],
-        request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsModifyStreamProcessor"), sunset: None }],
-        request_required: true,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessorWithStats"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemUpdatePatch,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "processorName->name",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::DeleteGroupStreamProcessor,
-        name: "deleteGroupStreamProcessor",
-        method: Method::Delete,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P163],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 204, media: &[Media { version: "2024-05-30", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemDelete,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "processorName->name",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::StartGroupStreamProcessor,
-        name: "startGroupStreamProcessor",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}:start",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P163],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CustomAction,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "processorName->name",
-        shape_detail: "action:start",
-        state_kind: "action",
-    },
-    Operation {
-        id: OperationId::StartGroupStreamProcessorWith,
-        name: "startGroupStreamProcessorWith",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}:startWith",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P163],
-        request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsStartStreamProcessorWith"), sunset: None }],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CustomAction,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "processorName->name",
-        shape_detail: "action:startWith",
-        state_kind: "action",
-    },
-    Operation {
-        id: OperationId::StopGroupStreamProcessor,
-        name: "stopGroupStreamProcessor",
-        method: Method::Post,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}:stop",
-        tag: "Streams",
-        params: &[P0, P1, P14, P90, P163],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: None, sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CustomAction,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "processorName->name",
-        shape_detail: "action:stop",
-        state_kind: "action",
-    },
-    Operation {
-        id: OperationId::GetGroupStreamProcessors,
-        name: "getGroupStreamProcessors",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processors",
-        tag: "Streams",
-        params: &[P0, P1, P14, P3, P4, P2, P90],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("PaginatedApiStreamsStreamProcessorWithStatsView"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/groups/{groupId}/streams/{tenantName}/processor",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "lifecycle",
-    },
-    Operation {
-        id: OperationId::DownloadGroupStreamOperationalLogs,
-        name: "downloadGroupStreamOperationalLogs",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}:downloadOperationalLogs",
-        tag: "Streams",
-        params: &[P0, P14, P93, P94, P160, P90],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Gzip, schema: Some("downloadGroupStreamOperationalLogs/200/2025-03-12"), sunset: None }] },
-        ],
-        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::BinaryDownload,
-        resource: "/groups/{groupId}/streams",
-        key_fields: "",
-        shape_detail: "",
-        state_kind: "telemetry",
-    },
-    Operation {
         id: OperationId::GetGroupStreamAccountDetails,
         name: "getGroupStreamAccountDetails",
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/streams/accountDetails",
         tag: "Streams",
-        params: &[P14, P0, P164, P165],
+        params: &[P15, P0, P160, P161],
         request: &[],
         request_required: false,
         success: &[
@@ -9147,7 +8685,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/streams/activeVpcPeeringConnections",
         tag: "Streams",
-        params: &[P14, P0, P3, P4, P1],
+        params: &[P15, P0, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -9168,7 +8706,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/streams/privateLinkConnections",
         tag: "Streams",
-        params: &[P14, P0, P3, P4, P1],
+        params: &[P15, P0, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -9189,7 +8727,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/streams/privateLinkConnections",
         tag: "Streams",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsPrivateLinkConnection"), sunset: None }],
         request_required: true,
         success: &[
@@ -9210,7 +8748,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/streams/privateLinkConnections/{connectionId}",
         tag: "Streams",
-        params: &[P0, P14, P166],
+        params: &[P0, P15, P162],
         request: &[],
         request_required: false,
         success: &[
@@ -9231,7 +8769,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/streams/privateLinkConnections/{connectionId}",
         tag: "Streams",
-        params: &[P0, P1, P14, P166],
+        params: &[P0, P1, P15, P162],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsPrivateLinkConnectionRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -9252,7 +8790,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/streams/privateLinkConnections/{connectionId}",
         tag: "Streams",
-        params: &[P0, P1, P14, P166],
+        params: &[P0, P1, P15, P162],
         request: &[],
         request_required: false,
         success: &[
@@ -9273,7 +8811,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/streams/vpcPeeringConnections",
         tag: "Streams",
-        params: &[P167, P14, P0, P3, P4, P1],
+        params: &[P163, P15, P0, P3, P4, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -9294,7 +8832,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/streams/vpcPeeringConnections/{id}",
         tag: "Streams",
-        params: &[P0, P14, P119],
+        params: &[P0, P15, P120],
         request: &[],
         request_required: false,
         success: &[
@@ -9315,7 +8853,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/streams/vpcPeeringConnections/{id}:accept",
         tag: "Streams",
-        params: &[P0, P14, P119],
+        params: &[P0, P15, P120],
         request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("VPCPeeringActionChallenge"), sunset: None }],
         request_required: true,
         success: &[
@@ -9336,7 +8874,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/streams/vpcPeeringConnections/{id}:reject",
         tag: "Streams",
-        params: &[P0, P14, P119],
+        params: &[P0, P15, P120],
         request: &[],
         request_required: false,
         success: &[
@@ -9352,12 +8890,495 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "action",
     },
     Operation {
+        id: OperationId::GetGroupStreamWorkspace,
+        name: "getGroupStreamWorkspace",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}",
+        tag: "Streams",
+        params: &[P0, P15, P91, P164],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsTenant"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/streams",
+        key_fields: "tenantName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::UpdateGroupStreamWorkspace,
+        name: "updateGroupStreamWorkspace",
+        method: Method::Patch,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91],
+        request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsTenantUpdateRequest"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsTenant"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemUpdatePatch,
+        resource: "/groups/{groupId}/streams",
+        key_fields: "tenantName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::DeleteGroupStreamWorkspace,
+        name: "deleteGroupStreamWorkspace",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 202, media: &[Media { version: "2023-02-01", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/streams",
+        key_fields: "tenantName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::DownloadGroupStreamAuditLogs,
+        name: "downloadGroupStreamAuditLogs",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/auditLogs",
+        tag: "Streams",
+        params: &[P0, P15, P94, P95, P165, P91],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Gzip, schema: Some("downloadGroupStreamAuditLogs/200/2023-02-01"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::BinaryDownload,
+        resource: "/groups/{groupId}/streams/{tenantName}/auditLogs",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
+        id: OperationId::ListGroupStreamConnections,
+        name: "listGroupStreamConnections",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections",
+        tag: "Streams",
+        params: &[P15, P0, P3, P4, P1, P91],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("PaginatedApiStreamsConnectionView"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::CreateGroupStreamConnection,
+        name: "createGroupStreamConnection",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91],
+        request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionCreate,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::GetGroupStreamConnection,
+        name: "getGroupStreamConnection",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}",
+        tag: "Streams",
+        params: &[P0, P15, P91, P166],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }] },
+        ],
+        roles: &["Project Read Only"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections",
+        key_fields: "connectionName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::UpdateGroupStreamConnection,
+        name: "updateGroupStreamConnection",
+        method: Method::Patch,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P166],
+        request: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-02-01", format: Format::Json, schema: Some("StreamsConnection"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemUpdatePatch,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections",
+        key_fields: "connectionName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::DeleteGroupStreamConnection,
+        name: "deleteGroupStreamConnection",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P166],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 202, media: &[Media { version: "2023-02-01", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections",
+        key_fields: "connectionName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::ListGroupStreamConnectionFailoverConnections,
+        name: "listGroupStreamConnectionFailoverConnections",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
+        tag: "Streams",
+        params: &[P0, P1, P15, P3, P4, P91, P166],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("PaginatedApiStreamsFailoverConnection"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::CreateGroupStreamConnectionFailoverConnection,
+        name: "createGroupStreamConnectionFailoverConnection",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P166],
+        request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 201, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionCreate,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::GetGroupStreamConnectionFailoverConnection,
+        name: "getGroupStreamConnectionFailoverConnection",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections/{failoverConnectionId}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P166, P167],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
+        key_fields: "failoverConnectionId->id",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::UpdateGroupStreamConnectionFailoverConnection,
+        name: "updateGroupStreamConnectionFailoverConnection",
+        method: Method::Patch,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections/{failoverConnectionId}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P166, P167],
+        request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsFailoverConnection"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemUpdatePatch,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
+        key_fields: "failoverConnectionId->id",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::DeleteGroupStreamConnectionFailoverConnection,
+        name: "deleteGroupStreamConnectionFailoverConnection",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections/{failoverConnectionId}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P166, P167],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 204, media: &[Media { version: "2025-03-12", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/streams/{tenantName}/connections/{connectionName}/failoverConnections",
+        key_fields: "failoverConnectionId->id",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::CreateGroupStreamProcessor,
+        name: "createGroupStreamProcessor",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91],
+        request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessor"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessor"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionCreate,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::GetGroupStreamProcessor,
+        name: "getGroupStreamProcessor",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P168],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessorWithStats"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "processorName->name",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::UpdateGroupStreamProcessor,
+        name: "updateGroupStreamProcessor",
+        method: Method::Patch,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P168],
+        request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsModifyStreamProcessor"), sunset: None }],
+        request_required: true,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("StreamsProcessorWithStats"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemUpdatePatch,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "processorName->name",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::DeleteGroupStreamProcessor,
+        name: "deleteGroupStreamProcessor",
+        method: Method::Delete,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P168],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 204, media: &[Media { version: "2024-05-30", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemDelete,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "processorName->name",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::StartGroupStreamProcessor,
+        name: "startGroupStreamProcessor",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}:start",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P168],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CustomAction,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "processorName->name",
+        shape_detail: "action:start",
+        state_kind: "action",
+    },
+    Operation {
+        id: OperationId::StartGroupStreamProcessorWith,
+        name: "startGroupStreamProcessorWith",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}:startWith",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P168],
+        request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("StreamsStartStreamProcessorWith"), sunset: None }],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CustomAction,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "processorName->name",
+        shape_detail: "action:startWith",
+        state_kind: "action",
+    },
+    Operation {
+        id: OperationId::StopGroupStreamProcessor,
+        name: "stopGroupStreamProcessor",
+        method: Method::Post,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processor/{processorName}:stop",
+        tag: "Streams",
+        params: &[P0, P1, P15, P91, P168],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: None, sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CustomAction,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "processorName->name",
+        shape_detail: "action:stop",
+        state_kind: "action",
+    },
+    Operation {
+        id: OperationId::GetGroupStreamProcessors,
+        name: "getGroupStreamProcessors",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}/processors",
+        tag: "Streams",
+        params: &[P0, P1, P15, P3, P4, P2, P91],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("PaginatedApiStreamsStreamProcessorWithStatsView"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/groups/{groupId}/streams/{tenantName}/processor",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "lifecycle",
+    },
+    Operation {
+        id: OperationId::DownloadGroupStreamOperationalLogs,
+        name: "downloadGroupStreamOperationalLogs",
+        method: Method::Get,
+        path: "/api/atlas/v2/groups/{groupId}/streams/{tenantName}:downloadOperationalLogs",
+        tag: "Streams",
+        params: &[P0, P15, P94, P95, P165, P91],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2025-03-12", format: Format::Gzip, schema: Some("downloadGroupStreamOperationalLogs/200/2025-03-12"), sunset: None }] },
+        ],
+        roles: &["Organization Stream Processing Admin", "Project Data Access Admin", "Project Data Access Read Only", "Project Data Access Read Write", "Project Stream Processing Manager"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::BinaryDownload,
+        resource: "/groups/{groupId}/streams",
+        key_fields: "",
+        shape_detail: "",
+        state_kind: "telemetry",
+    },
+    Operation {
         id: OperationId::WithGroupStreamSampleConnections,
         name: "withGroupStreamSampleConnections",
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/streams:withSampleConnections",
         tag: "Streams",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("TenantWithSampleConnections"), sunset: None }],
         request_required: true,
         success: &[
@@ -9378,7 +9399,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/teams",
         tag: "Teams",
-        params: &[P0, P14, P1, P2, P3, P4],
+        params: &[P0, P15, P1, P2, P3, P4],
         request: &[],
         request_required: false,
         success: &[
@@ -9399,7 +9420,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/teams",
         tag: "Teams",
-        params: &[P0, P1, P14],
+        params: &[P0, P1, P15],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("addGroupTeams/request/2023-01-01"), sunset: None }],
         request_required: true,
         success: &[
@@ -9420,7 +9441,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/teams/{teamId}",
         tag: "Teams",
-        params: &[P0, P14, P168, P1],
+        params: &[P0, P15, P169, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -9441,7 +9462,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/teams/{teamId}",
         tag: "Teams",
-        params: &[P0, P14, P1, P168],
+        params: &[P0, P15, P1, P169],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("TeamRole"), sunset: None }],
         request_required: true,
         success: &[
@@ -9462,7 +9483,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/teams/{teamId}",
         tag: "Teams",
-        params: &[P0, P14, P168],
+        params: &[P0, P15, P169],
         request: &[],
         request_required: false,
         success: &[
@@ -9483,7 +9504,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/userSecurity",
         tag: "LDAP Configuration",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -9504,7 +9525,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/groups/{groupId}/userSecurity",
         tag: "LDAP Configuration",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UserSecurity"), sunset: None }],
         request_required: true,
         success: &[
@@ -9525,7 +9546,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/userSecurity/customerX509",
         tag: "X.509 Authentication",
-        params: &[P0, P14],
+        params: &[P0, P15],
         request: &[],
         request_required: false,
         success: &[
@@ -9546,7 +9567,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/userSecurity/ldap/userToDNMapping",
         tag: "LDAP Configuration",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -9567,7 +9588,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/userSecurity/ldap/verify",
         tag: "LDAP Configuration",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("LDAPVerifyConnectivityJobRequestParams"), sunset: None }],
         request_required: true,
         success: &[
@@ -9588,7 +9609,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/userSecurity/ldap/verify/{requestId}",
         tag: "LDAP Configuration",
-        params: &[P0, P14, P1, P169],
+        params: &[P0, P15, P1, P170],
         request: &[],
         request_required: false,
         success: &[
@@ -9609,7 +9630,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/users",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P14, P2, P3, P4, P1, P170, P171, P172, P173, P113],
+        params: &[P0, P15, P2, P3, P4, P1, P171, P172, P173, P174, P114],
         request: &[],
         request_required: false,
         success: &[
@@ -9630,7 +9651,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/users",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P14, P1],
+        params: &[P0, P15, P1],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("GroupUserRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -9651,7 +9672,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/groups/{groupId}/users/{userId}",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P14, P1, P174, P173],
+        params: &[P0, P15, P1, P175, P174],
         request: &[],
         request_required: false,
         success: &[
@@ -9672,7 +9693,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/groups/{groupId}/users/{userId}",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P14, P1, P174],
+        params: &[P0, P15, P1, P175],
         request: &[],
         request_required: false,
         success: &[
@@ -9693,7 +9714,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/groups/{groupId}/users/{userId}/roles",
         tag: "Projects",
-        params: &[P14, P174, P1, P0],
+        params: &[P15, P175, P1, P0],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UpdateGroupRolesForUser"), sunset: None }],
         request_required: true,
         success: &[
@@ -9714,7 +9735,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/users/{userId}:addRole",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P14, P1, P174],
+        params: &[P0, P15, P1, P175],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("AddOrRemoveGroupRole"), sunset: None }],
         request_required: true,
         success: &[
@@ -9735,7 +9756,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}/users/{userId}:removeRole",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P14, P1, P174],
+        params: &[P0, P15, P1, P175],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("AddOrRemoveGroupRole"), sunset: None }],
         request_required: true,
         success: &[
@@ -9756,7 +9777,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/groups/{groupId}:migrate",
         tag: "Projects",
-        params: &[P14, P0],
+        params: &[P15, P0],
         request: &[Media { version: "2024-05-30", format: Format::Json, schema: Some("GroupMigrationRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -9770,27 +9791,6 @@ pub static OPERATIONS: [Operation; 540] = [
         key_fields: "groupId->id",
         shape_detail: "action:migrate",
         state_kind: "action",
-    },
-    Operation {
-        id: OperationId::GetGroupByName,
-        name: "getGroupByName",
-        method: Method::Get,
-        path: "/api/atlas/v2/groups/byName/{groupName}",
-        tag: "Projects",
-        params: &[P0, P1, P175],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("Group"), sunset: None }] },
-        ],
-        roles: &[],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/groups",
-        key_fields: "groupName->name",
-        shape_detail: "",
-        state_kind: "config",
     },
     Operation {
         id: OperationId::ListOrgs,
@@ -9903,7 +9903,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/activityFeed",
         tag: "Activity Feed",
-        params: &[P7, P1, P16, P17, P18],
+        params: &[P7, P1, P17, P18, P19],
         request: &[],
         request_required: false,
         success: &[
@@ -9924,7 +9924,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/aiModelApiClouds/{cloud}/geographies/{geography}/modelGroupNames/{modelGroupName}/rateLimits",
         tag: "AI Model Rate Limits",
-        params: &[P7, P0, P1, P20, P21, P22],
+        params: &[P7, P0, P1, P21, P22, P23],
         request: &[],
         request_required: false,
         success: &[
@@ -9966,7 +9966,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/aiModelApiKeys/{apiKeyId}",
         tag: "AI Model API Keys",
-        params: &[P7, P0, P1, P23],
+        params: &[P7, P0, P1, P24],
         request: &[],
         request_required: false,
         success: &[
@@ -10050,7 +10050,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}",
         tag: "Programmatic API Keys",
-        params: &[P0, P7, P1, P27],
+        params: &[P0, P7, P1, P28],
         request: &[],
         request_required: false,
         success: &[
@@ -10071,7 +10071,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}",
         tag: "Programmatic API Keys",
-        params: &[P0, P7, P1, P27],
+        params: &[P0, P7, P1, P28],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UpdateAtlasOrganizationApiKey"), sunset: None }],
         request_required: true,
         success: &[
@@ -10092,7 +10092,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}",
         tag: "Programmatic API Keys",
-        params: &[P0, P7, P1, P27],
+        params: &[P0, P7, P1, P28],
         request: &[],
         request_required: false,
         success: &[
@@ -10113,7 +10113,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}/accessList",
         tag: "Programmatic API Keys",
-        params: &[P0, P2, P3, P7, P4, P1, P27],
+        params: &[P0, P2, P3, P7, P4, P1, P28],
         request: &[],
         request_required: false,
         success: &[
@@ -10134,7 +10134,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}/accessList",
         tag: "Programmatic API Keys",
-        params: &[P0, P2, P3, P7, P4, P1, P27],
+        params: &[P0, P2, P3, P7, P4, P1, P28],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("createOrgApiKeyAccessListEntry/request/2023-01-01"), sunset: None }],
         request_required: true,
         success: &[
@@ -10155,7 +10155,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}/accessList/{ipAddress}",
         tag: "Programmatic API Keys",
-        params: &[P0, P7, P1, P153, P27],
+        params: &[P0, P7, P1, P154, P28],
         request: &[],
         request_required: false,
         success: &[
@@ -10176,7 +10176,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}/accessList/{ipAddress}",
         tag: "Programmatic API Keys",
-        params: &[P0, P7, P1, P27, P153],
+        params: &[P0, P7, P1, P28, P154],
         request: &[],
         request_required: false,
         success: &[
@@ -10303,7 +10303,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/events",
         tag: "Events",
-        params: &[P0, P2, P3, P7, P4, P1, P16, P105, P17, P18],
+        params: &[P0, P2, P3, P7, P4, P1, P17, P106, P18, P19],
         request: &[],
         request_required: false,
         success: &[
@@ -10324,7 +10324,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/events/{eventId}",
         tag: "Events",
-        params: &[P0, P7, P1, P106, P105],
+        params: &[P0, P7, P1, P107, P106],
         request: &[],
         request_required: false,
         success: &[
@@ -10387,7 +10387,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/invites",
         tag: "Organizations",
-        params: &[P0, P7, P1, P113],
+        params: &[P0, P7, P1, P114],
         request: &[],
         request_required: false,
         success: &[
@@ -10450,7 +10450,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/invites/{invitationId}",
         tag: "Organizations",
-        params: &[P0, P7, P114],
+        params: &[P0, P7, P115],
         request: &[],
         request_required: false,
         success: &[
@@ -10471,7 +10471,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/orgs/{orgId}/invites/{invitationId}",
         tag: "Organizations",
-        params: &[P0, P7, P1, P114],
+        params: &[P0, P7, P1, P115],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("OrganizationInvitationUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -10526,6 +10526,27 @@ pub static OPERATIONS: [Operation; 540] = [
         resource: "/orgs/{orgId}/invoices",
         key_fields: "",
         shape_detail: "",
+        state_kind: "system",
+    },
+    Operation {
+        id: OperationId::ListOrgInvoicePending,
+        name: "listOrgInvoicePending",
+        method: Method::Get,
+        path: "/api/atlas/v2/orgs/{orgId}/invoices/pending",
+        tag: "Invoices",
+        params: &[P0, P7, P1],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PaginatedApiInvoiceView"), sunset: None }] },
+        ],
+        roles: &["Organization Billing Viewer"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::CollectionList,
+        resource: "/orgs/{orgId}/invoices/pending",
+        key_fields: "",
+        shape_detail: "list-only",
         state_kind: "system",
     },
     Operation {
@@ -10673,27 +10694,6 @@ pub static OPERATIONS: [Operation; 540] = [
         resource: "/orgs/{orgId}/invoices",
         key_fields: "",
         shape_detail: "",
-        state_kind: "system",
-    },
-    Operation {
-        id: OperationId::ListOrgInvoicePending,
-        name: "listOrgInvoicePending",
-        method: Method::Get,
-        path: "/api/atlas/v2/orgs/{orgId}/invoices/pending",
-        tag: "Invoices",
-        params: &[P0, P7, P1],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("PaginatedApiInvoiceView"), sunset: None }] },
-        ],
-        roles: &["Organization Billing Viewer"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::CollectionList,
-        resource: "/orgs/{orgId}/invoices/pending",
-        key_fields: "",
-        shape_detail: "list-only",
         state_kind: "system",
     },
     Operation {
@@ -10870,7 +10870,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/mcpConfigs/{mcpConfigId}",
         tag: "Remote MCP Configurations",
-        params: &[P0, P1, P7, P120],
+        params: &[P0, P1, P7, P121],
         request: &[],
         request_required: false,
         success: &[
@@ -10891,7 +10891,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/orgs/{orgId}/mcpConfigs/{mcpConfigId}",
         tag: "Remote MCP Configurations",
-        params: &[P1, P7, P120],
+        params: &[P1, P7, P121],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("OrgMcpConfigUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -10912,7 +10912,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/mcpConfigs/{mcpConfigId}",
         tag: "Remote MCP Configurations",
-        params: &[P7, P120, P121],
+        params: &[P7, P121, P122],
         request: &[],
         request_required: false,
         success: &[
@@ -10933,7 +10933,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/mcpConfigs/{mcpConfigId}/secrets",
         tag: "Remote MCP Configurations",
-        params: &[P0, P3, P2, P4, P1, P7, P122],
+        params: &[P0, P3, P2, P4, P1, P7, P123],
         request: &[],
         request_required: false,
         success: &[
@@ -10954,7 +10954,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/mcpConfigs/{mcpConfigId}/secrets",
         tag: "Remote MCP Configurations",
-        params: &[P7, P122],
+        params: &[P7, P123],
         request: &[Media { version: "2025-03-12", format: Format::Json, schema: Some("ServiceAccountSecretRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -10975,7 +10975,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/mcpConfigs/{mcpConfigId}/secrets/{secretId}",
         tag: "Remote MCP Configurations",
-        params: &[P0, P1, P7, P122, P123],
+        params: &[P0, P1, P7, P123, P124],
         request: &[],
         request_required: false,
         success: &[
@@ -10996,7 +10996,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/mcpConfigs/{mcpConfigId}/secrets/{secretId}",
         tag: "Remote MCP Configurations",
-        params: &[P7, P122, P123],
+        params: &[P7, P123, P124],
         request: &[],
         request_required: false,
         success: &[
@@ -11206,7 +11206,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/sandboxConfig/{sandboxConfigId}",
         tag: "Sandbox",
-        params: &[P0, P1, P7, P149],
+        params: &[P0, P1, P7, P150],
         request: &[],
         request_required: false,
         success: &[
@@ -11227,7 +11227,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/orgs/{orgId}/sandboxConfig/{sandboxConfigId}",
         tag: "Sandbox",
-        params: &[P0, P1, P7, P149],
+        params: &[P0, P1, P7, P150],
         request: &[Media { version: "preview", format: Format::Json, schema: Some("SandboxConfigUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -11248,7 +11248,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/sandboxConfig/{sandboxConfigId}",
         tag: "Sandbox",
-        params: &[P7, P149],
+        params: &[P7, P150],
         request: &[],
         request_required: false,
         success: &[
@@ -11269,7 +11269,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts",
         tag: "Service Accounts",
-        params: &[P7, P3, P4, P1, P0, P151],
+        params: &[P7, P3, P4, P1, P0, P152],
         request: &[],
         request_required: false,
         success: &[
@@ -11311,7 +11311,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}",
         tag: "Service Accounts",
-        params: &[P7, P152, P0, P1],
+        params: &[P7, P153, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -11332,7 +11332,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}",
         tag: "Service Accounts",
-        params: &[P152, P7, P0, P1],
+        params: &[P153, P7, P0, P1],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("OrgServiceAccountUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -11353,7 +11353,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}",
         tag: "Service Accounts",
-        params: &[P152, P7, P0, P1],
+        params: &[P153, P7, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -11374,7 +11374,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}/accessList",
         tag: "Service Accounts",
-        params: &[P0, P2, P3, P7, P4, P1, P152],
+        params: &[P0, P2, P3, P7, P4, P1, P153],
         request: &[],
         request_required: false,
         success: &[
@@ -11395,7 +11395,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}/accessList",
         tag: "Service Accounts",
-        params: &[P0, P2, P3, P7, P4, P1, P152],
+        params: &[P0, P2, P3, P7, P4, P1, P153],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("createOrgServiceAccountAccessList/request/2024-08-05"), sunset: None }],
         request_required: true,
         success: &[
@@ -11416,7 +11416,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}/accessList/{ipAddress}",
         tag: "Service Accounts",
-        params: &[P0, P7, P1, P152, P153],
+        params: &[P0, P7, P1, P153, P154],
         request: &[],
         request_required: false,
         success: &[
@@ -11437,7 +11437,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}/groups",
         tag: "Service Accounts",
-        params: &[P7, P152, P3, P4, P1, P0],
+        params: &[P7, P153, P3, P4, P1, P0],
         request: &[],
         request_required: false,
         success: &[
@@ -11458,7 +11458,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}/secrets",
         tag: "Service Accounts",
-        params: &[P7, P152, P0, P1],
+        params: &[P7, P153, P0, P1],
         request: &[Media { version: "2024-08-05", format: Format::Json, schema: Some("ServiceAccountSecretRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -11479,7 +11479,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/serviceAccounts/{clientId}/secrets/{secretId}",
         tag: "Service Accounts",
-        params: &[P152, P154, P7, P0, P1],
+        params: &[P153, P155, P7, P0, P1],
         request: &[],
         request_required: false,
         success: &[
@@ -11579,12 +11579,33 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
+        id: OperationId::GetOrgTeamByName,
+        name: "getOrgTeamByName",
+        method: Method::Get,
+        path: "/api/atlas/v2/orgs/{orgId}/teams/byName/{teamName}",
+        tag: "Teams",
+        params: &[P0, P7, P1, P193],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("TeamResponse"), sunset: None }] },
+        ],
+        roles: &["Organization Member"],
+        deprecated: false,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/orgs/{orgId}/teams",
+        key_fields: "teamName->name",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
         id: OperationId::GetOrgTeam,
         name: "getOrgTeam",
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}",
         tag: "Teams",
-        params: &[P0, P7, P1, P168],
+        params: &[P0, P7, P1, P169],
         request: &[],
         request_required: false,
         success: &[
@@ -11605,7 +11626,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}",
         tag: "Teams",
-        params: &[P0, P7, P1, P168],
+        params: &[P0, P7, P1, P169],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("TeamUpdate"), sunset: None }],
         request_required: true,
         success: &[
@@ -11626,7 +11647,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}",
         tag: "Teams",
-        params: &[P0, P7, P1, P168],
+        params: &[P0, P7, P1, P169],
         request: &[],
         request_required: false,
         success: &[
@@ -11647,7 +11668,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}/users",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P3, P7, P4, P1, P168, P113, P172, P173, P193],
+        params: &[P0, P3, P7, P4, P1, P169, P114, P173, P174, P194],
         request: &[],
         request_required: false,
         success: &[
@@ -11668,7 +11689,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}/users",
         tag: "Teams",
-        params: &[P0, P7, P1, P168],
+        params: &[P0, P7, P1, P169],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("addOrgTeamUsers/request/2023-01-01"), sunset: None }],
         request_required: true,
         success: &[
@@ -11689,7 +11710,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}/users/{userId}",
         tag: "Teams",
-        params: &[P0, P7, P1, P168, P174],
+        params: &[P0, P7, P1, P169, P175],
         request: &[],
         request_required: false,
         success: &[
@@ -11710,7 +11731,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}:addUser",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P168],
+        params: &[P0, P7, P1, P169],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("AddOrRemoveUserFromTeam"), sunset: None }],
         request_required: true,
         success: &[
@@ -11731,7 +11752,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/teams/{teamId}:removeUser",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P168],
+        params: &[P0, P7, P1, P169],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("AddOrRemoveUserFromTeam"), sunset: None }],
         request_required: true,
         success: &[
@@ -11747,33 +11768,12 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "relation",
     },
     Operation {
-        id: OperationId::GetOrgTeamByName,
-        name: "getOrgTeamByName",
-        method: Method::Get,
-        path: "/api/atlas/v2/orgs/{orgId}/teams/byName/{teamName}",
-        tag: "Teams",
-        params: &[P0, P7, P1, P194],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("TeamResponse"), sunset: None }] },
-        ],
-        roles: &["Organization Member"],
-        deprecated: false,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/orgs/{orgId}/teams",
-        key_fields: "teamName->name",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
         id: OperationId::ListOrgUsers,
         name: "listOrgUsers",
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/users",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P2, P3, P4, P113, P172, P173],
+        params: &[P0, P7, P1, P2, P3, P4, P114, P173, P174],
         request: &[],
         request_required: false,
         success: &[
@@ -11815,7 +11815,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/orgs/{orgId}/users/{userId}",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P174, P173],
+        params: &[P0, P7, P1, P175, P174],
         request: &[],
         request_required: false,
         success: &[
@@ -11836,7 +11836,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Patch,
         path: "/api/atlas/v2/orgs/{orgId}/users/{userId}",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P174],
+        params: &[P0, P7, P1, P175],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("OrgUserUpdateRequest"), sunset: None }],
         request_required: true,
         success: &[
@@ -11857,7 +11857,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Delete,
         path: "/api/atlas/v2/orgs/{orgId}/users/{userId}",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P174],
+        params: &[P0, P7, P1, P175],
         request: &[],
         request_required: false,
         success: &[
@@ -11878,7 +11878,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Put,
         path: "/api/atlas/v2/orgs/{orgId}/users/{userId}/roles",
         tag: "Organizations",
-        params: &[P7, P174, P1, P0],
+        params: &[P7, P175, P1, P0],
         request: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("UpdateOrgRolesForUser"), sunset: None }],
         request_required: true,
         success: &[
@@ -11899,7 +11899,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/users/{userId}:addRole",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P174],
+        params: &[P0, P7, P1, P175],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("AddOrRemoveOrgRole"), sunset: None }],
         request_required: true,
         success: &[
@@ -11920,7 +11920,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Post,
         path: "/api/atlas/v2/orgs/{orgId}/users/{userId}:removeRole",
         tag: "MongoDB Cloud Users",
-        params: &[P0, P7, P1, P174],
+        params: &[P0, P7, P1, P175],
         request: &[Media { version: "2025-02-19", format: Format::Json, schema: Some("AddOrRemoveOrgRole"), sunset: None }],
         request_required: true,
         success: &[
@@ -11941,7 +11941,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/rateLimits",
         tag: "Rate Limiting",
-        params: &[P3, P4, P1, P0, P195, P196, P197, P98, P176, P198],
+        params: &[P3, P4, P1, P0, P195, P196, P197, P99, P176, P198],
         request: &[],
         request_required: false,
         success: &[
@@ -11962,7 +11962,7 @@ pub static OPERATIONS: [Operation; 540] = [
         method: Method::Get,
         path: "/api/atlas/v2/rateLimits/{endpointSetId}",
         tag: "Rate Limiting",
-        params: &[P199, P1, P0, P195, P196, P197, P98],
+        params: &[P199, P1, P0, P195, P196, P197, P99],
         request: &[],
         request_required: false,
         success: &[
@@ -12062,27 +12062,6 @@ pub static OPERATIONS: [Operation; 540] = [
         state_kind: "config",
     },
     Operation {
-        id: OperationId::GetUser,
-        name: "getUser",
-        method: Method::Get,
-        path: "/api/atlas/v2/users/{userId}",
-        tag: "MongoDB Cloud Users",
-        params: &[P0, P1, P174],
-        request: &[],
-        request_required: false,
-        success: &[
-            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudAppUser"), sunset: Some("2027-07-01") }] },
-        ],
-        roles: &[],
-        deprecated: true,
-        authenticated: true,
-        shape: Shape::ItemGet,
-        resource: "/users",
-        key_fields: "userId->id",
-        shape_detail: "",
-        state_kind: "config",
-    },
-    Operation {
         id: OperationId::GetUserByName,
         name: "getUserByName",
         method: Method::Get,
@@ -12100,6 +12079,27 @@ pub static OPERATIONS: [Operation; 540] = [
         shape: Shape::ItemGet,
         resource: "/users",
         key_fields: "userName->username",
+        shape_detail: "",
+        state_kind: "config",
+    },
+    Operation {
+        id: OperationId::GetUser,
+        name: "getUser",
+        method: Method::Get,
+        path: "/api/atlas/v2/users/{userId}",
+        tag: "MongoDB Cloud Users",
+        params: &[P0, P1, P175],
+        request: &[],
+        request_required: false,
+        success: &[
+            Success { status: 200, media: &[Media { version: "2023-01-01", format: Format::Json, schema: Some("CloudAppUser"), sunset: Some("2027-07-01") }] },
+        ],
+        roles: &[],
+        deprecated: true,
+        authenticated: true,
+        shape: Shape::ItemGet,
+        resource: "/users",
+        key_fields: "userId->id",
         shape_detail: "",
         state_kind: "config",
     },

@@ -241,7 +241,7 @@ fn opens_a_database_written_by_schema_v1() {
     let store: &dyn Store = &SqliteStore::open(&path).unwrap();
     let (records, total) = store.read(|tx| tx.list("/groups", Page::ALL)).unwrap();
     assert_eq!(total, 2);
-    assert_eq!(records[0].doc.to_string(), r#"{"name":"one","b":1,"a":2}"#);
+    assert_eq!(records[0].doc, json!({"name": "one", "b": 1, "a": 2}));
     let claimant = store
         .read(|tx| tx.claimant("/orgs/o/names", "one"))
         .unwrap();

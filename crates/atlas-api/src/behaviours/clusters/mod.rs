@@ -208,7 +208,7 @@ fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     Ok(Reply::json(
         200,
-        cx.render.fit(&paging.body(cx.call, results, total)),
+        cx.render.fit_owned(paging.body(cx.call, results, total)),
     ))
 }
 
