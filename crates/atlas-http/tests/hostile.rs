@@ -43,14 +43,14 @@ fn mutate(doc: &mut Value, rng: &mut Lcg) {
         json!(true),
     ];
     match doc {
-        Value::Object(map) if !map.is_empty() && rng.next() % 4 != 0 => {
+        Value::Object(map) if !map.is_empty() && !rng.next().is_multiple_of(4) => {
             let keys: Vec<String> = map.keys().cloned().collect();
             let key = rng.pick(&keys).clone();
             if let Some(child) = map.get_mut(&key) {
                 mutate(child, rng);
             }
         }
-        Value::Array(items) if !items.is_empty() && rng.next() % 4 != 0 => {
+        Value::Array(items) if !items.is_empty() && !rng.next().is_multiple_of(4) => {
             let i = (rng.next() as usize) % items.len();
             mutate(&mut items[i], rng);
         }

@@ -11,10 +11,16 @@ pub mod clusters;
 pub mod events;
 pub mod flex_backups;
 pub mod flex_clusters;
+pub mod flex_restores;
+pub mod global_writes;
+pub mod integrations;
+pub mod online_archives;
 pub(crate) mod organizations;
+pub mod private_endpoints;
 pub mod processes;
 pub(crate) mod projects;
 mod root;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,6 +65,12 @@ impl Registry {
             Arc::new(access_list::AccessList),
             Arc::new(flex_backups::FlexBackups),
             Arc::new(cloud_backups::CloudBackups),
+            Arc::new(flex_restores::FlexRestores),
+            Arc::new(online_archives::OnlineArchives),
+            Arc::new(global_writes::GlobalWrites),
+            Arc::new(private_endpoints::PrivateEndpoints),
+            Arc::new(integrations::Integrations),
+            Arc::new(streams::Streams),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,
