@@ -2,6 +2,8 @@
 
 use std::io::Write as _;
 
+use crate::call::{Payload, Reply};
+
 /// A valid gzip stream of an empty file (what Atlas sends for a log with no lines).
 pub fn empty_gzip() -> Vec<u8> {
     gzip(&[])
@@ -13,6 +15,30 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = encoder.write_all(data);
     encoder.finish().unwrap_or_default()
+}
+
+/// A `+gzip` download answer: `data` compressed, offered as the attachment `filename`.
+pub fn gzip_reply(status: u16, data: &[u8], filename: &str) -> Reply {
+    Reply {
+        status,
+        payload: Payload::Binary {
+            bytes: gzip(data),
+            // Names come from user-chosen resource names: keep them header-safe.
+            filename: Some(
+                filename
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect(),
+            ),
+        },
+        headers: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -114,6 +114,45 @@ codes! {
     // The CLI and the Terraform provider key on the code; the detail text is not recorded.
     ASYMMETRIC_SHARD_UNSUPPORTED = 400, "Cluster {} has asymmetric shards, which API version {} cannot represent; use version 2024-08-05 or later."; // [C]
     CANNOT_DELETE_ORG_ACTIVE_PROJECTS = 409, "Cannot delete organization {} while it has active projects.";
+
+    // Closing a project that still holds resources (semantics §3.3 names the codes [C][D]; the
+    // detail text follows the clusters sibling's wording, not recorded).
+    CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_PRIVATE_ENDPOINT_SERVICES = 409, "Cannot close group while it has active private endpoint services; please delete all private endpoint services.";
+    CANNOT_CLOSE_GROUP_ACTIVE_STREAMS_RESOURCE = 409, "Cannot close group while it has active stream processing instances; please delete all stream processing instances.";
+
+    // Online archives.
+    ONLINE_ARCHIVE_CANNOT_MODIFY_FIELD = 400, "The request contained modifications to immutable fields."; // [S]
+    ONLINE_ARCHIVE_MUST_BE_ACTIVE_TO_PAUSE = 409, "An archive must be in an active state in order to be paused."; // [S] exact body
+
+    // Global clusters.
+    DUPLICATE_MANAGED_NAMESPACE = 400, "Managed Namespace {} already exists."; // [D]
+    INVALID_LOCATION_CODE = 400, "Invalid location code {}. A list of valid codes is available at https://cloud.mongodb.com/static/atlas/country_iso_codes.txt."; // [D]
+    START_DATE_AFTER_END_DATE = 400, "The specified start date must be earlier than the specified end date."; // [D]
+    INVALID_CLUSTER_CONFIGURATION = 400, "The specified cluster configuration is not valid."; // [D]
+
+    // Flex backups.
+    TENANT_SNAPSHOT_NOT_FOUND = 404, "No M2/M5/Flex snapshot with ID {} exists for cluster {}."; // [D]
+    TENANT_RESTORE_INCOMPATIBLE_TOPOLOGY = 400, "Tenant backups can not be restored into sharded clusters."; // [D]
+    CANNOT_START_RESTORE_JOB_FOR_INCOMPLETE_CLUSTER_SNAPSHOT = 409, "Cannot start restore job for incomplete cluster snapshot."; // [D]
+    TENANT_RESTORE_NOT_FOUND = 404, "No M2/M5/Flex restore with ID {} exists for cluster {}."; // [D]
+
+    // Private endpoints.
+    INVALID_REGION = 400, "No region {} exists for provider {}."; // [D]
+    PRIVATELINK_NOT_FOUND = 404, "A PrivateLink with id {} does not exist."; // [D]
+    PRIVATELINK_INTERFACE_ENDPOINT_NOT_FOUND = 404, "A PrivateLink interface endpoint with id {} does not exist."; // [D]
+    PRIVATELINK_INTERFACE_ENDPOINT_ID_MALFORMED = 404, "AWS interface endpoint ids must begin with 'vpce-' followed by a series of alphanumeric characters."; // [D]
+    // [D] names the AWS region only; the provider is a parameter here so Azure and GCP read right.
+    PRIVATELINK_ENDPOINT_SERVICE_ALREADY_EXISTS_FOR_REGION = 409, "A PrivateLink Endpoint Service already exists for {} region {}.";
+    PRIVATELINK_INTERFACE_ENDPOINT_ALREADY_EXISTS = 409, "The PrivateLink already contains an interface endpoint with the specified id {}."; // [D]
+    PRIVATELINK_CANNOT_ACCEPT_ENDPOINTS = 409, "The PrivateLink with the specified id {} is not ready to accept endpoint connection requests."; // [D]
+    CANNOT_DELETE_PRIVATELINK_WITH_ENDPOINTS = 409, "A PrivateLink with endpoints cannot be deleted. Please delete all endpoints and retry."; // [D]
+
+    // Third-party integrations.
+    INTEGRATION_ALREADY_CONFIGURED = 409, "The integration of type '{}' is already configured for this group."; // [D]
+    INTEGRATION_NOT_CONFIGURED = 404, "The integration of type '{}' is not configured for this group."; // [D]
+    INVALID_DATADOG_API_KEY = 400, "Datadog API key must consist of 32 hexadecimal digits."; // [D]
+    HIPCHAT_NOT_SUPPORTED = 400, "HipChat integration is only supported for Ops Manager projects."; // [D]
+    INVALID_PAGER_DUTY_SERVICE_KEY = 400, "PagerDuty service key must consist of 32 hexadecimal digits."; // [D]
 }
 
 /// The HTTP reason phrase Atlas puts in `reason` (§3.1).

@@ -34,6 +34,16 @@ pub fn is_object_id(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Whether `s` is a UUID in canonical text form (any version, either case).
+pub fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// A random lowercase string of `len` letters (API key public keys are 8 of them).
 pub fn lowercase_letters(len: usize) -> String {
     let mut rng = rand::rng();
@@ -45,6 +55,15 @@ pub fn lowercase_letters(len: usize) -> String {
 /// A random UUID v4 in its canonical text form.
 pub fn uuid() -> String {
     uuid_from(rand::rng().random())
+}
+
+/// A UUID that is always the same for `seed` (derived names such as a subscription id).
+pub fn stable_uuid(seed: &str) -> String {
+    let mut bytes = [0u8; 16];
+    for (slot, b) in bytes.iter_mut().zip(seed.bytes().cycle()) {
+        *slot = b;
+    }
+    uuid_from(bytes)
 }
 
 /// A UUID v4 made of `bytes` (version and variant bits set), in canonical text form.
@@ -73,6 +92,13 @@ mod tests {
         assert!(is_object_id(&id), "{id}");
         assert_eq!(id, derived(at, &[b"cluster-a"]));
         assert_ne!(id, derived(at, &[b"cluster-b"]));
+    }
+
+    #[test]
+    fn uuids_are_recognized() {
+        assert!(is_uuid(&uuid()));
+        assert!(is_uuid("CBA6D9C6-1d3f-3c11-03cb-c705d895e636"));
+        assert!(!is_uuid("cba6d9c6-1d3f-3c11-03cb"));
     }
 
     #[test]

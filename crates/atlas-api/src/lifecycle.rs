@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use atlas_store::{StoreResult, Tx};
+use atlas_store::{Page, Record, StoreResult, Tx};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -310,6 +310,31 @@ pub fn settle(
     }
     tx.update(collection, key, &doc)?;
     Ok(Settled::Present(doc))
+}
+
+/// Every document of `collection` as a read sees it (transitions settled, completed deletions
+/// gone), in creation order.
+pub fn settle_all(
+    tx: &mut dyn Tx,
+    settings: &Settings,
+    collection: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Vec<Record>> {
+    let (records, _) = tx.list(collection, Page::ALL)?;
+    let mut visible = Vec::with_capacity(records.len());
+    for record in records {
+        if let Settled::Present(doc) = settle(
+            tx,
+            settings,
+            collection,
+            &record.key,
+            record.doc.clone(),
+            now,
+        )? {
+            visible.push(Record { doc, ..record });
+        }
+    }
+    Ok(visible)
 }
 
 /// Applies a completed transition.

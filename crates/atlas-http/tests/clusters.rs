@@ -4,40 +4,8 @@
 
 mod common;
 
-use atlas_model::operation_by_name;
-use atlas_schema::{Mode, Schemas};
-use common::{Answer, Server, assert_atlas_error};
+use common::{Answer, Server, advance_clock, assert_atlas_error, assert_valid, set_lifecycle, v};
 use serde_json::{Value, json};
-
-fn v(date: &str) -> String {
-    format!("application/vnd.atlas.{date}+json")
-}
-
-/// Asserts a success answer's body is valid against `op`'s schema for the served version.
-fn assert_valid(op: &str, answer: &Answer) -> Value {
-    assert!(
-        answer.status.is_success(),
-        "{op}: {} {}",
-        answer.status,
-        answer.text()
-    );
-    let content_type = answer.header("content-type").unwrap_or_default();
-    let version = content_type
-        .strip_prefix("application/vnd.atlas.")
-        .and_then(|s| s.split('+').next())
-        .unwrap_or_default();
-    let body = answer.json();
-    let op = operation_by_name(op).unwrap();
-    if let Some(schema) = op.success_for(version).find_map(|(_, m)| m.schema)
-        && let Err(violations) = Schemas::global().validate(schema, Mode::Response, &body)
-    {
-        panic!(
-            "{} {version}: invalid against {schema}: {violations:?}\n{body}",
-            op.name
-        );
-    }
-    body
-}
 
 fn shard(size: &str) -> Value {
     json!({"zoneName": "Zone 1", "regionConfigs": [{
@@ -91,30 +59,6 @@ async fn state(s: &Server, name: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-async fn set_lifecycle(s: &Server, policy: &str) {
-    let answer = s
-        .anonymous(
-            "POST",
-            "/__localatlas/lifecycle",
-            None,
-            Some(&json!({"default": policy})),
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text());
-}
-
-async fn advance_clock(s: &Server, seconds: i64) {
-    let answer = s
-        .anonymous(
-            "POST",
-            "/__localatlas/clock",
-            None,
-            Some(&json!({"advanceSeconds": seconds})),
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.text());
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! download. Flex clusters are backed up daily by their schedule; the snapshots are derived from
 //! the cluster's creation time and the injected clock, so they appear as the clock advances and
 //! several instances agree without a background worker. Each is kept for its retention period.
+//! A download is recorded as a `DOWNLOAD` restore job of the cluster ([`super::flex_restores`]).
 
 use atlas_model::OperationId;
 use serde_json::{Value, json};
@@ -60,7 +61,7 @@ impl Behaviour for FlexBackups {
             }
             OperationId::GetGroupFlexClusterBackupSnapshot => {
                 let id = cx.call.path_param("snapshotId").unwrap_or_default();
-                let snapshot = find(cx, &snapshots, id)?;
+                let snapshot = find(&snapshots, id, &name)?;
                 Ok(Reply::json(200, cx.render.fit(&snapshot)))
             }
             _ => {
@@ -69,10 +70,16 @@ impl Behaviour for FlexBackups {
                     .get("snapshotId")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let snapshot = find(cx, &snapshots, id)?;
+                let snapshot = find(&snapshots, id, &name)?;
+                if snapshot["status"] != "COMPLETED" {
+                    return Err(api_error!(
+                        CANNOT_START_RESTORE_JOB_FOR_INCOMPLETE_CLUSTER_SNAPSHOT
+                    ));
+                }
                 let group = cx.scope.group_id.clone().unwrap_or_default();
+                let job_id = ids::object_id(cx.now);
                 let job = json!({
-                    "id": ids::object_id(cx.now),
+                    "id": job_id,
                     "deliveryType": "DOWNLOAD",
                     "expirationDate": atlas_timestamp(cx.now + Duration::hours(4)),
                     "instanceName": name,
@@ -84,22 +91,27 @@ impl Behaviour for FlexBackups {
                     "snapshotUrl": format!("https://backup-downloads.localatlas.invalid/flex/{group}/{name}/{id}.tar.gz"),
                     "status": "COMPLETED",
                 });
+                // A download is a restore job too: it is listed with the cluster's jobs.
+                let jobs = super::flex_restores::collection(&group, &name);
+                cx.tx.insert(&jobs, &job_id, &job)?;
+                let job = super::flex_restores::with_link(cx, &jobs, job);
                 Ok(Reply::json(cx.render.status(), cx.render.fit(&job)))
             }
         }
     }
 }
 
-fn find(cx: &Ctx<'_>, snapshots: &[Value], id: &str) -> Result<Value, ApiError> {
+/// The snapshot `id` of the flex cluster `name`, or Atlas's 404 for tenant snapshots.
+pub(crate) fn find(snapshots: &[Value], id: &str, name: &str) -> Result<Value, ApiError> {
     snapshots
         .iter()
         .find(|s| s["id"] == id)
         .cloned()
-        .ok_or_else(|| api_error!(RESOURCE_NOT_FOUND, cx.call.origin.path.as_str()))
+        .ok_or_else(|| api_error!(TENANT_SNAPSHOT_NOT_FOUND, id, name))
 }
 
 /// The snapshots the daily schedule has produced by now and still keeps, newest first.
-fn snapshots(cx: &Ctx<'_>, cluster: &Value, name: &str) -> Vec<Value> {
+pub(crate) fn snapshots(cx: &Ctx<'_>, cluster: &Value, name: &str) -> Vec<Value> {
     let created = cluster
         .get("createDate")
         .and_then(Value::as_str)

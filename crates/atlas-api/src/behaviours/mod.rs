@@ -13,13 +13,19 @@ pub mod clusters;
 pub mod events;
 pub mod flex_backups;
 pub mod flex_clusters;
+pub mod flex_restores;
+pub mod global_writes;
+pub mod integrations;
 pub(crate) mod invitations;
+pub mod online_archives;
 pub(crate) mod organizations;
+pub mod private_endpoints;
 pub mod processes;
 pub(crate) mod projects;
 mod rate_limits;
 mod root;
 pub(crate) mod service_accounts;
+pub mod streams;
 mod support;
 mod teams;
 pub(crate) mod users;
@@ -80,6 +86,12 @@ impl Registry {
             Arc::new(teams::Teams),
             Arc::new(invitations::Invitations),
             Arc::new(rate_limits::RateLimits),
+            Arc::new(flex_restores::FlexRestores),
+            Arc::new(online_archives::OnlineArchives),
+            Arc::new(global_writes::GlobalWrites),
+            Arc::new(private_endpoints::PrivateEndpoints),
+            Arc::new(integrations::Integrations),
+            Arc::new(streams::Streams),
         ];
         match Registry::new(all) {
             Ok(registry) => registry,

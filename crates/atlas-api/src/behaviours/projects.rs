@@ -222,10 +222,19 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let id = cx.scope.group_id.clone().unwrap_or_default();
     let base = format!("/groups/{id}");
-    // Atlas refuses to close a project that still has clusters (semantics §9).
+    // Atlas refuses to close a project that still has clusters, private endpoint services or
+    // stream instances (semantics §9).
     if active_clusters(cx, &id)? > 0 {
         // The reads that settled the clusters stand even though the close is refused.
         return Err(api_error!(CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_CLUSTERS).keeping_writes());
+    }
+    if super::private_endpoints::active_services(cx)? > 0 {
+        return Err(
+            api_error!(CANNOT_CLOSE_GROUP_ACTIVE_ATLAS_PRIVATE_ENDPOINT_SERVICES).keeping_writes(),
+        );
+    }
+    if super::streams::instance_count(cx)? > 0 {
+        return Err(api_error!(CANNOT_CLOSE_GROUP_ACTIVE_STREAMS_RESOURCE).keeping_writes());
     }
     cx.tx.delete("/groups", &id)?;
     cx.tx.delete_tree(&base)?;

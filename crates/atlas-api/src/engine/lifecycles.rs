@@ -41,24 +41,6 @@ pub const SPECS: &[Spec] = &[
         deleting: Some(("DELETING", 30)),
     },
     Spec {
-        // Online archive: POST 200 PENDING, then ACTIVE.
-        resource: "/groups/{groupId}/clusters/{clusterName}/onlineArchives",
-        kind: "onlineArchive",
-        field: "state",
-        created: ("PENDING", "ACTIVE", 60),
-        updated: None,
-        deleting: None,
-    },
-    Spec {
-        // Private endpoint service: POST 201 INITIATING, AVAILABLE after ~2.5 min (AWS).
-        resource: "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService",
-        kind: "privateEndpointService",
-        field: "status",
-        created: ("INITIATING", "AVAILABLE", 150),
-        updated: None,
-        deleting: Some(("DELETING", 60)),
-    },
-    Spec {
         // On-demand cloud backup snapshot: POST 200 queued, completed after ~3 min.
         resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
         kind: "snapshot",
@@ -82,15 +64,6 @@ pub const SPECS: &[Spec] = &[
         kind: "restoreJob",
         field: "state",
         created: ("INITIALIZING", "SUCCESSFUL", 120),
-        updated: None,
-        deleting: None,
-    },
-    Spec {
-        // Flex restore job: POST 200 PENDING, COMPLETED after ~1 min.
-        resource: "/groups/{groupId}/flexClusters/{name}/backup/restoreJobs",
-        kind: "restoreJob",
-        field: "status",
-        created: ("PENDING", "COMPLETED", 60),
         updated: None,
         deleting: None,
     },

@@ -51,9 +51,14 @@ pub fn check_parents(tx: &mut dyn Tx, call: &Call) -> Result<(), ApiError> {
     let index = ResourceIndex::global();
     let rel = relative(call.op.path);
     let segments: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
+    // A create at a key (`POST /integrations/{integrationType}`) targets its own item too.
     let target_is_item = matches!(
         call.op.shape,
-        Shape::ItemGet | Shape::ItemUpdatePatch | Shape::ItemReplacePut | Shape::ItemDelete
+        Shape::ItemGet
+            | Shape::ItemUpdatePatch
+            | Shape::ItemReplacePut
+            | Shape::ItemDelete
+            | Shape::CollectionCreate
     ) && rel.len() > call.op.resource.len()
         && rel.starts_with(call.op.resource);
     let target_depth = call
@@ -95,10 +100,43 @@ pub fn check_parents(tx: &mut dyn Tx, call: &Call) -> Result<(), ApiError> {
             continue;
         };
         if tx.get(&collection, &segment(value))?.is_none() {
-            return Err(not_found(&collection_template, call, value));
+            return Err(
+                other_kind_of_cluster(tx, &collection_template, call, value)?
+                    .unwrap_or_else(|| not_found(&collection_template, call, value)),
+            );
         }
     }
     Ok(())
+}
+
+/// A cluster addressed through the other API: a flex cluster under `/clusters/{name}/...`, a
+/// dedicated one under `/flexClusters/{name}/...` (semantics §9: the CLI and Terraform key on
+/// these codes).
+fn other_kind_of_cluster(
+    tx: &mut dyn Tx,
+    collection_template: &str,
+    call: &Call,
+    name: &str,
+) -> Result<Option<ApiError>, ApiError> {
+    let group = call.path_param("groupId").unwrap_or_default();
+    let (other, error) = match collection_template {
+        "/groups/{groupId}/clusters" => (
+            "flexClusters",
+            api_error!(CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API, name),
+        ),
+        "/groups/{groupId}/flexClusters" => (
+            "clusters",
+            api_error!(CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API, name),
+        ),
+        _ => return Ok(None),
+    };
+    let found = tx
+        .get(
+            &format!("/groups/{}/{other}", segment(group)),
+            &segment(name),
+        )?
+        .is_some();
+    Ok(found.then_some(error))
 }
 
 /// The family's not-found answer for a missing item of `collection_template`.
@@ -122,6 +160,9 @@ pub fn not_found(collection_template: &str, call: &Call, key: &str) -> ApiError 
             api_error!(USER_NOT_FOUND, key)
         }
         "/groups/{groupId}/streams" => api_error!(STREAM_TENANT_NOT_FOUND_FOR_NAME, key, group),
+        "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService" => {
+            api_error!(PRIVATELINK_NOT_FOUND, key)
+        }
         "/groups/{groupId}/dataFederation" => {
             api_error!(DATA_FEDERATION_TENANT_NOT_FOUND_FOR_NAME, group, key)
         }

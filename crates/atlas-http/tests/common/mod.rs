@@ -24,6 +24,39 @@ pub const JSON_2023: &str = "application/vnd.atlas.2023-01-01+json";
 /// The header the harness trusts for the client's address, so tests can call from any address.
 pub const CLIENT_IP_HEADER: &str = "x-forwarded-for";
 
+/// The JSON media type of an API version.
+pub fn v(date: &str) -> String {
+    format!("application/vnd.atlas.{date}+json")
+}
+
+/// Asserts a success answer's body is valid against `op`'s schema for the served version, and
+/// returns the body.
+pub fn assert_valid(op: &str, answer: &Answer) -> Value {
+    assert!(
+        answer.status.is_success(),
+        "{op}: {} {}",
+        answer.status,
+        answer.text()
+    );
+    let content_type = answer.header("content-type").unwrap_or_default();
+    let version = content_type
+        .strip_prefix("application/vnd.atlas.")
+        .and_then(|s| s.split('+').next())
+        .unwrap_or_default();
+    let body = answer.json();
+    let op = atlas_model::operation_by_name(op).expect("operation");
+    if let Some(schema) = op.success_for(version).find_map(|(_, m)| m.schema)
+        && let Err(violations) =
+            atlas_schema::Schemas::global().validate(schema, atlas_schema::Mode::Response, &body)
+    {
+        panic!(
+            "{} {version}: invalid against {schema}: {violations:?}\n{body}",
+            op.name
+        );
+    }
+    body
+}
+
 pub struct Server {
     pub app: axum::Router,
     pub state: Arc<App>,
@@ -441,6 +474,32 @@ pub fn digest(user: &str, password: &str, method: &str, uri: &str, nonce: &str, 
     format!(
         "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm=MD5, response=\"{response}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""
     )
+}
+
+/// Sets the default lifecycle policy through the control API.
+pub async fn set_lifecycle(s: &Server, policy: &str) {
+    let answer = s
+        .anonymous(
+            "POST",
+            "/__localatlas/lifecycle",
+            None,
+            Some(&serde_json::json!({"default": policy})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
+/// Moves the injected clock (which also completes manual transitions).
+pub async fn advance_clock(s: &Server, seconds: i64) {
+    let answer = s
+        .anonymous(
+            "POST",
+            "/__localatlas/clock",
+            None,
+            Some(&serde_json::json!({"advanceSeconds": seconds})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
 }
 
 /// Whether `body` is an Atlas error body for `status` (semantics §3.1).
