@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::Behaviour;
 use super::support::{
-    body_items, body_strings, body_text, entity, list, param, role_set, with_self,
+    body_items, body_strings, body_text, entity, list, param, role_set, tail, with_self,
 };
 use crate::api_error;
 use crate::authorize::groups_of_org;
@@ -148,10 +148,7 @@ pub fn find(tx: &mut dyn Tx, org_id: &str, id: &str) -> Result<Record, ApiError>
 
 /// A private key as later reads show it.
 pub fn mask(private_key: &str) -> String {
-    let tail = private_key
-        .get(private_key.len().saturating_sub(12)..)
-        .unwrap_or_default();
-    format!("********-****-****-{tail}")
+    format!("********-****-****-{}", tail(private_key, 12))
 }
 
 /// A new key of `org_id` with organization roles, usable at once. Returns the stored document

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 use super::Behaviour;
-use super::support::{body_strings, body_text, entity, list, param, role_set};
+use super::support::{body_strings, body_text, entity, list, param, role_set, tail};
 use crate::api_error;
 use crate::authorize::groups_of_org;
 use crate::call::Reply;
@@ -237,10 +237,7 @@ pub fn find_in_group(
 
 /// A secret as later reads show it (`mdb_sa_sk_...` and its last four characters).
 pub fn mask(secret: &str) -> String {
-    let tail = secret
-        .get(secret.len().saturating_sub(4)..)
-        .unwrap_or_default();
-    format!("mdb_sa_sk_...{tail}")
+    format!("mdb_sa_sk_...{}", tail(secret, 4))
 }
 
 /// A new account of `org_id` with one secret, usable at once. Returns the document as the create

@@ -106,3 +106,10 @@ pub fn role_set(roles: impl IntoIterator<Item = String>) -> Vec<String> {
     roles.dedup();
     roles
 }
+
+/// The last `n` characters of a secret, which masked values keep.
+pub fn tail(secret: &str, n: usize) -> &str {
+    secret
+        .get(secret.len().saturating_sub(n)..)
+        .unwrap_or_default()
+}

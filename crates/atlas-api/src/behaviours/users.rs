@@ -598,15 +598,9 @@ fn org_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             Ok(Reply::empty(cx.render.status()))
         }
         O::UpdateOrgUserRoles => {
-            let mut membership = active_member(cx.tx, &org, &user_id)?;
-            let org_roles = body_strings(cx, "orgRoles").unwrap_or_default();
-            roles::check_org_roles(org_roles.iter().map(String::as_str))?;
-            membership.doc["orgRoles"] = json!(role_set(org_roles));
-            cx.tx
-                .update(&membership.collection, &membership.key, &membership.doc)?;
-            let shown = json!({"orgRoles": membership.doc["orgRoles"]});
-            let path = format!("/orgs/{org}/users/{user_id}/roles");
-            Ok(entity(cx, &with_self(cx, shown, &path)))
+            let membership = active_member(cx.tx, &org, &user_id)?;
+            let check = |r: &[String]| roles::check_org_roles(r.iter().map(String::as_str));
+            replace_roles(cx, membership, ("orgRoles", "orgRoles"), check)
         }
         _ => {
             // `:addRole` / `:removeRole` on an active member or a pending invitation.
@@ -657,6 +651,24 @@ fn users_list(
     }
     let items = filter_by_query(cx, items, "username", "username");
     Ok(list(cx, items))
+}
+
+/// The deprecated `PUT …/users/{userId}/roles`: the membership's roles (stored in `fields.1`)
+/// become the body's `fields.0`, answered as `{fields.0: roles, links}`.
+fn replace_roles(
+    cx: &mut Ctx<'_>,
+    mut membership: Record,
+    (body_field, stored): (&str, &str),
+    check: impl Fn(&[String]) -> Result<(), ApiError>,
+) -> Result<Reply, ApiError> {
+    let requested = body_strings(cx, body_field).unwrap_or_default();
+    check(&requested)?;
+    membership.doc[stored] = json!(role_set(requested));
+    cx.tx
+        .update(&membership.collection, &membership.key, &membership.doc)?;
+    let shown = json!({ body_field: membership.doc[stored] });
+    let path = format!("{}/{}/roles", membership.collection, membership.key);
+    Ok(entity(cx, &with_self(cx, shown, &path)))
 }
 
 /// `roles` with `role` added or removed.
@@ -811,18 +823,12 @@ fn group_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             Ok(Reply::empty(cx.render.status()))
         }
         O::UpdateGroupUserRoles => {
-            let mut membership = cx
+            let membership = cx
                 .tx
                 .get(&project_members(&group), &user_id)?
                 .ok_or_else(|| api_error!(USER_NOT_IN_GROUP, user_id.as_str(), group.as_str()))?;
-            let group_roles = body_strings(cx, "groupRoles").unwrap_or_default();
-            roles::check_group_roles(group_roles.iter().map(String::as_str))?;
-            membership.doc["roles"] = json!(role_set(group_roles));
-            cx.tx
-                .update(&membership.collection, &membership.key, &membership.doc)?;
-            let shown = json!({"groupRoles": membership.doc["roles"]});
-            let path = format!("/groups/{group}/users/{user_id}/roles");
-            Ok(entity(cx, &with_self(cx, shown, &path)))
+            let check = |r: &[String]| roles::check_group_roles(r.iter().map(String::as_str));
+            replace_roles(cx, membership, ("groupRoles", "roles"), check)
         }
         _ => {
             let role = body_text(cx, "groupRole").unwrap_or_default();
