@@ -262,21 +262,29 @@ pub fn org_member_view(
     membership: &Value,
 ) -> Result<Value, ApiError> {
     let id = membership["id"].as_str().unwrap_or_default().to_owned();
-    let user = profile(tx, &id)?;
     let assignments = group_role_assignments(tx, org_id, &id)?;
+    let roles = json!({
+        "orgRoles": strings(membership.get("orgRoles")),
+        "groupRoleAssignments": assignments,
+    });
+    let mut shown = active_view(tx, membership, roles)?;
+    shown["teamIds"] = json!(strings(membership.get("teamIds")));
+    if let Some(created) = membership.get("createdAt") {
+        shown["createdAt"] = created.clone();
+    }
+    Ok(shown)
+}
+
+/// An active user with `roles`, its profile fields and its creation date.
+fn active_view(tx: &mut dyn Tx, membership: &Value, roles: Value) -> Result<Value, ApiError> {
+    let id = membership["id"].as_str().unwrap_or_default().to_owned();
+    let user = profile(tx, &id)?;
     Ok(object(vec![
         ("id", Some(json!(id))),
         ("username", membership.get("username").cloned()),
         ("orgMembershipStatus", Some(json!("ACTIVE"))),
-        (
-            "roles",
-            Some(json!({
-                "orgRoles": strings(membership.get("orgRoles")),
-                "groupRoleAssignments": assignments,
-            })),
-        ),
-        ("teamIds", Some(json!(strings(membership.get("teamIds"))))),
-        ("createdAt", membership.get("createdAt").cloned()),
+        ("roles", Some(roles)),
+        ("createdAt", user.get("createdAt").cloned()),
         ("firstName", user.get("firstName").cloned()),
         ("lastName", user.get("lastName").cloned()),
         ("country", user.get("country").cloned()),
@@ -286,19 +294,7 @@ pub fn org_member_view(
 
 /// An active project member as the 2025 API shows it (`GroupActiveUserResponse`).
 fn group_member_view(tx: &mut dyn Tx, membership: &Value) -> Result<Value, ApiError> {
-    let id = membership["id"].as_str().unwrap_or_default().to_owned();
-    let user = profile(tx, &id)?;
-    Ok(object(vec![
-        ("id", Some(json!(id))),
-        ("username", membership.get("username").cloned()),
-        ("orgMembershipStatus", Some(json!("ACTIVE"))),
-        ("roles", Some(json!(strings(membership.get("roles"))))),
-        ("createdAt", user.get("createdAt").cloned()),
-        ("firstName", user.get("firstName").cloned()),
-        ("lastName", user.get("lastName").cloned()),
-        ("country", user.get("country").cloned()),
-        ("mobileNumber", user.get("mobileNumber").cloned()),
-    ]))
+    active_view(tx, membership, json!(strings(membership.get("roles"))))
 }
 
 /// A user as the 2023 API shows it (`CloudAppUser`), with its roles in `orgs` only: a principal
