@@ -24,16 +24,6 @@ pub enum Principal {
 }
 
 impl Principal {
-    /// The organization a credential belongs to (`None` for users, who may belong to several).
-    pub fn org_id(&self) -> Option<&str> {
-        match self {
-            Principal::ApiKey { org_id, .. } | Principal::ServiceAccount { org_id, .. } => {
-                Some(org_id)
-            }
-            Principal::User { .. } | Principal::Anonymous => None,
-        }
-    }
-
     /// How Atlas names the principal where a username goes (`inviterUsername`): the public key
     /// of a key, the client id of a service account, the username of a user.
     pub fn name(&self) -> &str {
