@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use atlas_store::Tx;
 
-use crate::behaviours::{organizations, projects};
+use crate::behaviours::{api_keys, organizations, projects, service_accounts};
 use crate::clock::atlas_timestamp;
 use crate::credentials::{self, hmac};
 use crate::error::ApiError;
@@ -93,6 +93,7 @@ fn create_missing(tx: &mut dyn Tx, boot: &Bootstrap, created: &str) -> Result<()
     if tx.get("/orgs", &boot.org_id)?.is_none() {
         organizations::insert(tx, &boot.org_id, ORG_NAME)?;
     }
+    organizations::ensure_settings(tx, &boot.org_id)?;
     if tx.get("/groups", &boot.project_id)?.is_none() {
         projects::insert(
             tx,
@@ -105,10 +106,7 @@ fn create_missing(tx: &mut dyn Tx, boot: &Bootstrap, created: &str) -> Result<()
     }
     let key_collection = format!("/orgs/{}/apiKeys", boot.org_id);
     if tx.get(&key_collection, &boot.api_key_id)?.is_none() {
-        let masked = format!(
-            "********-****-****-{}",
-            &boot.private_key[boot.private_key.len().saturating_sub(12)..]
-        );
+        let masked = api_keys::mask(&boot.private_key);
         tx.insert(
             &key_collection,
             &boot.api_key_id,
@@ -143,7 +141,7 @@ fn create_missing(tx: &mut dyn Tx, boot: &Bootstrap, created: &str) -> Result<()
                     "id": boot.secret_id,
                     "createdAt": created,
                     "expiresAt": "2099-12-31T00:00:00Z",
-                    "maskedSecretValue": format!("mdb_sa_sk_...{}", &boot.client_secret[boot.client_secret.len().saturating_sub(4)..]),
+                    "maskedSecretValue": service_accounts::mask(&boot.client_secret),
                 }],
             }),
         )?;

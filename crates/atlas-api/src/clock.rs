@@ -7,15 +7,47 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 /// The machine's clock plus an offset the control API can move (set or advance). Tests and
-/// users drive token expiry, lifecycles and snapshot schedules with it.
-#[derive(Debug, Default)]
+/// users drive token expiry, lifecycles and snapshot schedules with it. Tests that count exact
+/// seconds (token lifetimes, rate-limit refills) [`freeze`](ControlledClock::freeze) it first, so
+/// only `advance`/`set` move it.
+#[derive(Debug)]
 pub struct ControlledClock {
     offset_ms: AtomicI64,
+    /// The machine time (epoch ms) the clock stands still at, or `RUNNING`.
+    frozen_ms: AtomicI64,
+}
+
+const RUNNING: i64 = i64::MIN;
+
+impl Default for ControlledClock {
+    fn default() -> Self {
+        ControlledClock {
+            offset_ms: AtomicI64::new(0),
+            frozen_ms: AtomicI64::new(RUNNING),
+        }
+    }
 }
 
 impl ControlledClock {
     pub fn new() -> ControlledClock {
         ControlledClock::default()
+    }
+
+    /// Stops the clock at the current machine time: from now on only `advance` and `set` move it.
+    pub fn freeze(&self) {
+        let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let now = i64::try_from(now).unwrap_or(0);
+        let _ = self
+            .frozen_ms
+            .compare_exchange(RUNNING, now, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The machine's time, or where it was frozen.
+    fn base(&self) -> OffsetDateTime {
+        match self.frozen_ms.load(Ordering::SeqCst) {
+            RUNNING => OffsetDateTime::now_utc(),
+            ms => OffsetDateTime::UNIX_EPOCH + Duration::milliseconds(ms),
+        }
     }
 
     /// Moves the clock forward (or back, with a negative amount).
@@ -26,14 +58,14 @@ impl ControlledClock {
 
     /// Makes `now()` return `at` (and move on from there).
     pub fn set(&self, at: OffsetDateTime) {
-        let delta = at - OffsetDateTime::now_utc();
+        let delta = at - self.base();
         let ms = i64::try_from(delta.whole_milliseconds()).unwrap_or(0);
         self.offset_ms.store(ms, Ordering::SeqCst);
     }
 
     /// The current time on this clock.
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + self.offset()
+        self.base() + self.offset()
     }
 
     /// How far the clock is from the machine's.
@@ -65,6 +97,20 @@ mod tests {
         let target = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
         clock.set(target);
         assert!((clock.now() - target).abs() < Duration::seconds(1));
+    }
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_told() {
+        let clock = ControlledClock::new();
+        clock.freeze();
+        let frozen = clock.now();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(clock.now(), frozen);
+        clock.advance(Duration::seconds(3600));
+        assert_eq!(clock.now(), frozen + Duration::hours(1));
+        let target = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        clock.set(target);
+        assert_eq!(clock.now(), target);
     }
 
     #[test]

@@ -5,9 +5,16 @@
 //! keeps the SHA-256 of the token. The internal collections are:
 //! - `__apiKeys/<publicKey>`: `{id, orgId, ha1}`
 //! - `__serviceAccounts/<clientId>`: `{orgId, secrets: [{id, sha256, expiresAt}]}`
-//! - `__tokens/<sha256(token)>`: `{clientId, orgId, expiresAt}` (epoch seconds)
+//! - `__tokens/<subject>` keyed by `sha256(token)`: `{kind, clientId|userId, orgId, secretId,
+//!   expiresAt}` (epoch seconds); the subject (client id or user id) is the token's `sub` claim,
+//!   so a subject's tokens can be counted (100 active per service account) and dropped together.
+//! - `__nonces/<issue minute>` keyed by nonce: the `nc` values a Digest nonce was used with, so a
+//!   replayed request fails on every instance sharing the store.
 //! - `__meta/secret`: the instance's HMAC key for Digest nonces and token signatures, shared by
 //!   every instance on the same store.
+//!
+//! Everything here that verifies a request writes (nonce counts), so it runs in a write
+//! transaction: the admission stage's (`crate::admission`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -19,7 +26,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use atlas_store::{StoreResult, Tx};
+use atlas_store::{Page, StoreResult, Tx};
 
 use crate::principal::Principal;
 
@@ -29,13 +36,24 @@ pub const REALM: &str = "MMS Public API";
 /// Lifetime of an access token (semantics §4.2).
 pub const TOKEN_SECONDS: i64 = 3600;
 
-/// How long a Digest nonce is accepted after it was issued.
+/// How long a Digest nonce is accepted after it was issued. Atlas's rule is unknown (semantics
+/// §10.8); a .NET client was seen reusing one for up to an hour, the Go SDK takes a new one per
+/// request. Five minutes with `stale=true` afterwards keeps both working (clients retry a stale
+/// challenge without asking for credentials again, RFC 2617 §3.2.1).
 pub const NONCE_SECONDS: i64 = 300;
+
+/// Active access tokens one service account may hold (semantics §4.2).
+pub const MAX_ACTIVE_TOKENS: usize = 100;
 
 const API_KEYS: &str = "__apiKeys";
 const SERVICE_ACCOUNTS: &str = "__serviceAccounts";
 const TOKENS: &str = "__tokens";
+const NONCES: &str = "__nonces";
 const META: &str = "__meta";
+
+/// The `nc` values below the highest one seen that are still tracked per nonce: a request may
+/// overtake another that uses the same nonce, but not by more than this.
+const NC_WINDOW: u64 = 64;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -116,6 +134,59 @@ pub fn store_service_account_secret(
     tx.upsert(SERVICE_ACCOUNTS, client_id, &doc)
 }
 
+/// Removes one secret of a service account: it can mint no token, and the tokens minted with it
+/// stop working on their next request.
+pub fn remove_service_account_secret(
+    tx: &mut dyn Tx,
+    client_id: &str,
+    secret_id: &str,
+) -> StoreResult<()> {
+    let Some(mut record) = tx.get(SERVICE_ACCOUNTS, client_id)? else {
+        return Ok(());
+    };
+    if let Some(secrets) = record.doc.get_mut("secrets").and_then(Value::as_array_mut) {
+        secrets.retain(|s| s.get("id").and_then(Value::as_str) != Some(secret_id));
+    }
+    tx.update(SERVICE_ACCOUNTS, client_id, &record.doc)?;
+    Ok(())
+}
+
+/// Removes a service account's credential and every token it holds.
+pub fn remove_service_account(tx: &mut dyn Tx, client_id: &str) -> StoreResult<()> {
+    tx.delete(SERVICE_ACCOUNTS, client_id)?;
+    revoke_subject(tx, client_id)
+}
+
+/// Drops every token of a subject (a client id or a user id).
+pub fn revoke_subject(tx: &mut dyn Tx, subject: &str) -> StoreResult<()> {
+    tx.delete_tree(&token_collection(subject)).map(|_| ())
+}
+
+/// Removes every credential of an organization's keys and service accounts (the organization is
+/// being deleted): none of them authenticates afterwards.
+pub fn remove_org_credentials(tx: &mut dyn Tx, org_id: &str) -> StoreResult<()> {
+    let (keys, _) = tx.list(&format!("/orgs/{org_id}/apiKeys"), Page::ALL)?;
+    for key in keys {
+        if let Some(public) = key.doc.get("publicKey").and_then(Value::as_str) {
+            remove_api_key(tx, public)?;
+        }
+    }
+    let (accounts, _) = tx.list(&format!("/orgs/{org_id}/serviceAccounts"), Page::ALL)?;
+    for account in accounts {
+        remove_service_account(tx, &account.key)?;
+    }
+    Ok(())
+}
+
+/// The credentials a request presented (its `Authorization` header).
+#[derive(Debug, Clone)]
+pub enum Presented {
+    Digest(DigestResponse),
+    Bearer(String),
+    Basic { user: String, password: String },
+    None,
+}
+
 /// The parts of a Digest `Authorization` header that verification needs.
 #[derive(Debug, Clone, Default)]
 pub struct DigestResponse {
@@ -133,9 +204,26 @@ pub struct DigestResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Valid(Principal),
-    /// Well-formed and correct but the nonce is too old: challenge again with `stale=true`.
+    /// Correct credentials, but the nonce is too old or this `nc` was used already: challenge
+    /// again with `stale=true`, so a client retries with a fresh nonce.
     Stale,
     Invalid,
+}
+
+/// Checks whatever credentials a request presented for `method`.
+pub fn authenticate(
+    tx: &mut dyn Tx,
+    method: &str,
+    presented: &Presented,
+    now: OffsetDateTime,
+) -> StoreResult<Verdict> {
+    match presented {
+        Presented::Digest(d) => verify_digest(tx, method, d, now),
+        Presented::Bearer(token) => {
+            Ok(verify_token(tx, token, now)?.map_or(Verdict::Invalid, Verdict::Valid))
+        }
+        Presented::Basic { .. } | Presented::None => Ok(Verdict::Invalid),
+    }
 }
 
 /// A fresh nonce: issue time and an HMAC over it, 32 base64 characters as Atlas sends.
@@ -149,8 +237,8 @@ pub fn new_nonce(secret: &[u8], now: OffsetDateTime) -> String {
     STANDARD_NO_PAD.encode(body)
 }
 
-/// Whether `nonce` was issued by this store's instances, and whether it is still fresh.
-fn nonce_state(secret: &[u8], nonce: &str, now: OffsetDateTime) -> Option<bool> {
+/// When `nonce` was issued, if this store's instances issued it.
+fn nonce_issued(secret: &[u8], nonce: &str) -> Option<i64> {
     let bytes = STANDARD_NO_PAD.decode(nonce).ok()?;
     if bytes.len() != 24 {
         return None;
@@ -159,11 +247,97 @@ fn nonce_state(secret: &[u8], nonce: &str, now: OffsetDateTime) -> Option<bool> 
     if !bool::from(mac[..12].ct_eq(&bytes[12..])) {
         return None;
     }
-    let issued = i64::from_be_bytes(bytes[..8].try_into().ok()?);
-    Some(now.unix_timestamp() - issued <= NONCE_SECONDS)
+    Some(i64::from_be_bytes(bytes[..8].try_into().ok()?))
 }
 
-/// Verifies a Digest response (RFC 2617, MD5, `qop=auth` or none) for `method`.
+fn nonce_collection(issued: i64) -> String {
+    format!("{NONCES}/{}", issued.div_euclid(60))
+}
+
+/// Records that `nonce` was used with `nc`; false when that count was seen before (a replay) or
+/// is too far behind the highest one.
+fn record_nonce_use(
+    tx: &mut dyn Tx,
+    nonce: &str,
+    issued: i64,
+    nc: u64,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let collection = nonce_collection(issued);
+    let record = tx.get(&collection, nonce)?;
+    if record.is_none() {
+        prune_nonces(tx, &collection, now)?;
+    }
+    let field = |name: &str| {
+        record
+            .as_ref()
+            .and_then(|r| r.doc.get(name))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let Some((max, window)) = advance_window(field("max"), field("window"), nc) else {
+        return Ok(false);
+    };
+    tx.upsert(&collection, nonce, &json!({"max": max, "window": window}))?;
+    Ok(true)
+}
+
+/// The sliding window of used `nc` values after using `nc`: the highest count and a bitmask of
+/// the [`NC_WINDOW`] counts below it (bit `i` = count `max - 1 - i` used). `None`: a replay.
+fn advance_window(max: u64, window: u64, nc: u64) -> Option<(u64, u64)> {
+    if nc == 0 {
+        return None;
+    }
+    if nc > max {
+        let shift = nc - max;
+        let moved = if shift >= NC_WINDOW {
+            0
+        } else {
+            window << shift
+        };
+        let previous = if max > 0 && shift <= NC_WINDOW {
+            1u64 << (shift - 1)
+        } else {
+            0
+        };
+        return Some((nc, moved | previous));
+    }
+    let behind = max - nc;
+    if behind == 0 || behind > NC_WINDOW {
+        return None;
+    }
+    let bit = 1u64 << (behind - 1);
+    (window & bit == 0).then_some((max, window | bit))
+}
+
+/// Drops the use records of nonces that can no longer be accepted; runs when the first nonce
+/// of an issue minute is used, so about once a minute.
+fn prune_nonces(tx: &mut dyn Tx, current: &str, now: OffsetDateTime) -> StoreResult<()> {
+    let (_, used) = tx.list(
+        current,
+        Page {
+            offset: 0,
+            limit: 0,
+        },
+    )?;
+    if used > 0 {
+        return Ok(());
+    }
+    let oldest_live = (now.unix_timestamp() - NONCE_SECONDS).div_euclid(60) - 1;
+    for collection in tx.collections_under(NONCES)? {
+        let minute = collection
+            .rsplit('/')
+            .next()
+            .and_then(|m| m.parse::<i64>().ok());
+        if minute.is_some_and(|m| m < oldest_live) {
+            tx.delete_tree(&collection)?;
+        }
+    }
+    Ok(())
+}
+
+/// Verifies a Digest response (RFC 2617, MD5, `qop=auth` or none) for `method`, and records the
+/// nonce's use so the same request cannot be replayed.
 pub fn verify_digest(
     tx: &mut dyn Tx,
     method: &str,
@@ -171,7 +345,7 @@ pub fn verify_digest(
     now: OffsetDateTime,
 ) -> StoreResult<Verdict> {
     let secret = instance_secret(tx)?;
-    let Some(fresh) = nonce_state(&secret, &d.nonce, now) else {
+    let Some(issued) = nonce_issued(&secret, &d.nonce) else {
         return Ok(Verdict::Invalid);
     };
     let Some(record) = tx.get(API_KEYS, &d.username)? else {
@@ -198,24 +372,39 @@ pub fn verify_digest(
     {
         return Ok(Verdict::Invalid);
     }
-    if !fresh {
+    if now.unix_timestamp() - issued > NONCE_SECONDS {
         return Ok(Verdict::Stale);
     }
+    // Without `qop` there is no count: such a nonce is good for one request.
+    let nc = match (&d.qop, &d.nc) {
+        (Some(_), Some(nc)) => u64::from_str_radix(nc, 16).unwrap_or(0),
+        _ => 1,
+    };
+    if !record_nonce_use(tx, &d.nonce, issued, nc, now)? {
+        return Ok(Verdict::Stale);
+    }
+    let field = |name: &str| {
+        record
+            .doc
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     Ok(Verdict::Valid(Principal::ApiKey {
-        id: record
-            .doc
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        id: field("id"),
         public_key: d.username.clone(),
-        org_id: record
-            .doc
-            .get("orgId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+        org_id: field("orgId"),
     }))
+}
+
+/// A service account whose client credentials were verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    pub org_id: String,
+    /// The secret that matched (its tokens die with it).
+    pub secret_id: String,
 }
 
 /// Checks a service account's client id and secret (HTTP Basic on the token endpoint).
@@ -224,18 +413,18 @@ pub fn verify_client(
     client_id: &str,
     secret: &str,
     now: OffsetDateTime,
-) -> StoreResult<Option<String>> {
+) -> StoreResult<Option<Client>> {
     let Some(record) = tx.get(SERVICE_ACCOUNTS, client_id)? else {
         return Ok(None);
     };
     let hash = sha256_hex(secret);
-    let valid = record
+    let matched = record
         .doc
         .get("secrets")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .any(|s| {
+        .find(|s| {
             let stored = s.get("sha256").and_then(Value::as_str).unwrap_or_default();
             let expires = s
                 .get("expiresAt")
@@ -243,59 +432,130 @@ pub fn verify_client(
                 .unwrap_or(i64::MAX);
             bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) && expires > now.unix_timestamp()
         });
-    Ok(valid.then(|| {
-        record
+    Ok(matched.map(|s| Client {
+        client_id: client_id.to_owned(),
+        org_id: record
             .doc
             .get("orgId")
             .and_then(Value::as_str)
             .unwrap_or_default()
-            .to_owned()
+            .to_owned(),
+        secret_id: s
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
     }))
 }
 
-/// Mints an access token for a verified service account and records it.
-pub fn issue_token(
+fn token_collection(subject: &str) -> String {
+    format!("{TOKENS}/{subject}")
+}
+
+/// A signed JWT-shaped token for `subject` (clients treat it as opaque, semantics §4.2).
+fn sign_token(secret: &[u8], subject: &str, iat: i64, exp: i64) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = json!({
+        "aud": "api://admin", "cid": subject, "exp": exp, "iat": iat,
+        "iss": "https://localatlas/oauth", "jti": crate::ids::uuid(), "sub": subject,
+    });
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    let signature = URL_SAFE_NO_PAD.encode(hmac(secret, signing_input.as_bytes()));
+    format!("{signing_input}.{signature}")
+}
+
+/// The `sub` of a token this store's instances signed.
+fn token_subject(secret: &[u8], token: &str) -> Option<String> {
+    let (signing_input, signature) = token.rsplit_once('.')?;
+    let given = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    let expected = hmac(secret, signing_input.as_bytes());
+    if !bool::from(expected.ct_eq(&given)) {
+        return None;
+    }
+    let payload = signing_input.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("sub")?.as_str().map(str::to_owned)
+}
+
+/// The outcome of a token request from a verified client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    Token(String),
+    /// The account already holds [`MAX_ACTIVE_TOKENS`] unexpired tokens.
+    LimitReached,
+}
+
+/// Mints an access token for a verified service account and records it, unless the account
+/// holds its maximum of active tokens (expired ones are dropped first).
+pub fn issue_token(tx: &mut dyn Tx, client: &Client, now: OffsetDateTime) -> StoreResult<Issued> {
+    let collection = token_collection(&client.client_id);
+    let (tokens, _) = tx.list(&collection, Page::ALL)?;
+    let mut active = 0;
+    for token in tokens {
+        if expired(&token.doc, now) {
+            tx.delete(&collection, &token.key)?;
+        } else {
+            active += 1;
+        }
+    }
+    if active >= MAX_ACTIVE_TOKENS {
+        return Ok(Issued::LimitReached);
+    }
+    let doc = json!({
+        "kind": "serviceAccount", "clientId": client.client_id, "orgId": client.org_id,
+        "secretId": client.secret_id,
+    });
+    issue(tx, &client.client_id, doc, now).map(Issued::Token)
+}
+
+/// Mints a session token for a MongoDB Cloud user (the control API's stand-in for the Atlas
+/// CLI's login); it lasts as long as a service-account token.
+pub fn issue_user_token(
     tx: &mut dyn Tx,
-    client_id: &str,
-    org_id: &str,
+    user_id: &str,
+    username: &str,
+    now: OffsetDateTime,
+) -> StoreResult<String> {
+    let doc = json!({"kind": "user", "userId": user_id, "username": username});
+    issue(tx, user_id, doc, now)
+}
+
+fn issue(
+    tx: &mut dyn Tx,
+    subject: &str,
+    mut doc: Value,
     now: OffsetDateTime,
 ) -> StoreResult<String> {
     let secret = instance_secret(tx)?;
     let iat = now.unix_timestamp();
     let exp = iat + TOKEN_SECONDS;
-    let jti = crate::ids::uuid();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = json!({
-        "aud": "api://admin", "cid": client_id, "exp": exp, "iat": iat,
-        "iss": "https://localatlas/oauth", "jti": jti, "sub": client_id,
-    });
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signature = URL_SAFE_NO_PAD.encode(hmac(&secret, signing_input.as_bytes()));
-    let token = format!("{signing_input}.{signature}");
-    tx.insert(
-        TOKENS,
-        &sha256_hex(&token),
-        &json!({"clientId": client_id, "orgId": org_id, "expiresAt": exp}),
-    )?;
+    let token = sign_token(&secret, subject, iat, exp);
+    doc["expiresAt"] = json!(exp);
+    tx.insert(&token_collection(subject), &sha256_hex(&token), &doc)?;
     Ok(token)
 }
 
-/// The service account a Bearer token authenticates, if it is known, unrevoked and unexpired.
+/// Whether a token record's `expiresAt` (epoch seconds) has passed.
+fn expired(doc: &Value, now: OffsetDateTime) -> bool {
+    doc.get("expiresAt").and_then(Value::as_i64).unwrap_or(0) <= now.unix_timestamp()
+}
+
+/// The principal a Bearer token authenticates, if it is known, unrevoked and unexpired, and its
+/// account (and, for a service account, the secret it was minted with) still exists.
 pub fn verify_token(
     tx: &mut dyn Tx,
     token: &str,
     now: OffsetDateTime,
 ) -> StoreResult<Option<Principal>> {
-    let Some(record) = tx.get(TOKENS, &sha256_hex(token))? else {
+    let secret = instance_secret(tx)?;
+    let Some(subject) = token_subject(&secret, token) else {
         return Ok(None);
     };
-    let expires = record
-        .doc
-        .get("expiresAt")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    if expires <= now.unix_timestamp() {
+    let Some(record) = tx.get(&token_collection(&subject), &sha256_hex(token))? else {
+        return Ok(None);
+    };
+    if expired(&record.doc, now) {
         return Ok(None);
     }
     let field = |name: &str| {
@@ -306,8 +566,30 @@ pub fn verify_token(
             .unwrap_or_default()
             .to_owned()
     };
-    // A token outlives nothing: deleting the account removes its credential, and with it access.
-    if tx.get(SERVICE_ACCOUNTS, &field("clientId"))?.is_none() {
+    if field("kind") == "user" {
+        // A removed user's session ends with it.
+        if tx.get("/users", &field("userId"))?.is_none() {
+            return Ok(None);
+        }
+        return Ok(Some(Principal::User {
+            id: field("userId"),
+            username: field("username"),
+        }));
+    }
+    // A token outlives nothing: deleting the account or the secret it was minted with removes
+    // the credential, and with it access.
+    let Some(account) = tx.get(SERVICE_ACCOUNTS, &field("clientId"))? else {
+        return Ok(None);
+    };
+    let secret_id = field("secretId");
+    let secret_alive = account
+        .doc
+        .get("secrets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|s| s.get("id").and_then(Value::as_str) == Some(secret_id.as_str()));
+    if !secret_alive {
         return Ok(None);
     }
     Ok(Some(Principal::ServiceAccount {
@@ -316,9 +598,23 @@ pub fn verify_token(
     }))
 }
 
-/// Revokes a token; revoking an unknown token is not an error (RFC 7009).
-pub fn revoke_token(tx: &mut dyn Tx, token: &str) -> StoreResult<()> {
-    tx.delete(TOKENS, &sha256_hex(token)).map(|_| ())
+/// Revokes a token of `client_id`; revoking an unknown token, or another client's, changes
+/// nothing and is not an error (RFC 7009 §2.2).
+pub fn revoke_token(tx: &mut dyn Tx, client_id: &str, token: &str) -> StoreResult<()> {
+    let secret = instance_secret(tx)?;
+    if token_subject(&secret, token).as_deref() == Some(client_id) {
+        tx.delete(&token_collection(client_id), &sha256_hex(token))?;
+    }
+    Ok(())
+}
+
+/// The subjects holding tokens (for reset).
+pub fn token_subjects(tx: &mut dyn Tx) -> StoreResult<Vec<String>> {
+    Ok(tx
+        .collections_under(TOKENS)?
+        .into_iter()
+        .filter_map(|c| c.strip_prefix(&format!("{TOKENS}/")).map(str::to_owned))
+        .collect())
 }
 
 #[cfg(test)]
@@ -337,15 +633,46 @@ mod tests {
     }
 
     #[test]
-    fn nonces_are_32_base64_chars_and_expire() {
+    fn nonces_are_32_base64_chars_and_carry_their_issue_time() {
         let secret = [7u8; 32];
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let nonce = new_nonce(&secret, now);
         assert_eq!(nonce.len(), 32);
-        assert_eq!(nonce_state(&secret, &nonce, now), Some(true));
-        let later = now + time::Duration::seconds(NONCE_SECONDS + 1);
-        assert_eq!(nonce_state(&secret, &nonce, later), Some(false));
-        assert_eq!(nonce_state(&[8u8; 32], &nonce, now), None);
-        assert_eq!(nonce_state(&secret, "not-a-nonce", now), None);
+        assert_eq!(nonce_issued(&secret, &nonce), Some(1_800_000_000));
+        assert_eq!(nonce_issued(&[8u8; 32], &nonce), None);
+        assert_eq!(nonce_issued(&secret, "not-a-nonce"), None);
+    }
+
+    #[test]
+    fn each_nonce_count_is_accepted_once() {
+        // In order.
+        let (max, window) = advance_window(0, 0, 1).unwrap();
+        let (max, window) = advance_window(max, window, 2).unwrap();
+        assert_eq!(advance_window(max, window, 2), None);
+        assert_eq!(advance_window(max, window, 1), None);
+        // Overtaken: 5 arrives before 3 and 4, which are still accepted once.
+        let (max, window) = advance_window(max, window, 5).unwrap();
+        let (max, window) = advance_window(max, window, 3).unwrap();
+        let (max, window) = advance_window(max, window, 4).unwrap();
+        assert_eq!(advance_window(max, window, 3), None);
+        assert_eq!(advance_window(max, window, 4), None);
+        assert_eq!(advance_window(max, window, 0), None);
+        // Far behind the window is refused; a big jump forgets the old counts.
+        let (max, window) = advance_window(max, window, 500).unwrap();
+        assert_eq!(advance_window(max, window, 500 - NC_WINDOW - 1), None);
+        assert!(advance_window(max, window, 500 - NC_WINDOW).is_some());
+    }
+
+    #[test]
+    fn tokens_name_their_subject_and_reject_forgeries() {
+        let secret = [9u8; 32];
+        let token = sign_token(&secret, "mdb_sa_id_x", 1, 2);
+        assert_eq!(
+            token_subject(&secret, &token).as_deref(),
+            Some("mdb_sa_id_x")
+        );
+        assert_eq!(token_subject(&[1u8; 32], &token), None);
+        assert_eq!(token_subject(&secret, "a.b.c"), None);
+        assert_eq!(token_subject(&secret, "garbage"), None);
     }
 }

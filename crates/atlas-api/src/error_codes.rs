@@ -54,9 +54,34 @@ codes! {
     USER_UNAUTHORIZED = 401, "Current user is not authorized to perform this action."; // [F]
     NOT_ORG_GROUP_CREATOR = 401, "The current user does not have the group creator role in organization {}."; // [P]
     IP_ADDRESS_NOT_ON_ACCESS_LIST = 403, "IP address {} is not allowed to access this resource."; // [F]
-    ORG_REQUIRES_ACCESS_LIST = 403, "This organization requires access through an access list of ip ranges."; // [F]
+    ORG_REQUIRES_ACCESS_LIST = 403, "This organization requires access through an access list of ip ranges."; // [F] parameters [callerIp]
 
-    INVALID_IP_ADDRESS_OR_CIDR_NOTATION = 400, "The address {} must be in valid IP address or CIDR notation."; // [D]
+    // Rate limits (§6).
+    RATE_LIMITED_TOKEN_BUCKET = 429, "Rate limit exceeded for {}. Please retry after {} seconds. Request capacity: {}. Refill rate: {} per {} seconds. For more information, see: http://dochub.mongodb.org/core/atlas-api-rate-limit."; // [F] exact body
+    RATE_LIMITED = 429, "Resource {} is limited to {} requests every {} minutes."; // [D] token endpoint, params [path, n, m]
+
+    // Identity: keys, access lists, roles, users, teams, invitations ([D]: the Atlas
+    // Administration API error-code table).
+    MISSING_API_KEY_ROLES = 400, "API keys must have at least one role."; // [D]
+    INVALID_IP_ADDRESS_OR_CIDR_NOTATION = 400, "The address {} must be in valid IP address or CIDR notation."; // [D][F]
+    MULTIPLE_VALUES_SPECIFIED_FOR_ONE_NETWORK_PERMISSION_ENTRY = 400, "Should not specify both the IP address and the CIDR block."; // [D]
+    MISSING_ONE_OF_ATTRIBUTES = 400, "Either the {} attribute or the {} attribute must be specified."; // [D]
+    ROLE_NEEDS_GROUP_ID = 400, "Role {} requires a group ID."; // [D]
+    ROLE_NEEDS_ORG_ID = 400, "Role {} requires an organization ID."; // [D]
+    INVALID_INVITATION_ID = 400, "The invitation you tried to delete does not exist or has already been accepted."; // [D]
+    USER_ALREADY_EXISTS = 409, "A user with username {} already exists."; // [D]
+    USER_ALREADY_IN_TEAM = 409, "The user with ID {} in team {} already exists."; // [D]
+    TEAM_NAME_NOT_AVAILABLE = 409, "Cannot create a team named {} in organization {}."; // [D]
+    TEAM_EXISTS_IN_GROUP = 409, "Cannot add a team that already exists in group."; // [D]
+    USER_NOT_IN_GROUP = 404, "User {} is not in group {}."; // [D]
+    USER_NOT_IN_ORG = 404, "User {} is not in organization {}."; // [D]
+    TEAM_NOT_IN_GROUP = 404, "The team in your request is not assigned to this group."; // [D]
+    CANNOT_ADD_PENDING_USER = 404, "The user cannot be added to any group or teams in this organization as it is a pending user/the user has not accepted the invite to this organization."; // [D]
+    ALREADY_EXPIRED = 400, "Cannot update an entity that has already expired."; // [D]
+    CANNOT_DELETE_GROUP_INVITATION = 400, "You can't use the /orgs/{ORG-ID}/invites/{INVITATION-ID} endpoint to delete an invitation to a group. Use /groups/{GROUP-ID}/invites/{INVITATION-ID} instead."; // [D]
+    CANNOT_DELETE_ORG_INVITATION = 400, "You can't use the /groups/{GROUP-ID}/invites/{INVITATION-ID} endpoint to delete an invitation to an organization. Use /orgs/{ORG-ID}/invites/{INVITATION-ID} instead."; // [D]
+    NO_ROLES_IN_ASSIGNMENT = 403, "You cannot remove all project roles a team has."; // [D]
+    CANNOT_DELETE_TEAM_ASSIGNED_TO_PROJECT = 404, "You cannot delete a team that has at least one project assigned to it. Make sure to remove the team from all project before deleting it."; // [D]
 
     // Not found (§3.3).
     GROUP_NOT_FOUND = 404, "No group with ID {} exists."; // [S]
@@ -66,10 +91,8 @@ codes! {
     API_KEY_NOT_FOUND = 400, "No API key with ID {} exists."; // [D] note the 400
     USER_NOT_FOUND = 404, "No user with ID {} exists."; // [D]
     USERNAME_NOT_FOUND = 404, "No user with username {} exists."; // [D]
-    TEAM_NOT_FOUND = 404, "Cannot find team with ID {} in organization {}.";
-    TEAM_NAME_NOT_FOUND = 404, "Cannot find team with name {} in organization {}.";
-    INVITATION_NOT_FOUND = 404, "Invitation {} not found.";
-    SERVICE_ACCOUNT_NOT_FOUND = 404, "Service Account with client id {} not found.";
+    TEAM_NOT_FOUND = 404, "No team with ID {} exists."; // [D]
+    TEAM_NAME_NOT_FOUND = 404, "No team with name \"{}\" exists."; // [D]
     STREAM_TENANT_NOT_FOUND_FOR_NAME = 404, "Stream instance {} not found in group {}.";
     DATA_FEDERATION_TENANT_NOT_FOUND_FOR_NAME = 404, "Data Federation tenant for project {} and name {} not found."; // [S]
 

@@ -6,6 +6,8 @@
 //! hand-written [`behaviours`] module or the generic stateful engine. Credentials, bootstrap and
 //! the control operations (reset) live here too, so every instance sharing a store agrees.
 
+pub mod admission;
+pub mod api_access_list;
 pub mod authorize;
 pub mod behaviours;
 pub mod bootstrap;
@@ -18,7 +20,11 @@ pub mod error;
 pub mod error_codes;
 pub mod ids;
 pub mod lifecycle;
+pub mod oauth;
 pub mod principal;
+pub mod principals;
+pub mod ratelimit;
+pub mod roles;
 pub mod validate;
 
 use std::sync::Arc;
@@ -186,13 +192,12 @@ impl Atlas {
             for account in accounts.iter().filter(|a| a.key != boot.client_id) {
                 tx.delete("__serviceAccounts", &account.key)?;
             }
-            let (tokens, _) = tx.list("__tokens", atlas_store::Page::ALL)?;
-            for token in tokens.iter().filter(|t| {
-                t.doc.get("clientId").and_then(serde_json::Value::as_str)
-                    != Some(boot.client_id.as_str())
-            }) {
-                tx.delete("__tokens", &token.key)?;
+            for subject in credentials::token_subjects(tx)? {
+                if subject != boot.client_id {
+                    credentials::revoke_subject(tx, &subject)?;
+                }
             }
+            ratelimit::clear(tx)?;
             bootstrap::ensure(tx, now)
         })
     }

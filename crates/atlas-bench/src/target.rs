@@ -102,6 +102,9 @@ pub fn localatlas(binary: &Path, dir: &Path) -> anyhow::Result<(Target, serde_js
         .arg(dir.join("bench.db"))
         .arg("--bootstrap-out")
         .arg(&bootstrap)
+        // A capacity benchmark: Atlas's rate limits would answer 429 within a second (the env
+        // form, so binaries without the flag still start).
+        .env("LOCALATLAS_RATE_LIMIT", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

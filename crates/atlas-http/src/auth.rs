@@ -1,20 +1,16 @@
-//! Authentication: the `Authorization` header (HTTP Digest with API keys, Bearer tokens from
-//! `/api/oauth/token`) and Atlas's 401 challenge (semantics §4.1).
+//! Authentication on the wire: parsing the `Authorization` header (HTTP Digest with API keys,
+//! Bearer tokens from `/api/oauth/token`, Basic on the token endpoints) and Atlas's 401
+//! challenge (semantics §4.1). Verifying what was presented is admission's first step
+//! (`atlas_api::admission`).
 
-use atlas_api::credentials::{self, DigestResponse, Verdict};
-use atlas_api::{ApiError, Atlas, Principal};
+use atlas_api::credentials::{self, DigestResponse};
+use atlas_api::{ApiError, Atlas};
 use atlas_store::Access;
 use axum::body::Body;
 use axum::http::{Response, StatusCode, header};
 
 /// A parsed `Authorization` header.
-#[derive(Debug, Clone)]
-pub enum Credentials {
-    Digest(DigestResponse),
-    Bearer(String),
-    Basic { user: String, password: String },
-    None,
-}
+pub use atlas_api::credentials::Presented as Credentials;
 
 /// Parses the `Authorization` header value.
 pub fn parse(value: Option<&str>) -> Credentials {
@@ -96,48 +92,6 @@ fn digest_fields(text: &str) -> Option<DigestResponse> {
     }
     let complete = !d.username.is_empty() && !d.nonce.is_empty() && !d.response.is_empty();
     complete.then_some(d)
-}
-
-/// The outcome of authenticating a request.
-pub enum Authenticated {
-    Principal(Principal),
-    /// Challenge again; `stale` when the credentials were right but the nonce expired.
-    Challenge {
-        stale: bool,
-    },
-}
-
-/// Checks the credentials of a request for `method` (blocking: runs a store read).
-pub fn authenticate(
-    atlas: &Atlas,
-    method: &str,
-    credentials: &Credentials,
-) -> Result<Authenticated, ApiError> {
-    let now = atlas.clock.now();
-    match credentials {
-        Credentials::Digest(d) => {
-            let verdict = atlas.transaction(Access::Read, |tx| {
-                credentials::verify_digest(tx, method, d, now).map_err(ApiError::from)
-            })?;
-            Ok(match verdict {
-                Verdict::Valid(p) => Authenticated::Principal(p),
-                Verdict::Stale => Authenticated::Challenge { stale: true },
-                Verdict::Invalid => Authenticated::Challenge { stale: false },
-            })
-        }
-        Credentials::Bearer(token) => {
-            let principal = atlas.transaction(Access::Read, |tx| {
-                credentials::verify_token(tx, token, now).map_err(ApiError::from)
-            })?;
-            Ok(principal.map_or(
-                Authenticated::Challenge { stale: false },
-                Authenticated::Principal,
-            ))
-        }
-        Credentials::Basic { .. } | Credentials::None => {
-            Ok(Authenticated::Challenge { stale: false })
-        }
-    }
 }
 
 /// Atlas's 401: a fresh Digest challenge and the pretty-printed body in Atlas's own field order

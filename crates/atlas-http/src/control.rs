@@ -1,6 +1,7 @@
 //! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset, the clock
-//! and lifecycle policies. Plain `application/json`; open from loopback, Atlas credentials
-//! required from elsewhere.
+//! and lifecycle policies, test principals with given roles, and accepting invitations as their
+//! invitee. Plain `application/json`; open from loopback, Atlas credentials required from
+//! elsewhere.
 
 use std::sync::atomic::Ordering;
 
@@ -59,6 +60,14 @@ pub fn handle(
                 &json!({"status": "reset", "orgId": boot.org_id, "projectId": boot.project_id}),
             ))
         }
+        ("POST", "principals") => Ok(json(
+            StatusCode::CREATED,
+            &app.atlas.create_principal(&body_json(body)?)?,
+        )),
+        ("POST", "invitations/accept") => Ok(json(
+            StatusCode::OK,
+            &app.atlas.accept_invitations(&body_json(body)?)?,
+        )),
         ("GET", "clock") => Ok(json(StatusCode::OK, &clock_state(app))),
         ("POST", "clock") => {
             let body = body_json(body)?;

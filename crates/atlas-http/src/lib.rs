@@ -33,6 +33,11 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Whether the listener serves HTTPS (links then use `https`).
     pub tls: bool,
+    /// A request header carrying the client's address, set by a trusted reverse proxy
+    /// (`X-Forwarded-For`); `None` (the default) uses the connection's peer address.
+    pub trusted_client_ip_header: Option<String>,
+    /// Whether Atlas's rate limits are enforced (on by default, semantics §6).
+    pub rate_limits: bool,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +45,8 @@ impl Default for HttpConfig {
         HttpConfig {
             max_body_bytes: 16 * 1024 * 1024,
             tls: false,
+            trusted_client_ip_header: None,
+            rate_limits: true,
         }
     }
 }

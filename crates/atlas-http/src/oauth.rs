@@ -1,8 +1,9 @@
 //! The service-account token endpoints: `POST /api/oauth/token` (client credentials) and
-//! `POST /api/oauth/revoke`, answering OAuth-style bodies (semantics §4.2).
+//! `POST /api/oauth/revoke`, answering OAuth-style bodies (semantics §4.2). The decisions are
+//! `atlas_api::oauth`'s; this module reads the form and writes the answers.
 
+use atlas_api::oauth::{TokenOutcome, TokenRequest};
 use atlas_api::{ApiError, Atlas, credentials};
-use atlas_store::Access;
 use axum::body::Body;
 use axum::http::{Response, StatusCode, header};
 use serde_json::{Value, json};
@@ -30,64 +31,61 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// Authenticates the client of a token request (HTTP Basic).
-fn client(
-    atlas: &Atlas,
-    authorization: Option<&str>,
-) -> Result<Option<(String, String)>, ApiError> {
-    let Credentials::Basic { user, password } = auth::parse(authorization) else {
-        return Ok(None);
-    };
-    let now = atlas.clock.now();
-    let org = atlas.transaction(Access::Read, |tx| {
-        credentials::verify_client(tx, &user, &password, now).map_err(ApiError::from)
-    })?;
-    Ok(org.map(|org| (user, org)))
+/// The HTTP Basic client credentials of a token-endpoint request.
+fn client(authorization: Option<&str>) -> Option<(String, String)> {
+    match auth::parse(authorization) {
+        Credentials::Basic { user, password } => Some((user, password)),
+        _ => None,
+    }
 }
 
-/// `POST /api/oauth/token`.
+/// `POST /api/oauth/token`. A rate-limited request is an Atlas-style error (`Err`).
 pub fn token(
     atlas: &Atlas,
     authorization: Option<&str>,
     body: &[u8],
+    client_ip: &str,
+    rate_limits: bool,
 ) -> Result<Response<Body>, ApiError> {
-    let Some((client_id, org_id)) = client(atlas, authorization)? else {
-        return Ok(oauth_error(
+    let client = client(authorization);
+    let params = form(body);
+    let grant_type = params
+        .iter()
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.as_str());
+    let outcome = atlas.token(&TokenRequest {
+        client: client.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+        grant_type,
+        client_ip,
+        rate_limits,
+    })?;
+    Ok(match outcome {
+        TokenOutcome::Issued(token) => json_response(
+            StatusCode::OK,
+            &json!({"access_token": token, "expires_in": credentials::TOKEN_SECONDS, "token_type": "Bearer"}),
+        ),
+        TokenOutcome::InvalidClient => oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "Invalid client credentials.",
-        ));
-    };
-    let params = form(body);
-    match params
-        .iter()
-        .find(|(k, _)| k == "grant_type")
-        .map(|(_, v)| v.as_str())
-    {
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Ok(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "Invalid grant type.",
-            ));
-        }
-        None => {
-            return Ok(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "The provided credentials are not valid.",
-            ));
-        }
-    }
-    let now = atlas.clock.now();
-    let token = atlas.transaction(Access::Write, |tx| {
-        credentials::issue_token(tx, &client_id, &org_id, now).map_err(ApiError::from)
-    })?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"access_token": token, "expires_in": credentials::TOKEN_SECONDS, "token_type": "Bearer"}),
-    ))
+        ),
+        TokenOutcome::UnsupportedGrantType => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Invalid grant type.",
+        ),
+        TokenOutcome::MissingGrantType => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The provided credentials are not valid.",
+        ),
+        // Documented text (semantics §4.2): at most 100 active tokens per service account.
+        TokenOutcome::LimitReached => oauth_error(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "Access Token limit reached. Please use the existing Access Tokens or create a new Service Account.",
+        ),
+    })
 }
 
 /// `POST /api/oauth/revoke`: 200 without a body.
@@ -96,28 +94,27 @@ pub fn revoke(
     authorization: Option<&str>,
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
-    if client(atlas, authorization)?.is_none() {
+    let client = client(authorization);
+    let params = form(body);
+    let token = params
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.clone());
+    let pair = client.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+    if !atlas.revoke(pair, token.as_deref().unwrap_or_default())? {
         return Ok(oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "Invalid client credentials.",
         ));
     }
-    let params = form(body);
-    let Some(token) = params
-        .iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.clone())
-    else {
+    if token.is_none() {
         return Ok(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "The token parameter is missing.",
         ));
-    };
-    atlas.transaction(Access::Write, |tx| {
-        credentials::revoke_token(tx, &token).map_err(ApiError::from)
-    })?;
+    }
     Ok(Response::builder()
         .status(StatusCode::OK)
         .body(Body::empty())

@@ -1,8 +1,10 @@
 //! The request pipeline: every request enters [`handle`] and passes the stages in Atlas's order
 //! (semantics §3.4, blueprint §2):
 //!
-//! ingress → route (model) → authenticate → negotiate version → decode (path, query, body) →
-//! [engine: resolve org/project → authorize → validate → dispatch → store transaction] → render.
+//! ingress → route (model) → [admission: authenticate (401) → access list (403) → version
+//! (406) → resolve project/org → rate limit (429)] → decode (path, query, body) →
+//! [engine: resolve org/project → authorize (401) → validate → dispatch → store transaction]
+//! → render, with the admission's `RateLimit-*` headers on whatever the operation answers.
 //!
 //! Credentials are checked before the route is reported, so an unauthenticated request to an
 //! unknown path gets 401 and an authenticated one 404. Every failure leaves through
@@ -12,6 +14,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use atlas_api::admission::{self, Admission};
+use atlas_api::api_access_list;
 use atlas_api::{ApiError, Call, Origin, Principal, api_error};
 use atlas_model::Method;
 use axum::body::{Body, to_bytes};
@@ -19,7 +23,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Response, header};
 use serde_json::Value;
 
-use crate::auth::{self, Authenticated};
+use crate::auth::{self, Credentials};
 use crate::negotiate::{self, Served};
 use crate::render::{self, Style};
 use crate::router::Routed;
@@ -47,12 +51,13 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<B
         pretty: query_flag(&query, "pretty"),
         envelope: query_flag(&query, "envelope"),
     };
+    let client_ip = client_ip(request.headers(), peer, &app.config);
     let outcome = if let Some(rest) = path.strip_prefix(control::PREFIX) {
-        control_request(&app, request, rest.to_owned(), peer).await
+        control_request(&app, request, rest.to_owned(), peer, client_ip).await
     } else if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
-        oauth_request(&app, request, &path).await
+        oauth_request(&app, request, &path, client_ip).await
     } else if path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/")) {
-        return atlas_request(app, request, path, query, peer, style).await;
+        return atlas_request(app, request, path, query, client_ip, style).await;
     } else {
         Err(api_error!(RESOURCE_NOT_FOUND, path.as_str()))
     };
@@ -69,15 +74,29 @@ async fn control_request(
     request: Request,
     rest: String,
     peer: Option<SocketAddr>,
+    client_ip: String,
 ) -> Result<Response<Body>, ApiError> {
     let local = peer.is_none_or(|p| p.ip().is_loopback());
     if !local {
-        let credentials = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
+        let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
         let method = request.method().as_str().to_owned();
         let app2 = app.clone();
-        match blocking(move || auth::authenticate(&app2.atlas, &method, &credentials)).await?? {
-            Authenticated::Principal(_) => {}
-            Authenticated::Challenge { stale } => return Ok(auth::challenge(&app.atlas, stale)),
+        let admitted = blocking(move || {
+            app2.atlas.admit(&admission::Request {
+                method: &method,
+                presented: &presented,
+                client_ip: &client_ip,
+                op: None,
+                path: "",
+                negotiated: false,
+                rate_limits: false,
+            })
+        })
+        .await??;
+        match admitted {
+            Admission::Admitted { .. } => {}
+            Admission::Challenge { stale } => return Ok(auth::challenge(&app.atlas, stale)),
+            Admission::Refused(e) => return Err(e),
         }
     }
     let method = request.method().clone();
@@ -90,6 +109,7 @@ async fn oauth_request(
     app: &Arc<App>,
     request: Request,
     path: &str,
+    client_ip: String,
 ) -> Result<Response<Body>, ApiError> {
     if request.method() != axum::http::Method::POST {
         return Err(api_error!(
@@ -106,7 +126,14 @@ async fn oauth_request(
         if revoke {
             oauth::revoke(&app.atlas, authorization.as_deref(), &body)
         } else {
-            oauth::token(&app.atlas, authorization.as_deref(), &body)
+            let rate_limits = app.config.rate_limits;
+            oauth::token(
+                &app.atlas,
+                authorization.as_deref(),
+                &body,
+                &client_ip,
+                rate_limits,
+            )
         }
     })
     .await?
@@ -128,30 +155,37 @@ async fn atlas_request(
     request: Request,
     path: String,
     query: String,
-    peer: Option<SocketAddr>,
+    client_ip: String,
     style: Style,
 ) -> Response<Body> {
-    // Route first (to know whether the operation needs credentials), report it after auth.
+    // Route and negotiate first (admission needs the operation), report them after admission.
     let method = Method::parse(request.method().as_str());
     let rel = path.strip_prefix(API_PREFIX).unwrap_or_default();
     let routed = match method {
         Some(m) => app.router.route(m, rel),
         None => Routed::MethodNotAllowed(Vec::new()),
     };
-    let needs_auth = !matches!(&routed, Routed::Operation(op, _) if !op.authenticated);
-    let principal = if needs_auth {
-        let credentials = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
-        let method_name = request.method().as_str().to_owned();
-        let app2 = app.clone();
-        match blocking(move || auth::authenticate(&app2.atlas, &method_name, &credentials)).await {
-            Ok(Ok(Authenticated::Principal(p))) => p,
-            Ok(Ok(Authenticated::Challenge { stale })) => {
-                return auth::challenge(&app.atlas, stale);
-            }
-            Ok(Err(e)) | Err(e) => return render::error(&e, style, &[]),
-        }
-    } else {
-        Principal::Anonymous
+    let accept = header_str(request.headers(), header::ACCEPT);
+    let served = match &routed {
+        Routed::Operation(op, _) => negotiate::negotiate(op, accept),
+        _ => None,
+    };
+    let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
+    let method_name = request.method().as_str().to_owned();
+    let admitted = admit(
+        &app,
+        presented,
+        method_name,
+        &routed,
+        served.is_some(),
+        &path,
+        &client_ip,
+    )
+    .await;
+    let (principal, rate_headers) = match admitted {
+        Ok(Admission::Admitted { principal, headers }) => (principal, headers),
+        Ok(Admission::Challenge { stale }) => return auth::challenge(&app.atlas, stale),
+        Ok(Admission::Refused(e)) | Err(e) => return render::error(&e, style, &[]),
     };
     let (op, raw_params) = match routed {
         Routed::Operation(op, params) => (op, params),
@@ -163,18 +197,16 @@ async fn atlas_request(
         }
         _ => return render::error(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), style, &[]),
     };
-    let accept = header_str(request.headers(), header::ACCEPT);
-    let Some(served) = negotiate::negotiate(op, accept) else {
+    let Some(served) = served else {
         return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
     };
-    let lifecycle = negotiate::lifecycle_headers(op, &served);
+    let mut extra = negotiate::lifecycle_headers(op, &served);
+    extra.extend(rate_headers);
     let origin = Origin {
         base_url: base_url(request.headers(), app.config.tls),
         path: path.clone(),
         query: query.clone(),
-        client_ip: peer
-            .map(|p| p.ip().to_string())
-            .unwrap_or_else(|| "127.0.0.1".to_owned()),
+        client_ip,
     };
     let call = match decode(
         &app, request, op, raw_params, &query, served, principal, origin,
@@ -182,14 +214,78 @@ async fn atlas_request(
     .await
     {
         Ok(call) => call,
-        Err(e) => return render::error(&e, style, &lifecycle),
+        Err(e) => return render::error(&e, style, &extra),
     };
     app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
     let app2 = app.clone();
     match blocking(move || app2.atlas.execute(&call)).await {
-        Ok(Ok(reply)) => render::reply(reply, &served.content_type(), style, &lifecycle),
-        Ok(Err(e)) | Err(e) => render::error(&e, style, &lifecycle),
+        Ok(Ok(reply)) => render::reply(reply, &served.content_type(), style, &extra),
+        // A project that does not exist answers without rate-limit headers (admission found no
+        // bucket for it); any other error keeps them (semantics §3.1).
+        Ok(Err(e)) | Err(e) => render::error(&e, style, &extra),
     }
+}
+
+/// Runs admission for an Atlas request (blocking: one write transaction).
+async fn admit(
+    app: &Arc<App>,
+    presented: Credentials,
+    method: String,
+    routed: &Routed,
+    negotiated: bool,
+    path: &str,
+    client_ip: &str,
+) -> Result<Admission, ApiError> {
+    let op = match routed {
+        Routed::Operation(op, params) => Some((*op, params.clone())),
+        _ => None,
+    };
+    let (path, client_ip) = (path.to_owned(), client_ip.to_owned());
+    let app = app.clone();
+    blocking(move || {
+        app.atlas.admit(&admission::Request {
+            method: &method,
+            presented: &presented,
+            client_ip: &client_ip,
+            op: op.as_ref().map(|(op, params)| (*op, params.as_slice())),
+            path: &path,
+            negotiated,
+            rate_limits: app.config.rate_limits,
+        })
+    })
+    .await?
+}
+
+/// The caller's address: the right-most address of the trusted header when one is configured
+/// (the one the proxy in front of localatlas added), else the connection's peer; IPv4-mapped
+/// IPv6 peers read as IPv4.
+fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, config: &crate::HttpConfig) -> String {
+    let forwarded = config
+        .trusted_client_ip_header
+        .as_deref()
+        .and_then(|name| headers.get(name))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').find_map(forwarded_address));
+    if let Some(ip) = forwarded {
+        return ip.to_string();
+    }
+    peer.map(|p| p.ip().to_string())
+        .and_then(|ip| api_access_list::parse_address(&ip))
+        .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string())
+}
+
+/// One address of a forwarding header: `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]:4711`.
+fn forwarded_address(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim().trim_matches('"');
+    if let Some(ip) = api_access_list::parse_address(text) {
+        return Some(ip);
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        return api_access_list::parse_address(rest.split(']').next()?);
+    }
+    let (host, port) = text.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    api_access_list::parse_address(host)
 }
 
 /// Decodes path parameters, query parameters and the JSON body into a [`Call`].

@@ -216,6 +216,18 @@ async fn every_operation_answers_well_formed_requests() {
         };
         hints.values.insert("groupId".into(), json!(scratch));
         hints.values.insert("orgId".into(), json!(s.boot.org_id));
+        // Project-role fields are free strings in the spec, but Atlas accepts only its role
+        // names (400 INVALID_ENUM_VALUE otherwise, semantics §5.1): a well-formed request names
+        // one. Organization-role fields are enums, which the hint does not fit, so they keep
+        // their generated value.
+        for field in ["roles", "groupRoles", "roleNames"] {
+            hints
+                .values
+                .insert(field.into(), json!(["GROUP_READ_ONLY"]));
+        }
+        hints
+            .values
+            .insert("groupRole".into(), json!("GROUP_READ_ONLY"));
         let body = op
             .request_for(version)
             .or_else(|| op.request.first())
@@ -226,6 +238,12 @@ async fn every_operation_answers_well_formed_requests() {
         let body = match (op.name, body) {
             // Keep the org's name: the surface walk must not rename the bootstrap org.
             ("updateOrg", Some(_)) => Some(json!({"name": "localatlas"})),
+            // Nor lock its own key out: an organization requiring access lists refuses every
+            // key without one (semantics §4.3).
+            ("updateOrgSettings", Some(mut settings)) => {
+                settings["apiAccessListRequired"] = json!(false);
+                Some(settings)
+            }
             (_, b) => b,
         };
         let method = op.method.as_str();

@@ -105,7 +105,7 @@ fn assert_atlas_answer(answer: &common::Answer, what: &str) {
 
 #[tokio::test]
 async fn mutated_bodies_never_cause_a_5xx() {
-    let s = Server::new();
+    let s = Server::without_rate_limits();
     let group = s.boot.project_id.clone();
     let org = s.boot.org_id.clone();
     let mut rng = Lcg(0x5eed);
@@ -145,7 +145,7 @@ async fn mutated_bodies_never_cause_a_5xx() {
 
 #[tokio::test]
 async fn garbage_paths_queries_and_headers_never_cause_a_5xx() {
-    let s = Server::new();
+    let s = Server::without_rate_limits();
     let group = s.boot.project_id.clone();
     let long = "a".repeat(10_000);
     let paths = [
@@ -215,7 +215,7 @@ async fn garbage_paths_queries_and_headers_never_cause_a_5xx() {
 
 #[tokio::test]
 async fn every_query_parameter_rejects_wrong_types_cleanly() {
-    let s = Server::new();
+    let s = Server::without_rate_limits();
     let group = s.boot.project_id.clone();
     let org = s.boot.org_id.clone();
     for op in OPERATIONS.iter().filter(|op| op.method.as_str() == "GET") {

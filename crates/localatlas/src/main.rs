@@ -54,6 +54,24 @@ struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "LOCALATLAS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Read the client's address (for API access lists and per-address rate limits) from this
+    /// header, as set by a trusted reverse proxy (e.g. `X-Forwarded-For`; its last address is
+    /// used). Off by default: the connection's peer address.
+    #[arg(
+        long,
+        env = "LOCALATLAS_TRUSTED_CLIENT_IP_HEADER",
+        value_name = "HEADER"
+    )]
+    trusted_client_ip_header: Option<String>,
+    /// Atlas's rate limits (token buckets per endpoint set; 429 when empty). `off` for load tests.
+    #[arg(long, env = "LOCALATLAS_RATE_LIMIT", value_enum, default_value_t = Switch::On)]
+    rate_limit: Switch,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -165,6 +183,11 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         println!("  ready in {} ms", started.elapsed().as_millis());
         let http = HttpConfig {
             max_body_bytes: args.max_body_bytes,
+            trusted_client_ip_header: args
+                .trusted_client_ip_header
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| h.trim().to_ascii_lowercase()),
+            rate_limits: args.rate_limit == Switch::On,
             ..HttpConfig::default()
         };
         let app = atlas_http::app(Arc::new(App::new(atlas, http)));

@@ -20,6 +20,11 @@ struct Server {
 
 impl Server {
     fn start(store: &str, dir: &Path) -> Server {
+        Server::start_with(store, dir, &[], &[])
+    }
+
+    /// Starts the binary with extra flags and environment variables.
+    fn start_with(store: &str, dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Server {
         let out = dir.join(format!("bootstrap-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&out);
         let child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
@@ -32,6 +37,8 @@ impl Server {
                 "--bootstrap-out",
             ])
             .arg(&out)
+            .args(flags)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -68,6 +75,18 @@ impl Server {
         auth: Option<&str>,
         body: Option<&Value>,
     ) -> (u16, String, String) {
+        self.request_with(method, path, auth, body, "")
+    }
+
+    /// One exchange with extra header lines (`Name: value\r\n`).
+    fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&Value>,
+        extra: &str,
+    ) -> (u16, String, String) {
         let Ok(mut stream) = TcpStream::connect(&self.addr) else {
             return (0, String::new(), String::new());
         };
@@ -83,6 +102,7 @@ impl Server {
         if let Some(auth) = auth {
             head.push_str(&format!("Authorization: {auth}\r\n"));
         }
+        head.push_str(extra);
         head.push_str("\r\n");
         if stream
             .write_all(head.as_bytes())
@@ -104,6 +124,28 @@ impl Server {
 
     /// A request authenticated with the bootstrap API key (challenge, then Digest).
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let user = self.boot["apiKey"]["publicKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let password = self.boot["apiKey"]["privateKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, _, body) = self.call_as(&user, &password, method, path, body, "");
+        (status, body)
+    }
+
+    /// A request authenticated with an API key, with extra header lines: (status, headers, body).
+    fn call_as(
+        &self,
+        user: &str,
+        password: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        extra: &str,
+    ) -> (u16, String, Value) {
         let (_, headers, _) = self.request(method, path, None, None);
         let nonce = headers
             .split("nonce=\"")
@@ -111,16 +153,18 @@ impl Server {
             .and_then(|s| s.split('"').next())
             .expect("challenge")
             .to_owned();
-        let user = self.boot["apiKey"]["publicKey"].as_str().unwrap();
-        let password = self.boot["apiKey"]["privateKey"].as_str().unwrap();
         let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
         let ha2 = md5_hex(&format!("{method}:{path}"));
         let response = md5_hex(&format!("{ha1}:{nonce}:00000001:abcdef:auth:{ha2}"));
         let auth = format!(
             "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{path}\", response=\"{response}\", qop=auth, nc=00000001, cnonce=\"abcdef\""
         );
-        let (status, _, text) = self.request(method, path, Some(&auth), body);
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let (status, headers, text) = self.request_with(method, path, Some(&auth), body, extra);
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
     }
 
     fn stop(mut self, signal: &str) {
@@ -206,4 +250,64 @@ fn memory_store_and_the_unauthenticated_challenge() {
     let (status, body) = server.call("GET", "/api/atlas/v2/orgs", None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["totalCount"], 1);
+}
+
+#[test]
+fn rate_limits_and_the_trusted_client_address_are_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let boot_call = |server: &Server, extra: &str| {
+        let user = server.boot["apiKey"]["publicKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let password = server.boot["apiKey"]["privateKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        server.call_as(&user, &password, "GET", "/api/atlas/v2/orgs", None, extra)
+    };
+    // On by default: GET /orgs has a capacity of 300.
+    let on = Server::start("memory", dir.path());
+    let (status, headers, _) = boot_call(&on, "");
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("ratelimit-limit: 300"),
+        "{headers}"
+    );
+    drop(on);
+
+    let off = Server::start_with(
+        "memory",
+        dir.path(),
+        &["--rate-limit", "off"],
+        &[("LOCALATLAS_TRUSTED_CLIENT_IP_HEADER", "X-Forwarded-For")],
+    );
+    let (status, headers, _) = boot_call(&off, "");
+    assert_eq!(status, 200);
+    assert!(
+        !headers.to_ascii_lowercase().contains("ratelimit"),
+        "{headers}"
+    );
+    // A key usable only from 203.0.113.0/24: the proxy's header decides.
+    let (status, _, made) = off.request(
+        "POST",
+        "/__localatlas/principals",
+        None,
+        Some(&json!({"accessList": ["203.0.113.0/24"]})),
+    );
+    assert_eq!(status, 201, "{made}");
+    let made: Value = serde_json::from_str(&made).unwrap();
+    let (user, password) = (
+        made["publicKey"].as_str().unwrap(),
+        made["privateKey"].as_str().unwrap(),
+    );
+    let listed = "X-Forwarded-For: 198.51.100.1, 203.0.113.4\r\n";
+    let (status, _, body) = off.call_as(user, password, "GET", "/api/atlas/v2/orgs", None, listed);
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = off.call_as(user, password, "GET", "/api/atlas/v2/orgs", None, "");
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["errorCode"], "IP_ADDRESS_NOT_ON_ACCESS_LIST");
+    assert_eq!(body["parameters"], json!(["127.0.0.1"]));
 }

@@ -51,6 +51,10 @@ pub fn record(
         Principal::ServiceAccount { client_id, .. } => {
             doc.insert("username".into(), json!(client_id));
         }
+        Principal::User { id, username } => {
+            doc.insert("userId".into(), json!(id));
+            doc.insert("username".into(), json!(username));
+        }
         Principal::Anonymous => {}
     }
     let collection = match target {

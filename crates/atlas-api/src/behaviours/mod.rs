@@ -6,6 +6,8 @@
 //! behaviours claim the same operation.
 
 pub mod access_list;
+mod api_access_lists;
+pub(crate) mod api_keys;
 pub mod cloud_backups;
 pub mod clusters;
 pub mod events;
@@ -14,13 +16,19 @@ pub mod flex_clusters;
 pub mod flex_restores;
 pub mod global_writes;
 pub mod integrations;
+pub(crate) mod invitations;
 pub mod online_archives;
 pub(crate) mod organizations;
 pub mod private_endpoints;
 pub mod processes;
 pub(crate) mod projects;
+mod rate_limits;
 mod root;
+pub(crate) mod service_accounts;
 pub mod streams;
+mod support;
+mod teams;
+pub(crate) mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,6 +49,12 @@ pub trait Behaviour: Send + Sync + 'static {
     /// Whether reads may write (they settle lifecycle transitions); such GETs run in a write
     /// transaction.
     fn writes_on_read(&self) -> bool {
+        false
+    }
+    /// Whether the behaviour looks up the items its paths name itself, with its family's own
+    /// answers (an API key assigned to a project by `POST /groups/{id}/apiKeys/{apiUserId}` is
+    /// not in that project yet), instead of the engine's parent check.
+    fn resolves_own_items(&self) -> bool {
         false
     }
 }
@@ -65,6 +79,13 @@ impl Registry {
             Arc::new(access_list::AccessList),
             Arc::new(flex_backups::FlexBackups),
             Arc::new(cloud_backups::CloudBackups),
+            Arc::new(api_keys::ApiKeys),
+            Arc::new(api_access_lists::ApiAccessLists),
+            Arc::new(service_accounts::ServiceAccounts),
+            Arc::new(users::Users),
+            Arc::new(teams::Teams),
+            Arc::new(invitations::Invitations),
+            Arc::new(rate_limits::RateLimits),
             Arc::new(flex_restores::FlexRestores),
             Arc::new(online_archives::OnlineArchives),
             Arc::new(global_writes::GlobalWrites),

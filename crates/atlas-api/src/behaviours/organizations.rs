@@ -1,11 +1,17 @@
 //! Organizations (`/orgs`): create (with its optional first API key), list, get, rename, delete.
+//!
+//! A new organization starts with explicit settings (`/orgs/{id}/settings`), so what
+//! `GET …/settings` shows is what admission enforces (`apiAccessListRequired` off: the API-created
+//! default; UI-created organizations default to on, semantics §4.3). Lists show the caller's
+//! organizations only; deleting one removes every credential it held.
 
 use atlas_model::OperationId;
 use atlas_store::{Page, Record, Tx};
 use serde_json::{Value, json};
 
-use super::Behaviour;
+use super::{Behaviour, api_keys, service_accounts};
 use crate::api_error;
+use crate::authorize;
 use crate::call::Reply;
 use crate::credentials;
 use crate::engine::Ctx;
@@ -13,6 +19,7 @@ use crate::engine::paging::Paging;
 use crate::engine::resources::API_PREFIX;
 use crate::error::ApiError;
 use crate::ids;
+use crate::roles::strings;
 
 pub struct Organizations;
 
@@ -48,12 +55,34 @@ impl Behaviour for Organizations {
     }
 }
 
-/// Creates an organization document (used by the API and by bootstrap).
+/// Creates an organization document and its default settings (used by the API and by
+/// bootstrap).
 pub fn insert(tx: &mut dyn Tx, id: &str, name: &str) -> Result<Value, ApiError> {
     let doc =
         json!({"id": id, "name": name, "isDeleted": false, "skipDefaultAlertsSettings": false});
     tx.insert("/orgs", id, &doc)?;
+    ensure_settings(tx, id)?;
     Ok(doc)
+}
+
+/// The settings an organization starts with, unless it has some already.
+pub fn ensure_settings(tx: &mut dyn Tx, id: &str) -> Result<(), ApiError> {
+    let path = format!("/orgs/{id}/settings");
+    if tx.get(&path, "")?.is_none() {
+        tx.insert(
+            &path,
+            "",
+            &json!({
+                "apiAccessListRequired": false,
+                "genAIFeaturesEnabled": true,
+                "maxServiceAccountSecretValidityInHours": 8760,
+                "multiFactorAuthRequired": false,
+                "restrictEmployeeAccess": false,
+                "streamsCrossGroupEnabled": false,
+            }),
+        )?;
+    }
+    Ok(())
 }
 
 fn current(cx: &mut Ctx<'_>) -> Result<Record, ApiError> {
@@ -81,7 +110,7 @@ fn render(cx: &Ctx<'_>, org: &Value) -> Value {
 
 fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let paging = Paging::of(cx.call);
-    let own = cx.call.principal.org_id().unwrap_or_default().to_owned();
+    let own = authorize::orgs_of(cx.tx, &cx.call.principal)?;
     // `name` filters by exact, case-insensitive name.
     let wanted = cx
         .call
@@ -91,7 +120,7 @@ fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let (all, _) = cx.tx.list("/orgs", Page::ALL)?;
     let visible: Vec<Record> = all
         .into_iter()
-        .filter(|r| r.key == own)
+        .filter(|r| own.contains(&r.key))
         .filter(|r| {
             wanted.as_ref().is_none_or(|w| {
                 r.doc
@@ -148,31 +177,46 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     // The new organization's first API key, usable at once; its private key is shown only here.
     if let Some(request) = body.get("apiKey") {
-        let key_id = ids::object_id(cx.now);
-        let public_key = ids::lowercase_letters(8);
-        let private_key = ids::uuid();
-        let roles: Vec<Value> = request
-            .get("roles")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|r| json!({"orgId": id, "roleName": r}))
-            .collect();
-        let masked = format!("********-****-****-{}", &private_key[24..]);
-        let stored = json!({
-            "id": key_id, "desc": request.get("desc").cloned().unwrap_or(json!("")),
-            "publicKey": public_key, "privateKey": masked, "roles": roles,
-        });
-        cx.tx
-            .insert(&format!("/orgs/{id}/apiKeys"), &key_id, &stored)?;
-        credentials::store_api_key(cx.tx, &key_id, &public_key, &private_key, &id)?;
-        let mut shown = stored;
+        let org_roles = strings(request.get("roles"));
+        let desc = request
+            .get("desc")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let (mut shown, private_key) = api_keys::create(cx.tx, &id, desc, &org_roles, cx.now)?;
+        let key_id = shown["id"].as_str().unwrap_or_default().to_owned();
         shown["privateKey"] = json!(private_key);
         shown["links"] = json!([{
             "href": format!("{}{API_PREFIX}/orgs/{id}/apiKeys/{key_id}", cx.call.origin.base_url),
             "rel": "self",
         }]);
         response["apiKey"] = shown;
+    }
+    // And its first service account, which can obtain tokens at once; the secret shows only here.
+    if let Some(request) = body.get("serviceAccount").filter(|r| r.is_object()) {
+        let text = |name: &str| {
+            request
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let hours = request
+            .get("secretExpiresAfterHours")
+            .and_then(Value::as_i64)
+            .unwrap_or(service_accounts::MAX_SECRET_HOURS);
+        if hours > service_accounts::MAX_SECRET_HOURS {
+            return Err(api_error!(INVALID_ATTRIBUTE, "secretExpiresAfterHours"));
+        }
+        let org_roles = strings(request.get("roles"));
+        let (account, _) = service_accounts::create(
+            cx.tx,
+            &id,
+            text("name"),
+            text("description"),
+            &org_roles,
+            hours,
+            cx.now,
+        )?;
+        response["serviceAccount"] = account;
     }
     Ok(Reply::json(cx.render.status(), cx.render.fit(&response)))
 }
@@ -201,6 +245,7 @@ fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             org.key.as_str()
         ));
     }
+    credentials::remove_org_credentials(cx.tx, &org.key)?;
     cx.tx.delete("/orgs", &org.key)?;
     cx.tx.delete_tree(&format!("/orgs/{}", org.key))?;
     Ok(Reply::empty(cx.render.status()))

@@ -1,14 +1,18 @@
 //! Projects (`/groups`): create, list, get by id or name, rename, delete, and the org's list.
 //!
 //! Project names are unique within their organization, enforced by a store claim (scope
-//! `groupName:<orgId>`), so concurrent creates on several instances cannot both win.
+//! `groupName:<orgId>`), so concurrent creates on several instances cannot both win. Lists show
+//! only the projects the caller may see; creating one needs Organization Project Creator (or
+//! Owner) in the target organization, and a creator who does not own the organization becomes
+//! Project Owner of what it created.
 
 use atlas_model::OperationId;
 use atlas_store::{Page, Record, StoreError, Tx};
 use serde_json::{Map, Value, json};
 
-use super::{Behaviour, events};
+use super::{Behaviour, api_keys, events, service_accounts, users};
 use crate::api_error;
+use crate::authorize;
 use crate::call::Reply;
 use crate::clock::atlas_timestamp;
 use crate::engine::Ctx;
@@ -18,6 +22,8 @@ use crate::engine::resources::API_PREFIX;
 use crate::error::ApiError;
 use crate::ids;
 use crate::lifecycle;
+use crate::principal::Principal;
+use crate::roles;
 
 pub struct Projects;
 
@@ -42,13 +48,10 @@ impl Behaviour for Projects {
 
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         match cx.call.op.id {
-            OperationId::ListGroups => {
-                let org = cx.call.principal.org_id().unwrap_or_default().to_owned();
-                list(cx, &org)
-            }
+            OperationId::ListGroups => list(cx, None),
             OperationId::GetOrgGroups => {
                 let org = cx.scope.org_id.clone().unwrap_or_default();
-                list(cx, &org)
+                list(cx, Some(&org))
             }
             OperationId::CreateGroup => create(cx),
             OperationId::GetGroup => {
@@ -108,9 +111,31 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if cx.tx.get("/orgs", &segment(&org_id))?.is_none() {
         return Err(api_error!(ORG_NOT_FOUND, org_id));
     }
-    crate::authorize::org_member(cx.call, &org_id)?;
+    // The spec's 401 example for this operation (semantics §5.3).
+    let principal = &cx.call.principal;
+    if !authorize::require(cx.tx, principal, &org_id, None, &[roles::ORG_GROUP_CREATOR])? {
+        return Err(api_error!(NOT_ORG_GROUP_CREATOR, org_id));
+    }
     let id = ids::object_id(cx.now);
     let doc = insert(cx.tx, &id, &name, &org_id, &atlas_timestamp(cx.now), body)?;
+    if !authorize::require(cx.tx, principal, &org_id, None, &[roles::ORG_OWNER])? {
+        let owner = [roles::GROUP_OWNER.to_owned()];
+        match principal {
+            Principal::ApiKey { id: key, .. } => api_keys::assign(cx.tx, &id, key, &owner)?,
+            Principal::ServiceAccount { client_id, .. } => {
+                service_accounts::assign(cx.tx, &id, client_id, &owner)?;
+            }
+            Principal::User { id: user, username } => {
+                users::join_group(
+                    cx.tx,
+                    &id,
+                    &json!({"id": user, "username": username}),
+                    &owner,
+                )?;
+            }
+            Principal::Anonymous => {}
+        }
+    }
     org_event(cx, &org_id, &id, "GROUP_CREATED")?;
     Ok(Reply::json(cx.render.status(), render(cx, &doc)?))
 }
@@ -129,23 +154,36 @@ fn by_name(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .path_param("groupName")
         .unwrap_or_default()
         .to_owned();
-    let org = cx.call.principal.org_id().unwrap_or_default().to_owned();
-    let owner = cx.tx.claimant(&name_scope(&org), &name)?;
-    let record = match owner.as_deref().and_then(|o| o.strip_prefix("/groups/")) {
-        Some(id) => cx.tx.get("/groups", id)?,
-        None => None,
-    };
-    let record = record.ok_or_else(|| api_error!(GROUP_NAME_NOT_FOUND, name.as_str()))?;
+    // Names are unique per organization: look in the caller's organizations.
+    let mut found = None;
+    for org in authorize::orgs_of(cx.tx, &cx.call.principal)? {
+        let owner = cx.tx.claimant(&name_scope(&org), &name)?;
+        if let Some(id) = owner.as_deref().and_then(|o| o.strip_prefix("/groups/"))
+            && let Some(record) = cx.tx.get("/groups", id)?
+        {
+            found = Some(record);
+            break;
+        }
+    }
+    let record = found.ok_or_else(|| api_error!(GROUP_NAME_NOT_FOUND, name.as_str()))?;
+    if !authorize::can_see_group(cx.tx, &cx.call.principal, &record.doc)? {
+        return Err(api_error!(USER_UNAUTHORIZED));
+    }
     Ok(Reply::json(200, render(cx, &record.doc)?))
 }
 
-fn list(cx: &mut Ctx<'_>, org_id: &str) -> Result<Reply, ApiError> {
+/// The projects the caller may see (of one organization, or all).
+fn list(cx: &mut Ctx<'_>, org_id: Option<&str>) -> Result<Reply, ApiError> {
     let paging = Paging::of(cx.call);
     let (all, _) = cx.tx.list("/groups", Page::ALL)?;
-    let visible: Vec<Record> = all
-        .into_iter()
-        .filter(|r| r.doc.get("orgId").and_then(Value::as_str) == Some(org_id))
-        .collect();
+    let mut visible: Vec<Record> = Vec::new();
+    for record in all {
+        let in_org =
+            org_id.is_none_or(|o| record.doc.get("orgId").and_then(Value::as_str) == Some(o));
+        if in_org && authorize::can_see_group(cx.tx, &cx.call.principal, &record.doc)? {
+            visible.push(record);
+        }
+    }
     let total = visible.len() as u64;
     let mut results = Vec::new();
     for record in paging.slice(&visible) {

@@ -1,9 +1,11 @@
 //! The API root (`GET /api/atlas/v2`): the system status document with the calling key.
 
 use atlas_model::OperationId;
+use atlas_store::Page;
 use serde_json::{Value, json};
 
 use super::Behaviour;
+use crate::api_access_list::{self, Kind};
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::engine::resources::API_PREFIX;
@@ -33,7 +35,13 @@ impl Behaviour for Root {
                     .as_ref()
                     .and_then(|r| r.doc.get("roles").cloned())
                     .unwrap_or_else(|| json!([]));
-                json!({"id": id, "publicKey": public_key, "roles": roles, "accessList": []})
+                let list = api_access_list::collection(Kind::ApiKey, org_id, id);
+                let (entries, _) = cx.tx.list(&list, Page::ALL)?;
+                let access: Vec<Value> = entries
+                    .into_iter()
+                    .map(|e| json!({"ipAddress": e.doc.get("ipAddress"), "cidrBlock": e.doc.get("cidrBlock")}))
+                    .collect();
+                json!({"id": id, "publicKey": public_key, "roles": roles, "accessList": access})
             }
             // Service accounts have no API key; the field is nullable in practice (§9).
             _ => Value::Null,

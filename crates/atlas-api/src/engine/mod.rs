@@ -1,9 +1,10 @@
 //! The engine: runs one call inside one store transaction.
 //!
-//! Order of the stages it owns (the HTTP pipeline runs routing, authentication and version
-//! negotiation before): resolve the organization/project and the path's parents (404) →
-//! authorize → validate parameters and body (400) → dispatch to the behaviour that claims the
-//! operation, else the generic engine.
+//! Order of the stages it owns (the HTTP pipeline runs routing and admission — authentication,
+//! access list, version negotiation, rate limit — before): validate parameters (400) → resolve
+//! the organization/project (404) → authorize (401) → the path's parents (404, unless the
+//! behaviour looks its items up itself) → validate the body (400) → dispatch to the behaviour
+//! that claims the operation, else the generic engine.
 
 pub mod generic;
 pub mod lifecycles;
@@ -78,7 +79,11 @@ impl Engine {
     ) -> Result<Reply, ApiError> {
         validate::parameters(call)?;
         let scope = scope::resolve(tx, call)?;
-        authorize::check(call, &scope)?;
+        authorize::check(tx, call, &scope)?;
+        let behaviour = self.behaviours.get(call.op.id);
+        if !behaviour.is_some_and(|b| b.resolves_own_items()) {
+            scope::check_parents(tx, call)?;
+        }
         validate::body(call)?;
         let hints = hints(call, &scope, now);
         let mut cx = Ctx {
@@ -89,7 +94,7 @@ impl Engine {
             render: Renderer::new(call, hints),
             lifecycle: &self.lifecycle,
         };
-        match self.behaviours.get(call.op.id) {
+        match behaviour {
             Some(behaviour) => behaviour.handle(&mut cx),
             None => generic::handle(&mut cx),
         }

@@ -20,7 +20,7 @@ pub struct Scope {
     pub group: Option<Value>,
 }
 
-/// Loads the addressed project/organization and checks the parents of the target.
+/// Loads the addressed project/organization (404 when missing).
 pub fn resolve(tx: &mut dyn Tx, call: &Call) -> Result<Scope, ApiError> {
     let mut scope = Scope::default();
     if let Some(group_id) = call.path_param("groupId") {
@@ -41,13 +41,13 @@ pub fn resolve(tx: &mut dyn Tx, call: &Call) -> Result<Scope, ApiError> {
         }
         scope.org_id = Some(org_id.to_owned());
     }
-    check_parents(tx, call)?;
     Ok(scope)
 }
 
 /// Every `{param}` of the path that names an item of a stored collection (other than the
-/// operation's own target) must exist.
-fn check_parents(tx: &mut dyn Tx, call: &Call) -> Result<(), ApiError> {
+/// operation's own target) must exist. Runs after authorization: a principal without the role
+/// learns nothing about what exists (semantics §3.4: roles, then resource lookup).
+pub fn check_parents(tx: &mut dyn Tx, call: &Call) -> Result<(), ApiError> {
     let index = ResourceIndex::global();
     let rel = relative(call.op.path);
     let segments: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
@@ -142,7 +142,6 @@ fn other_kind_of_cluster(
 /// The family's not-found answer for a missing item of `collection_template`.
 pub fn not_found(collection_template: &str, call: &Call, key: &str) -> ApiError {
     let group = call.path_param("groupId").unwrap_or_default();
-    let org = call.path_param("orgId").unwrap_or_default();
     match collection_template {
         "/groups" => api_error!(GROUP_NOT_FOUND, key),
         "/orgs" => api_error!(ORG_NOT_FOUND, key),
@@ -152,9 +151,10 @@ pub fn not_found(collection_template: &str, call: &Call, key: &str) -> ApiError 
             api_error!(CLUSTER_NOT_FOUND, key, group)
         }
         "/orgs/{orgId}/apiKeys" | "/groups/{groupId}/apiKeys" => api_error!(API_KEY_NOT_FOUND, key),
-        "/orgs/{orgId}/teams" | "/groups/{groupId}/teams" => api_error!(TEAM_NOT_FOUND, key, org),
+        "/orgs/{orgId}/teams" | "/groups/{groupId}/teams" => api_error!(TEAM_NOT_FOUND, key),
+        // Recorded: a missing service account is `RESOURCE_NOT_FOUND` naming the client id (§3.3).
         "/orgs/{orgId}/serviceAccounts" | "/groups/{groupId}/serviceAccounts" => {
-            api_error!(SERVICE_ACCOUNT_NOT_FOUND, key)
+            api_error!(RESOURCE_NOT_FOUND, key)
         }
         "/users" | "/orgs/{orgId}/users" | "/groups/{groupId}/users" => {
             api_error!(USER_NOT_FOUND, key)

@@ -1,11 +1,12 @@
 //! In-process test harness: the real axum service over an in-memory store, driven through
-//! `tower::ServiceExt::oneshot` (full HTTP semantics, no sockets), with a Digest client that
-//! answers challenges the way the Go SDK's transport does.
+//! `tower::ServiceExt::oneshot` (full HTTP semantics, no sockets), with Digest and Bearer clients
+//! (any credentials, any client address through the trusted client-address header), an optional
+//! injected clock, and rate limits on or off.
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use atlas_api::bootstrap::Bootstrap;
 use atlas_api::credentials::{REALM, md5_hex};
@@ -19,6 +20,9 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 pub const JSON_2023: &str = "application/vnd.atlas.2023-01-01+json";
+
+/// The header the harness trusts for the client's address, so tests can call from any address.
+pub const CLIENT_IP_HEADER: &str = "x-forwarded-for";
 
 /// The JSON media type of an API version.
 pub fn v(date: &str) -> String {
@@ -57,8 +61,7 @@ pub struct Server {
     pub app: axum::Router,
     pub state: Arc<App>,
     pub boot: Bootstrap,
-    nonce: std::sync::Mutex<Option<String>>,
-    nc: AtomicU32,
+    boot_client: Client,
 }
 
 /// One answer.
@@ -83,69 +86,262 @@ impl Answer {
     }
 }
 
-impl Server {
-    pub fn new() -> Server {
-        let store = Arc::new(SqliteStore::memory().expect("memory store"));
-        let atlas = Atlas::new(store, Config::default());
-        let boot = atlas.bootstrap().expect("bootstrap");
-        let state = Arc::new(App::new(atlas, HttpConfig::default()));
-        Server {
-            app: atlas_http::app(state.clone()),
-            state,
-            boot,
-            nonce: std::sync::Mutex::new(None),
+/// How a [`Client`] authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// An API key over HTTP Digest.
+    Digest { public: String, private: String },
+    /// A service-account or user token.
+    Bearer(String),
+}
+
+/// An Atlas client with its own credentials and, optionally, its own address (sent in the
+/// trusted client-address header). A Digest client reuses one nonce with an increasing `nc`, as
+/// long-lived clients do, and answers a `stale=true` challenge by fetching a new nonce.
+pub struct Client {
+    app: axum::Router,
+    auth: Auth,
+    ip: Option<String>,
+    nonce: Mutex<Option<String>>,
+    nc: AtomicU32,
+}
+
+async fn exchange(app: &axum::Router, request: Request<Body>) -> Answer {
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("infallible service");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        bytes,
+    }
+}
+
+fn build(
+    method: &str,
+    uri: &str,
+    accept: Option<&str>,
+    body: Option<&Value>,
+    auth: Option<String>,
+    ip: Option<&str>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "localhost:8080");
+    if let Some(accept) = accept {
+        builder = builder.header("accept", accept);
+    }
+    if let Some(auth) = auth {
+        builder = builder.header("authorization", auth);
+    }
+    if let Some(ip) = ip {
+        builder = builder.header(CLIENT_IP_HEADER, ip);
+    }
+    let body = match body {
+        Some(v) => {
+            builder = builder.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    builder.body(body).expect("request")
+}
+
+impl Client {
+    fn new(app: axum::Router, auth: Auth) -> Client {
+        Client {
+            app,
+            auth,
+            ip: None,
+            nonce: Mutex::new(None),
             nc: AtomicU32::new(0),
         }
     }
 
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible service");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        Answer {
-            status,
-            headers,
-            bytes,
+    /// The same client calling from `ip`.
+    pub fn from(mut self, ip: &str) -> Client {
+        self.ip = Some(ip.to_owned());
+        self
+    }
+
+    /// The nonce of a fresh challenge.
+    async fn fresh_nonce(&self) -> String {
+        let answer = exchange(
+            &self.app,
+            build("GET", "/api/atlas/v2", Some(JSON_2023), None, None, None),
+        )
+        .await;
+        let www = answer
+            .header("www-authenticate")
+            .unwrap_or_default()
+            .to_owned();
+        let nonce = www
+            .split("nonce=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("nonce in challenge")
+            .to_owned();
+        *self.nonce.lock().expect("nonce") = Some(nonce.clone());
+        self.nc.store(0, Ordering::Relaxed);
+        nonce
+    }
+
+    /// The `Authorization` value for one request.
+    pub async fn authorization(&self, method: &str, uri: &str) -> String {
+        match &self.auth {
+            Auth::Bearer(token) => format!("Bearer {token}"),
+            Auth::Digest { public, private } => {
+                let cached = self.nonce.lock().expect("nonce").clone();
+                let nonce = match cached {
+                    Some(n) => n,
+                    None => self.fresh_nonce().await,
+                };
+                let nc = self.nc.fetch_add(1, Ordering::Relaxed) + 1;
+                digest(public, private, method, uri, &nonce, nc)
+            }
         }
     }
 
-    fn build(
+    /// One request; a stale Digest nonce is replaced and the request sent again once.
+    pub async fn send(
+        &self,
         method: &str,
         uri: &str,
         accept: Option<&str>,
         body: Option<&Value>,
-        auth: Option<String>,
-    ) -> Request<Body> {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "localhost:8080");
-        if let Some(accept) = accept {
-            builder = builder.header("accept", accept);
-        }
-        if let Some(auth) = auth {
-            builder = builder.header("authorization", auth);
-        }
-        let body = match body {
-            Some(v) => {
-                builder = builder.header("content-type", "application/json");
-                Body::from(v.to_string())
+    ) -> Answer {
+        for _ in 0..2 {
+            let auth = self.authorization(method, uri).await;
+            let answer = exchange(
+                &self.app,
+                build(method, uri, accept, body, Some(auth), self.ip.as_deref()),
+            )
+            .await;
+            let stale = answer
+                .header("www-authenticate")
+                .is_some_and(|w| w.contains("stale=true"));
+            if !stale {
+                return answer;
             }
-            None => Body::empty(),
-        };
-        builder.body(body).expect("request")
+            *self.nonce.lock().expect("nonce") = None;
+        }
+        panic!("stale nonce twice in a row");
+    }
+
+    /// GET with the 2023-01-01 version.
+    pub async fn get(&self, uri: &str) -> Answer {
+        self.send("GET", uri, Some(JSON_2023), None).await
+    }
+
+    /// A request with a body in the 2023-01-01 version.
+    pub async fn with_body(&self, method: &str, uri: &str, body: &Value) -> Answer {
+        self.send(method, uri, Some(JSON_2023), Some(body)).await
+    }
+}
+
+/// How to build a test server.
+pub struct Options {
+    pub config: HttpConfig,
+    /// Freeze the injected clock, so only [`Server::advance`] moves it.
+    pub frozen_clock: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            config: HttpConfig {
+                trusted_client_ip_header: Some(CLIENT_IP_HEADER.to_owned()),
+                ..HttpConfig::default()
+            },
+            frozen_clock: false,
+        }
+    }
+}
+
+impl Server {
+    /// The default server: Atlas's rate limits on, the clock running with the machine's.
+    pub fn new() -> Server {
+        Server::with(Options::default())
+    }
+
+    /// A server whose clock only moves through [`Server::advance`] (or the control API).
+    pub fn with_clock() -> Server {
+        Server::with(Options {
+            frozen_clock: true,
+            ..Options::default()
+        })
+    }
+
+    /// A server without rate limits (`--rate-limit off`), for tests sending thousands of requests.
+    pub fn without_rate_limits() -> Server {
+        let mut options = Options::default();
+        options.config.rate_limits = false;
+        Server::with(options)
+    }
+
+    pub fn with(options: Options) -> Server {
+        let store = Arc::new(SqliteStore::memory().expect("memory store"));
+        let atlas = Atlas::new(store, Config::default());
+        if options.frozen_clock {
+            atlas.clock.freeze();
+        }
+        let boot = atlas.bootstrap().expect("bootstrap");
+        let state = Arc::new(App::new(atlas, options.config));
+        let app = atlas_http::app(state.clone());
+        let boot_client = Client::new(
+            app.clone(),
+            Auth::Digest {
+                public: boot.public_key.clone(),
+                private: boot.private_key.clone(),
+            },
+        );
+        Server {
+            app,
+            state,
+            boot,
+            boot_client,
+        }
+    }
+
+    /// Moves the injected clock forward.
+    pub fn advance(&self, seconds: i64) {
+        self.state
+            .atlas
+            .clock
+            .advance(time::Duration::seconds(seconds));
+    }
+
+    /// A client authenticating with an API key.
+    pub fn key(&self, public: &str, private: &str) -> Client {
+        Client::new(
+            self.app.clone(),
+            Auth::Digest {
+                public: public.to_owned(),
+                private: private.to_owned(),
+            },
+        )
+    }
+
+    /// A client authenticating with a Bearer token.
+    pub fn bearer_client(&self, token: &str) -> Client {
+        Client::new(self.app.clone(), Auth::Bearer(token.to_owned()))
+    }
+
+    /// A control API request (from loopback: no credentials).
+    pub async fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        exchange(&self.app, build(method, path, None, body, None, None)).await
     }
 
     /// A request without credentials.
@@ -156,8 +352,7 @@ impl Server {
         accept: Option<&str>,
         body: Option<&Value>,
     ) -> Answer {
-        self.send(Server::build(method, uri, accept, body, None))
-            .await
+        exchange(&self.app, build(method, uri, accept, body, None, None)).await
     }
 
     /// A request with a raw body and content type (malformed JSON tests).
@@ -172,11 +367,10 @@ impl Server {
             .header("authorization", auth)
             .body(Body::from(body.to_owned()))
             .expect("request");
-        self.send(request).await
+        exchange(&self.app, request).await
     }
 
-    /// A request authenticated with the bootstrap API key over HTTP Digest. Like the Go SDK's
-    /// transport, a 401 (a nonce gone stale as the clock moved) is answered by a fresh challenge.
+    /// A request authenticated with the bootstrap API key over HTTP Digest.
     pub async fn call(
         &self,
         method: &str,
@@ -184,17 +378,7 @@ impl Server {
         accept: Option<&str>,
         body: Option<&Value>,
     ) -> Answer {
-        let auth = self.digest_header(method, uri).await;
-        let answer = self
-            .send(Server::build(method, uri, accept, body, Some(auth)))
-            .await;
-        if answer.status != StatusCode::UNAUTHORIZED {
-            return answer;
-        }
-        *self.nonce.lock().expect("nonce") = None;
-        let auth = self.digest_header(method, uri).await;
-        self.send(Server::build(method, uri, accept, body, Some(auth)))
-            .await
+        self.boot_client.send(method, uri, accept, body).await
     }
 
     /// GET with the 2023-01-01 version.
@@ -210,58 +394,51 @@ impl Server {
         uri: &str,
         accept: Option<&str>,
     ) -> Answer {
-        self.send(Server::build(
-            method,
-            uri,
-            accept,
-            None,
-            Some(format!("Bearer {token}")),
-        ))
+        exchange(
+            &self.app,
+            build(
+                method,
+                uri,
+                accept,
+                None,
+                Some(format!("Bearer {token}")),
+                None,
+            ),
+        )
         .await
     }
 
-    /// Builds a Digest `Authorization` for `uri`, fetching a nonce with one challenge first and
-    /// reusing it with an increasing `nc` afterwards.
-    pub async fn digest_header(&self, method: &str, uri: &str) -> String {
-        let cached = self.nonce.lock().expect("nonce").clone();
-        let nonce = match cached {
-            Some(n) => n,
-            None => {
-                let answer = self
-                    .anonymous("GET", "/api/atlas/v2", Some(JSON_2023), None)
-                    .await;
-                let www = answer
-                    .header("www-authenticate")
-                    .unwrap_or_default()
-                    .to_owned();
-                let n = www
-                    .split("nonce=\"")
-                    .nth(1)
-                    .and_then(|s| s.split('"').next())
-                    .expect("nonce in challenge")
-                    .to_owned();
-                *self.nonce.lock().expect("nonce") = Some(n.clone());
-                n
-            }
-        };
-        digest(
-            &self.boot.public_key,
-            &self.boot.private_key,
+    /// A request with a given `Authorization` value.
+    pub async fn with_authorization(&self, method: &str, uri: &str, authorization: &str) -> Answer {
+        let request = build(
             method,
             uri,
-            &nonce,
-            self.nc.fetch_add(1, Ordering::Relaxed) + 1,
-        )
+            Some(JSON_2023),
+            None,
+            Some(authorization.to_owned()),
+            None,
+        );
+        exchange(&self.app, request).await
+    }
+
+    /// A Digest `Authorization` of the bootstrap key for `uri`.
+    pub async fn digest_header(&self, method: &str, uri: &str) -> String {
+        self.boot_client.authorization(method, uri).await
     }
 
     /// A token for the bootstrap service account.
     pub async fn token(&self) -> String {
         let (id, secret) = (self.boot.client_id.clone(), self.boot.client_secret.clone());
+        self.token_for(&id, &secret).await
+    }
+
+    /// A token for a service account.
+    pub async fn token_for(&self, id: &str, secret: &str) -> String {
         let answer = self
             .oauth(
                 "/api/oauth/token",
-                &id,
-                &secret,
+                id,
+                secret,
                 "grant_type=client_credentials",
             )
             .await;
@@ -283,7 +460,7 @@ impl Server {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::from(form.to_owned()))
             .expect("request");
-        self.send(request).await
+        exchange(&self.app, request).await
     }
 }
 

@@ -637,18 +637,24 @@ fn regions(cx: &Ctx<'_>) -> Reply {
 
 /// `GET /clusters`: every project the caller can see, with its clusters summarized.
 fn details(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-    let org_id = cx.call.principal.org_id().unwrap_or_default().to_owned();
-    let org_name = cx
-        .tx
-        .get("/orgs", &org_id)?
-        .and_then(|o| o.doc.get("name").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_default();
     let (groups, _) = cx.tx.list("/groups", Page::ALL)?;
     let mut results = Vec::new();
-    for group in groups
-        .iter()
-        .filter(|g| g.doc.get("orgId").and_then(Value::as_str) == Some(org_id.as_str()))
-    {
+    for group in &groups {
+        // Only the projects the caller may see (its roles decide, crate::authorize).
+        if !crate::authorize::can_see_group(cx.tx, &cx.call.principal, &group.doc)? {
+            continue;
+        }
+        let org_id = group
+            .doc
+            .get("orgId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let org_name = cx
+            .tx
+            .get("/orgs", &org_id)?
+            .and_then(|o| o.doc.get("name").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default();
         let (clusters, _) = cx
             .tx
             .list(&format!("/groups/{}/clusters", group.key), Page::ALL)?;
