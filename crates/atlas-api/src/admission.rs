@@ -3,14 +3,17 @@
 //! the HTTP layer: 406] → resolving the addressed project or organization → rate limit (429).
 //! Roles are checked later, inside the operation's own transaction (`crate::authorize`).
 //!
-//! All of it runs in one write transaction that commits whatever the verdict: the nonce count of
-//! a Digest request, an access-list entry's usage and a bucket's token stay spent even when the
-//! operation then fails, as they do in Atlas.
+//! It reads in one transaction, and what it spends stays spent whatever the verdict and even
+//! when the operation then fails, as in Atlas: the nonce count of a Digest request and a
+//! bucket's token are [`Counters`] (in memory for an embedded store, so admitting a GET writes
+//! nothing to the database), and an access-list entry's usage is recorded in a write
+//! transaction of its own, only when an access list let the request in.
 
 use atlas_model::Operation;
 use atlas_store::{Access, Tx};
 use time::OffsetDateTime;
 
+use crate::counters::Counters;
 use crate::credentials::{self, Presented, Verdict};
 use crate::engine::paths::segment;
 use crate::error::ApiError;
@@ -50,48 +53,56 @@ pub enum Admission {
 }
 
 impl Atlas {
-    /// Admits or refuses one request (blocking: runs a write transaction).
+    /// Admits or refuses one request (blocking: runs store transactions).
     pub fn admit(&self, request: &Request<'_>) -> Result<Admission, ApiError> {
         let now = self.clock.now();
-        self.transaction(Access::Write, |tx| admit(tx, request, now))
+        let (admission, used) = self.transaction(self.counters.access(), |tx| {
+            admit(tx, &self.counters, request, now)
+        })?;
+        if let Some(used) = used {
+            self.transaction(Access::Write, |tx| {
+                api_access_list::record_use(tx, &used, request.client_ip, now)
+            })?;
+        }
+        Ok(admission)
     }
 }
 
+/// The verdict, and the access-list entry whose use to record.
 fn admit(
     tx: &mut dyn Tx,
+    counters: &Counters,
     request: &Request<'_>,
     now: OffsetDateTime,
-) -> Result<Admission, ApiError> {
+) -> Result<(Admission, Option<api_access_list::Admitted>), ApiError> {
     let open = request.op.is_some_and(|(op, _)| !op.authenticated);
     let principal = if open {
         Principal::Anonymous
     } else {
-        match credentials::authenticate(tx, request.method, request.presented, now)? {
+        match credentials::authenticate(tx, counters, request.method, request.presented, now)? {
             Verdict::Valid(principal) => principal,
-            Verdict::Stale => return Ok(Admission::Challenge { stale: true }),
-            Verdict::Invalid => return Ok(Admission::Challenge { stale: false }),
+            Verdict::Stale => return Ok((Admission::Challenge { stale: true }, None)),
+            Verdict::Invalid => return Ok((Admission::Challenge { stale: false }, None)),
         }
     };
-    if let Err(e) = api_access_list::admit(tx, &principal, request.client_ip, now) {
-        return Ok(Admission::Refused(e));
-    }
+    let used = match api_access_list::admit(tx, &principal, request.client_ip) {
+        Ok(used) => used,
+        Err(e) => return Ok((Admission::Refused(e), None)),
+    };
     let mut headers = Vec::new();
     if let (true, true, Some((op, params))) = (request.rate_limits, request.negotiated, request.op)
         && let Some(set) = ratelimit::endpoint_set(op)
         && let Some(key) = scope_key(tx, set.scope, params, &principal, request.client_ip)?
     {
-        match ratelimit::take(tx, &set, &key, now)? {
+        match ratelimit::take(tx, counters, &set, &key, now)? {
             Ok(allowed) => headers = allowed.headers(),
             Err(exhausted) => {
-                return Ok(Admission::Refused(ratelimit::exhausted_error(
-                    &set,
-                    request.path,
-                    exhausted,
-                )));
+                let refused = ratelimit::exhausted_error(&set, request.path, exhausted);
+                return Ok((Admission::Refused(refused), used));
             }
         }
     }
-    Ok(Admission::Admitted { principal, headers })
+    Ok((Admission::Admitted { principal, headers }, used))
 }
 
 /// The bucket key of a scope; `None` when the addressed project or organization does not exist

@@ -13,6 +13,7 @@ pub mod behaviours;
 pub mod bootstrap;
 pub mod call;
 pub mod clock;
+pub mod counters;
 pub mod credentials;
 pub mod download;
 pub mod engine;
@@ -42,12 +43,16 @@ pub use principal::Principal;
 pub struct Config {
     /// Default lifecycle policy of long-running resources (`--lifecycle`).
     pub lifecycle: lifecycle::Policy,
+    /// Keep nonce counts and rate-limit buckets in the store rather than in memory: for stores
+    /// that several instances share, so they spend from the same buckets (`counters`).
+    pub counters_in_store: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             lifecycle: lifecycle::Policy::Instant,
+            counters_in_store: false,
         }
     }
 }
@@ -58,6 +63,8 @@ pub struct Atlas {
     pub store: Arc<dyn Store>,
     /// The injected clock every timestamp, expiry and lifecycle reads; the control API moves it.
     pub clock: Arc<ControlledClock>,
+    /// Where admission's nonce counts and rate-limit buckets live.
+    counters: Arc<counters::Counters>,
     engine: Arc<engine::Engine>,
 }
 
@@ -69,6 +76,11 @@ impl Atlas {
         Atlas {
             store,
             clock: Arc::new(ControlledClock::new()),
+            counters: Arc::new(if config.counters_in_store {
+                counters::Counters::Stored
+            } else {
+                counters::Counters::in_memory()
+            }),
             engine: Arc::new(engine::Engine::new(
                 behaviours::Registry::standard(),
                 settings,
@@ -197,7 +209,7 @@ impl Atlas {
                     credentials::revoke_subject(tx, &subject)?;
                 }
             }
-            ratelimit::clear(tx)?;
+            ratelimit::clear(tx, &self.counters)?;
             bootstrap::ensure(tx, now)
         })
     }

@@ -29,14 +29,23 @@ use crate::render::{self, Style};
 use crate::router::Routed;
 use crate::{API_PREFIX, App, control, oauth};
 
-/// Runs blocking work (store transactions) off the async workers; a panic inside becomes an
-/// Atlas 500 instead of a dropped connection.
+/// Runs blocking work that may take long (control operations: resets, imports) off the async
+/// workers; a panic inside becomes an Atlas 500 instead of a dropped connection.
 async fn blocking<R: Send + 'static>(
     work: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::internal(format!("handler failed: {e}")))
+}
+
+/// Runs an API request's store work on the calling worker. Its transactions take microseconds,
+/// less than handing them to the blocking pool would cost (a thread hand-off each way, and one
+/// allocator heap per pool thread: measured in docs/performance.md). A panic inside becomes an
+/// Atlas 500 instead of a dropped connection.
+fn guarded<R>(work: impl FnOnce() -> R) -> Result<R, ApiError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|_| ApiError::internal("handler panicked"))
 }
 
 /// The single entry point of the server.
@@ -80,9 +89,8 @@ async fn control_request(
     if !local {
         let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
         let method = request.method().as_str().to_owned();
-        let app2 = app.clone();
-        let admitted = blocking(move || {
-            app2.atlas.admit(&admission::Request {
+        let admitted = guarded(|| {
+            app.atlas.admit(&admission::Request {
                 method: &method,
                 presented: &presented,
                 client_ip: &client_ip,
@@ -91,8 +99,7 @@ async fn control_request(
                 negotiated: false,
                 rate_limits: false,
             })
-        })
-        .await??;
+        })??;
         match admitted {
             Admission::Admitted { .. } => {}
             Admission::Challenge { stale } => return Ok(auth::challenge(&app.atlas, stale)),
@@ -120,9 +127,8 @@ async fn oauth_request(
     }
     let authorization = header_str(request.headers(), header::AUTHORIZATION).map(str::to_owned);
     let body = read_body(request.into_body(), app.config.max_body_bytes).await?;
-    let app = app.clone();
     let revoke = path.ends_with("revoke");
-    blocking(move || {
+    guarded(|| {
         if revoke {
             oauth::revoke(&app.atlas, authorization.as_deref(), &body)
         } else {
@@ -135,8 +141,7 @@ async fn oauth_request(
                 rate_limits,
             )
         }
-    })
-    .await?
+    })?
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -158,10 +163,10 @@ async fn atlas_request(
     client_ip: String,
     style: Style,
 ) -> Response<Body> {
-    // Everything that needs no store is done here, on the async side; everything that does
-    // (admission, then the operation) runs in one blocking hop, so a request crosses to the
-    // blocking pool once. Errors found early are reported in Atlas's order there: credentials
-    // first, then the route, the version, and only then malformed input.
+    // Everything that needs no store is done first, including reading the body; everything that
+    // does (admission, then the operation) follows in one guarded section. Errors found early
+    // are reported in Atlas's order there: credentials first, then the route, the version, and
+    // only then malformed input.
     let method = Method::parse(request.method().as_str());
     let rel = path.strip_prefix(API_PREFIX).unwrap_or_default();
     let routed = match method {
@@ -177,9 +182,7 @@ async fn atlas_request(
     let method_name = request.method().as_str().to_owned();
     let base_url = base_url(request.headers(), app.config.tls);
     let body = read_body(request.into_body(), app.config.max_body_bytes).await;
-    let app2 = app.clone();
-    let answered = blocking(move || {
-        let app = app2;
+    let answered = guarded(move || {
         let op = match &routed {
             Routed::Operation(op, params) => Some((*op, params.as_slice())),
             _ => None,
@@ -232,8 +235,7 @@ async fn atlas_request(
             // no bucket for it); any other error keeps them (semantics §3.1).
             Err(e) => render::error(&e, style, &extra),
         }
-    })
-    .await;
+    });
     answered.unwrap_or_else(|e| render::error(&e, style, &[]))
 }
 
