@@ -10,6 +10,8 @@
 //! transaction of its own, only when an access list let the request in.
 
 use atlas_model::Operation;
+
+use crate::call::{Call, Reply};
 use atlas_store::{Access, Tx};
 use time::OffsetDateTime;
 
@@ -65,6 +67,71 @@ impl Atlas {
             })?;
         }
         Ok(admission)
+    }
+}
+
+impl Atlas {
+    /// Admits a request and runs the call `prepare` makes of the verdict, both in one
+    /// transaction when admission writes nothing to the store (counters in memory): a GET is
+    /// then one read transaction. `prepare` answers early (`Err`) for a refusal, a challenge, or
+    /// a request that cannot become a call (unknown route, version, malformed input). What the
+    /// call writes is rolled back when it fails; what admission spent never is.
+    pub fn serve<R>(
+        &self,
+        request: &Request<'_>,
+        prepare: impl FnOnce(Result<Admission, ApiError>) -> Result<Call, R>,
+    ) -> Result<Result<Reply, ApiError>, R> {
+        let Some((op, _)) = request
+            .op
+            .filter(|_| self.counters.access() == Access::Read)
+        else {
+            // Admission writes (shared counters): its own transaction commits what it spent.
+            let call = prepare(self.admit(request))?;
+            return Ok(self.execute(&call));
+        };
+        let now = self.clock.now();
+        let mut prepare = Some(prepare);
+        let mut early = None;
+        let mut used = None;
+        let mut deferred = None;
+        let answered = self.transaction(self.access_of(op), |tx| {
+            let verdict = admit(tx, &self.counters, request, now).map(|(admission, entry)| {
+                used = entry;
+                admission
+            });
+            let prepare = prepare
+                .take()
+                .ok_or_else(|| ApiError::internal("served twice"))?;
+            match prepare(verdict) {
+                Ok(call) if used.is_none() => self.engine.execute(tx, &call, now).map(Some),
+                // The call sees its own use of the access-list entry (the entry's count includes
+                // the request that lists it), so it runs after that use is recorded.
+                Ok(call) => {
+                    deferred = Some(call);
+                    Ok(None)
+                }
+                Err(response) => {
+                    early = Some(response);
+                    Ok(None)
+                }
+            }
+        });
+        if let Some(used) = used
+            && let Err(e) = self.transaction(Access::Write, |tx| {
+                api_access_list::record_use(tx, &used, request.client_ip, now)
+            })
+        {
+            return Ok(Err(e));
+        }
+        if let Some(call) = deferred {
+            return Ok(self.execute(&call));
+        }
+        match (answered, early) {
+            (_, Some(response)) => Err(response),
+            (Ok(Some(reply)), None) => Ok(Ok(reply)),
+            (Err(e), None) => Ok(Err(e)),
+            (Ok(None), None) => Ok(Err(ApiError::internal("no answer"))),
+        }
     }
 }
 

@@ -99,14 +99,20 @@ impl Atlas {
     /// Runs one call in one transaction (read-only for GET). Blocking: call it off the async
     /// runtime's worker threads.
     pub fn execute(&self, call: &Call) -> Result<Reply, ApiError> {
-        // Reads of resources with lifecycles may complete a transition, which is a write.
-        let access = if call.op.method == Method::Get && !self.engine.writes_on_read(call.op.id) {
+        let now = self.clock.now();
+        self.transaction(self.access_of(call.op), |tx| {
+            self.engine.execute(tx, call, now)
+        })
+    }
+
+    /// The transaction an operation needs: a read for a GET, unless reading a resource with a
+    /// lifecycle may complete a transition, which is a write.
+    fn access_of(&self, op: &atlas_model::Operation) -> Access {
+        if op.method == Method::Get && !self.engine.writes_on_read(op.id) {
             Access::Read
         } else {
             Access::Write
-        };
-        let now = self.clock.now();
-        self.transaction(access, |tx| self.engine.execute(tx, call, now))
+        }
     }
 
     /// Runs `work` in a transaction that commits only if it returns `Ok`.

@@ -355,10 +355,12 @@ async fn bench(options: Options) -> anyhow::Result<()> {
 
     let scenarios = scenarios(&project, &list_project);
     let mut rows = Vec::new();
-    for scenario in scenarios
-        .iter()
-        .filter(|s| options.only.as_ref().is_none_or(|o| s.name.contains(o.as_str())))
-    {
+    for scenario in scenarios.iter().filter(|s| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|o| s.name.contains(o.as_str()))
+    }) {
         for &connections in &options.connections {
             let auth = if scenario.bearer { &bearer } else { &digest };
             rows.push(measure(&atlas, scenario, connections, auth, options.duration).await?);

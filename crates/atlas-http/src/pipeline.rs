@@ -187,7 +187,7 @@ async fn atlas_request(
             Routed::Operation(op, params) => Some((*op, params.as_slice())),
             _ => None,
         };
-        let admitted = app.atlas.admit(&admission::Request {
+        let request = admission::Request {
             method: &method_name,
             presented: &presented,
             client_ip: &client_ip,
@@ -195,48 +195,70 @@ async fn atlas_request(
             path: &path,
             negotiated: served.is_some(),
             rate_limits: app.config.rate_limits,
+        };
+        // The `RateLimit-*` and deprecation headers of whatever the operation answers.
+        let mut extra = Vec::new();
+        let early = |e: &ApiError, headers: &[(&'static str, String)]| {
+            Early::Respond(Box::new(render::error(e, style, headers)))
+        };
+        let served_call = app.atlas.serve(&request, |admitted| {
+            let (principal, rate_headers) = match admitted {
+                Ok(Admission::Admitted { principal, headers }) => (principal, headers),
+                // The challenge's fresh nonce needs the store: answered after the transaction.
+                Ok(Admission::Challenge { stale }) => return Err(Early::Challenge { stale }),
+                Ok(Admission::Refused(e)) | Err(e) => return Err(early(&e, &[])),
+            };
+            let (op, raw_params) = match &routed {
+                Routed::Operation(op, params) => (*op, params.clone()),
+                Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
+                    let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                    let e = api_error!(METHOD_NOT_ALLOWED, method_name.as_str(), path.as_str())
+                        .with_header("Allow", allow.join(", "));
+                    return Err(early(&e, &[]));
+                }
+                _ => return Err(early(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), &[])),
+            };
+            let Some(served) = served else {
+                return Err(early(&api_error!(INVALID_VERSION_DATE), &[]));
+            };
+            extra = negotiate::lifecycle_headers(op, &served);
+            extra.extend(rate_headers);
+            let origin = Origin {
+                base_url: base_url.clone(),
+                path: path.clone(),
+                query: query.clone(),
+                client_ip: client_ip.clone(),
+            };
+            let call = body
+                .as_deref()
+                .map_err(Clone::clone)
+                .and_then(|bytes| decode(op, raw_params, bytes, served, principal, origin))
+                .map_err(|e| early(&e, &extra))?;
+            app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
+            Ok(call)
         });
-        let (principal, rate_headers) = match admitted {
-            Ok(Admission::Admitted { principal, headers }) => (principal, headers),
-            Ok(Admission::Challenge { stale }) => return auth::challenge(&app.atlas, stale),
-            Ok(Admission::Refused(e)) | Err(e) => return render::error(&e, style, &[]),
-        };
-        let (op, raw_params) = match routed {
-            Routed::Operation(op, params) => (op, params),
-            Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
-                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                let e = api_error!(METHOD_NOT_ALLOWED, method_name.as_str(), path.as_str())
-                    .with_header("Allow", allow.join(", "));
-                return render::error(&e, style, &[]);
+        match served_call {
+            Ok(Ok(reply)) => {
+                let content_type = served.map(|s| s.content_type()).unwrap_or_default();
+                render::reply(reply, &content_type, style, &extra)
             }
-            _ => return render::error(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), style, &[]),
-        };
-        let Some(served) = served else {
-            return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
-        };
-        let mut extra = negotiate::lifecycle_headers(op, &served);
-        extra.extend(rate_headers);
-        let origin = Origin {
-            base_url,
-            path,
-            query,
-            client_ip,
-        };
-        let call = match body
-            .and_then(|bytes| decode(op, raw_params, &bytes, served, principal, origin))
-        {
-            Ok(call) => call,
-            Err(e) => return render::error(&e, style, &extra),
-        };
-        app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
-        match app.atlas.execute(&call) {
-            Ok(reply) => render::reply(reply, &served.content_type(), style, &extra),
             // A project that does not exist answers without rate-limit headers (admission found
             // no bucket for it); any other error keeps them (semantics §3.1).
-            Err(e) => render::error(&e, style, &extra),
+            Ok(Err(e)) => render::error(&e, style, &extra),
+            Err(Early::Respond(response)) => *response,
+            Err(Early::Challenge { stale }) => auth::challenge(&app.atlas, stale),
         }
     });
     answered.unwrap_or_else(|e| render::error(&e, style, &[]))
+}
+
+/// An answer given before the operation runs.
+enum Early {
+    Respond(Box<Response<Body>>),
+    /// A Digest challenge, answered once the transaction is over (its nonce reads the store).
+    Challenge {
+        stale: bool,
+    },
 }
 
 /// The caller's address: the right-most address of the trusted header when one is configured
