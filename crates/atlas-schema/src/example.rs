@@ -66,7 +66,8 @@ pub(crate) struct Builder<'a> {
     spec: Spec<'a>,
     patterns: &'a Patterns,
     mode: Mode,
-    hints: &'a Hints,
+    /// Owned (a small map): the builder's schema lifetime is the process's, its hints a call's.
+    hints: Hints,
     check: Checker<'a>,
     /// Optional properties (and one item of optional-length arrays) are produced above this
     /// depth; 0 keeps examples minimal. Tests use it to exercise every declared attribute.
@@ -78,13 +79,13 @@ impl<'a> Builder<'a> {
         spec: Spec<'a>,
         patterns: &'a Patterns,
         mode: Mode,
-        hints: &'a Hints,
+        hints: &Hints,
     ) -> Builder<'a> {
         Builder {
             spec,
             patterns,
             mode,
-            hints,
+            hints: hints.clone(),
             check: Checker {
                 spec,
                 patterns,

@@ -10,6 +10,8 @@
 //! examples). Scalars that do not conform are dropped, and replaced by an example where required.
 //! Nothing here copies schemas: flattened views borrow from the parsed document.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::Hints;
@@ -27,7 +29,7 @@ pub(crate) struct Fitter<'a> {
 }
 
 impl<'a> Fitter<'a> {
-    pub(crate) fn new(spec: Spec<'a>, patterns: &'a Patterns, hints: &'a Hints) -> Fitter<'a> {
+    pub(crate) fn new(spec: Spec<'a>, patterns: &'a Patterns, hints: &Hints) -> Fitter<'a> {
         Fitter {
             spec,
             builder: Builder::new(spec, patterns, Mode::Response, hints),
@@ -86,7 +88,7 @@ impl<'a> Fitter<'a> {
 
     fn discriminated(
         &self,
-        mut flat: Flat<'a>,
+        flat: Arc<Flat<'a>>,
         property: &str,
         pairs: &[(&'a str, &'a str)],
         has_alternatives: bool,
@@ -129,6 +131,7 @@ impl<'a> Fitter<'a> {
         let Some((key, target)) = chosen else {
             return Some(Value::Object(self.object(&flat, map, depth)));
         };
+        let mut flat = Arc::unwrap_or_clone(flat);
         if let Some(t) = self.spec.get(target) {
             self.spec.flatten_extend(t, &mut flat);
         }
@@ -140,7 +143,7 @@ impl<'a> Fitter<'a> {
     fn alternative(
         &self,
         node: &'a Value,
-        flat: Flat<'a>,
+        flat: Arc<Flat<'a>>,
         alts: &'a [Value],
         value: &Value,
         depth: usize,
@@ -154,7 +157,7 @@ impl<'a> Fitter<'a> {
                         best = Some((score, a));
                     }
                 }
-                let mut flat = flat;
+                let mut flat = Arc::unwrap_or_clone(flat);
                 if let Some((_, a)) = best {
                     if !self.spec.deref(a).is_object() || self.spec.is_polymorphic(a) {
                         // A nested polymorphic alternative decides for itself.

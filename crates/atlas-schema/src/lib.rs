@@ -89,7 +89,9 @@ pub struct Hints {
 /// compiled the first time its (schema, mode) pair is validated.
 pub struct Schemas {
     source: Cow<'static, str>,
-    loaded: OnceLock<Loaded>,
+    /// Never freed: flattened views cached in it borrow from it for `'static`. An instance is
+    /// meant to live as long as the process (the server has one, [`Schemas::global`]).
+    loaded: OnceLock<&'static Loaded>,
     validation: OnceLock<Validation>,
 }
 
@@ -97,6 +99,7 @@ pub struct Schemas {
 pub(crate) struct Loaded {
     pub(crate) schemas: Map<String, Value>,
     pub(crate) patterns: Patterns,
+    flats: spec::FlatCache<'static>,
 }
 
 impl Schemas {
@@ -122,19 +125,24 @@ impl Schemas {
         }
     }
 
-    pub(crate) fn loaded(&self) -> &Loaded {
+    pub(crate) fn loaded(&self) -> &'static Loaded {
         self.loaded.get_or_init(|| {
             let schemas = match serde_json::from_str::<Value>(&self.source) {
                 Ok(Value::Object(map)) => map,
                 _ => Map::new(),
             };
             let patterns = Patterns::collect(&schemas);
-            Loaded { schemas, patterns }
+            Box::leak(Box::new(Loaded {
+                schemas,
+                patterns,
+                flats: Default::default(),
+            }))
         })
     }
 
-    pub(crate) fn spec(&self) -> Spec<'_> {
-        Spec::new(&self.loaded().schemas)
+    pub(crate) fn spec(&self) -> Spec<'static> {
+        let loaded = self.loaded();
+        Spec::cached(&loaded.schemas, &loaded.flats)
     }
 
     pub(crate) fn validation(&self) -> &Validation {

@@ -2,6 +2,9 @@
 //! the property flags (read-only, write-only) that the converter, the example builder and `fit`
 //! all ask about. Everything here borrows from the parsed document; nothing is copied.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use serde_json::{Map, Value};
 
 /// How references to components are written in the stripped schemas.
@@ -58,8 +61,12 @@ pub(crate) fn alternatives(node: &Value) -> Option<&Vec<Value>> {
         .and_then(Value::as_array)
 }
 
+/// Flattened views by the address of their node. Nodes borrow from the parsed document for
+/// `'a`, so an address names one node for as long as the cache can be reached.
+pub(crate) type FlatCache<'a> = RwLock<HashMap<usize, Arc<Flat<'a>>>>;
+
 /// The flattened view of an object-ish schema: its own keywords plus those of its `allOf` parts.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Flat<'a> {
     /// The node itself (dereferenced) followed by its `allOf` parts, depth first.
     pub(crate) nodes: Vec<&'a Value>,
@@ -67,6 +74,9 @@ pub(crate) struct Flat<'a> {
     /// extension comes after the base it extends).
     pub(crate) properties: Vec<(&'a str, Vec<&'a Value>)>,
     pub(crate) required: Vec<&'a str>,
+    /// Property name -> its position in `properties`: documents are looked up property by
+    /// property, and large schemas declare a hundred.
+    index: HashMap<&'a str, usize>,
 }
 
 impl<'a> Flat<'a> {
@@ -76,10 +86,9 @@ impl<'a> Flat<'a> {
     }
 
     pub(crate) fn property(&self, name: &str) -> Option<&[&'a Value]> {
-        self.properties
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_slice())
+        self.index
+            .get(name)
+            .map(|&i| self.properties[i].1.as_slice())
     }
 
     /// The most specific schema declared for a property.
@@ -97,9 +106,12 @@ impl<'a> Flat<'a> {
     }
 
     fn add_property(&mut self, name: &'a str, schema: &'a Value) {
-        match self.properties.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, list)) => list.push(schema),
-            None => self.properties.push((name, vec![schema])),
+        match self.index.get(name) {
+            Some(&i) => self.properties[i].1.push(schema),
+            None => {
+                self.index.insert(name, self.properties.len());
+                self.properties.push((name, vec![schema]));
+            }
         }
     }
 
@@ -110,15 +122,28 @@ impl<'a> Flat<'a> {
     }
 }
 
-/// The schema document, borrowed.
+/// The schema document, borrowed, with an optional cache of flattened views.
 #[derive(Clone, Copy)]
 pub(crate) struct Spec<'a> {
     schemas: &'a Map<String, Value>,
+    flats: Option<&'a FlatCache<'a>>,
 }
 
 impl<'a> Spec<'a> {
     pub(crate) fn new(schemas: &'a Map<String, Value>) -> Spec<'a> {
-        Spec { schemas }
+        Spec {
+            schemas,
+            flats: None,
+        }
+    }
+
+    /// A spec whose flattened views are computed once and kept in `flats` (rendering flattens
+    /// the same nodes for every document; building the views was most of its cost).
+    pub(crate) fn cached(schemas: &'a Map<String, Value>, flats: &'a FlatCache<'a>) -> Spec<'a> {
+        Spec {
+            schemas,
+            flats: Some(flats),
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&'a Value> {
@@ -228,7 +253,27 @@ impl<'a> Spec<'a> {
     /// discriminators are never followed here: callers handle the node's own polymorphism, and a
     /// part that references a polymorphic base contributes only the base's core (its properties
     /// and keywords), which is how the base -> sub-type -> base cycles are cut.
-    pub(crate) fn flatten(&self, node: &'a Value) -> Flat<'a> {
+    pub(crate) fn flatten(&self, node: &'a Value) -> Arc<Flat<'a>> {
+        let Some(cache) = self.flats else {
+            return Arc::new(self.flatten_uncached(node));
+        };
+        let key = std::ptr::from_ref(node).addr();
+        if let Some(flat) = cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return flat.clone();
+        }
+        let flat = Arc::new(self.flatten_uncached(node));
+        cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, flat.clone());
+        flat
+    }
+
+    fn flatten_uncached(&self, node: &'a Value) -> Flat<'a> {
         let mut flat = Flat::default();
         self.flatten_into(node, &mut flat, 0);
         flat
@@ -282,6 +327,7 @@ mod tests {
             "A": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"properties": {"type": {"type": "string", "enum": ["A"]}, "a": {"type": "integer"}}, "required": ["a"]}], "type": "object"}
         });
         let map = doc.as_object().cloned().unwrap_or_default();
+        let base_ref = json!({"$ref": "#/components/schemas/Base"});
         let spec = Spec::new(&map);
         let a = spec.get("A").unwrap();
         let flat = spec.flatten(a);
@@ -291,7 +337,7 @@ mod tests {
             flat.property_schema("type"),
             Some(&json!({"type": "string", "enum": ["A"]}))
         );
-        assert!(spec.is_polymorphic(&json!({"$ref": "#/components/schemas/Base"})));
+        assert!(spec.is_polymorphic(&base_ref));
         assert!(spec.required_is_read_only(a, "id"));
         assert!(!spec.required_is_read_only(a, "a"));
         assert!(flat.is_object());

@@ -153,25 +153,53 @@ impl ReaderPool {
 }
 
 /// Runs `work` in a transaction on `conn`. On `Err` the transaction is rolled back and the
-/// error of `work` returned; on a panic `rusqlite::Transaction`'s drop rolls back.
+/// error of `work` returned; on a panic the guard's drop rolls back.
+///
+/// `BEGIN`, `COMMIT` and `ROLLBACK` are cached prepared statements rather than
+/// `rusqlite::Transaction`'s `execute_batch`, which parses its SQL again every time: with one
+/// transaction per request that parsing was a measurable share of a GET (docs/performance.md).
 fn run(
     conn: &mut Connection,
     behavior: TransactionBehavior,
     writable: bool,
     work: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>,
 ) -> StoreResult<()> {
-    let txn = conn.transaction_with_behavior(behavior)?;
+    let begin = match behavior {
+        TransactionBehavior::Immediate => "BEGIN IMMEDIATE",
+        _ => "BEGIN",
+    };
+    conn.prepare_cached(begin)?.execute([])?;
+    let mut open = Open { conn, done: false };
     let outcome = work(&mut tx::SqliteTx {
-        conn: &txn,
+        conn: open.conn,
         writable,
     });
     match outcome {
-        Ok(()) => Ok(txn.commit()?),
-        Err(e) => {
-            // A failed rollback cannot be reported better than the error of `work`; the
-            // connection is checked before reuse (`writer`, `give_back`).
-            let _ = txn.rollback();
-            Err(e)
+        Ok(()) => {
+            open.conn.prepare_cached("COMMIT")?.execute([])?;
+            open.done = true;
+            Ok(())
+        }
+        // A failed rollback cannot be reported better than the error of `work`; the
+        // connection is checked before reuse (`writer`, `give_back`).
+        Err(e) => Err(e),
+    }
+}
+
+/// An open transaction, rolled back when dropped before its commit succeeded (an error of the
+/// work, a failed `COMMIT`, or a panic unwinding through [`run`]).
+struct Open<'c> {
+    conn: &'c Connection,
+    done: bool,
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.done && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut rollback| rollback.execute([]));
         }
     }
 }

@@ -58,8 +58,9 @@ fn current_schema_version() -> i64 {
 /// seconds means something is wrong.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Enough room for every statement of `tx.rs`, so `prepare_cached` never evicts.
-const STATEMENT_CACHE: usize = 32;
+/// Enough room for every statement of `tx.rs` and the transaction statements of `run`, so
+/// `prepare_cached` never evicts.
+const STATEMENT_CACHE: usize = 40;
 
 /// Settings of the connection that writes (and, for `memory`, also reads).
 ///
