@@ -52,8 +52,10 @@ pub enum Admission {
 impl Atlas {
     /// Admits or refuses one request (blocking: runs a write transaction).
     pub fn admit(&self, request: &Request<'_>) -> Result<Admission, ApiError> {
-        let now = self.clock.now();
-        self.transaction(Access::Write, |tx| admit(tx, request, now))
+        self.transaction(Access::Write, |tx| {
+            let now = crate::clock::now(tx)?;
+            admit(tx, request, now)
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use atlas_api::ApiError;
+use atlas_api::clock::Change;
 use atlas_model::OPERATIONS;
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode, header};
@@ -68,22 +69,21 @@ pub fn handle(
             StatusCode::OK,
             &app.atlas.accept_invitations(&body_json(body)?)?,
         )),
-        ("GET", "clock") => Ok(json(StatusCode::OK, &clock_state(app))),
+        ("GET", "clock") => Ok(json(StatusCode::OK, &app.atlas.clock_state()?)),
         ("POST", "clock") => {
             let body = body_json(body)?;
-            if let Some(seconds) = body.get("advanceSeconds").and_then(Value::as_i64) {
-                app.atlas.clock.advance(time::Duration::seconds(seconds));
+            let change = if let Some(seconds) = body.get("advanceSeconds").and_then(Value::as_i64) {
+                Change::Advance(time::Duration::seconds(seconds))
             } else if let Some(at) = body.get("now").and_then(Value::as_str) {
                 let at =
                     time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
                         .map_err(|_| bad_request("`now` must be an RFC 3339 date-time"))?;
-                app.atlas.clock.set(at);
+                Change::Set(at)
             } else {
                 return Err(bad_request("give `advanceSeconds` or `now`"));
-            }
+            };
             // Moving the clock also completes manual transitions (they wait for time to move).
-            app.atlas.advance_lifecycles()?;
-            Ok(json(StatusCode::OK, &clock_state(app)))
+            Ok(json(StatusCode::OK, &app.atlas.move_clock(change)?))
         }
         ("GET", "lifecycle") => Ok(json(StatusCode::OK, &app.atlas.lifecycle_state()?)),
         ("POST", "lifecycle") => {
@@ -103,13 +103,6 @@ pub fn handle(
             format!("{PREFIX}{rest}")
         )),
     }
-}
-
-fn clock_state(app: &App) -> Value {
-    json!({
-        "now": atlas_api::clock::atlas_timestamp(app.atlas.clock.now()),
-        "offsetSeconds": app.atlas.clock.offset().whole_seconds(),
-    })
 }
 
 /// Per operation: who serves it and how many calls it served since start.

@@ -10,6 +10,7 @@ use atlas_api::lifecycle::Policy;
 use atlas_api::{Atlas, Config};
 use atlas_http::{App, HttpConfig};
 use atlas_store::Store;
+use atlas_store::postgres::PostgresStore;
 use atlas_store::sqlite::SqliteStore;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -40,7 +41,8 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LOCALATLAS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where state lives: a SQLite file path, or `memory` to keep nothing on disk.
+    /// Where state lives: a SQLite file path, `memory` to keep nothing on disk, or a
+    /// `postgres://user:password@host:port/db` URL (several instances may share one database).
     /// Default: `$XDG_DATA_HOME/localatlas/localatlas.db` (`~/.local/share/...`).
     #[arg(long, env = "LOCALATLAS_STORE")]
     store: Option<String>,
@@ -126,10 +128,9 @@ fn open_store(spec: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
         Some("memory") => Ok(Arc::new(
             SqliteStore::memory().context("opening the in-memory store")?,
         )),
-        Some(other) if other.starts_with("postgres://") || other.starts_with("postgresql://") => {
-            anyhow::bail!(
-                "PostgreSQL stores are not available in this build; use a file path or `memory`"
-            )
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::open(url).context("opening the PostgreSQL store")?;
+            Ok(Arc::new(store))
         }
         other => {
             let path = other.map_or_else(default_store_path, PathBuf::from);

@@ -295,7 +295,7 @@ impl Server {
         let store = Arc::new(SqliteStore::memory().expect("memory store"));
         let atlas = Atlas::new(store, Config::default());
         if options.frozen_clock {
-            atlas.clock.freeze();
+            atlas.freeze_clock().expect("freezing the clock");
         }
         let boot = atlas.bootstrap().expect("bootstrap");
         let state = Arc::new(App::new(atlas, options.config));
@@ -319,8 +319,10 @@ impl Server {
     pub fn advance(&self, seconds: i64) {
         self.state
             .atlas
-            .clock
-            .advance(time::Duration::seconds(seconds));
+            .move_clock(atlas_api::clock::Change::Advance(time::Duration::seconds(
+                seconds,
+            )))
+            .expect("moving the clock");
     }
 
     /// A client authenticating with an API key.

@@ -9,11 +9,6 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::{StoreError, StoreResult};
 
-/// Encoding of the `doc` column, stored per row in `format`. 1 = the document as JSON text.
-/// A later encoding bumps this and teaches `decode` (in `tx.rs`) to read every older one, so
-/// rows never need a bulk rewrite; a row with a newer format is refused as `Corrupt`.
-pub(crate) const RECORD_FORMAT: i64 = 1;
-
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`; `meta.schema_version` says how many ran.
 /// Append only: never edit a released migration (a test opens a fixture written by v1).
 const MIGRATIONS: &[&str] = &[V1];
