@@ -23,7 +23,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Response, header};
 use serde_json::Value;
 
-use crate::auth::{self, Credentials};
+use crate::auth;
 use crate::negotiate::{self, Served};
 use crate::render::{self, Style};
 use crate::router::Routed;
@@ -158,7 +158,10 @@ async fn atlas_request(
     client_ip: String,
     style: Style,
 ) -> Response<Body> {
-    // Route and negotiate first (admission needs the operation), report them after admission.
+    // Everything that needs no store is done here, on the async side; everything that does
+    // (admission, then the operation) runs in one blocking hop, so a request crosses to the
+    // blocking pool once. Errors found early are reported in Atlas's order there: credentials
+    // first, then the route, the version, and only then malformed input.
     let method = Method::parse(request.method().as_str());
     let rel = path.strip_prefix(API_PREFIX).unwrap_or_default();
     let routed = match method {
@@ -172,88 +175,66 @@ async fn atlas_request(
     };
     let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
     let method_name = request.method().as_str().to_owned();
-    let admitted = admit(
-        &app,
-        presented,
-        method_name,
-        &routed,
-        served.is_some(),
-        &path,
-        &client_ip,
-    )
-    .await;
-    let (principal, rate_headers) = match admitted {
-        Ok(Admission::Admitted { principal, headers }) => (principal, headers),
-        Ok(Admission::Challenge { stale }) => return auth::challenge(&app.atlas, stale),
-        Ok(Admission::Refused(e)) | Err(e) => return render::error(&e, style, &[]),
-    };
-    let (op, raw_params) = match routed {
-        Routed::Operation(op, params) => (op, params),
-        Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
-            let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-            let e = api_error!(METHOD_NOT_ALLOWED, request.method().as_str(), path.as_str())
-                .with_header("Allow", allow.join(", "));
-            return render::error(&e, style, &[]);
-        }
-        _ => return render::error(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), style, &[]),
-    };
-    let Some(served) = served else {
-        return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
-    };
-    let mut extra = negotiate::lifecycle_headers(op, &served);
-    extra.extend(rate_headers);
-    let origin = Origin {
-        base_url: base_url(request.headers(), app.config.tls),
-        path: path.clone(),
-        query: query.clone(),
-        client_ip,
-    };
-    let call = match decode(
-        &app, request, op, raw_params, &query, served, principal, origin,
-    )
-    .await
-    {
-        Ok(call) => call,
-        Err(e) => return render::error(&e, style, &extra),
-    };
-    app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
+    let base_url = base_url(request.headers(), app.config.tls);
+    let body = read_body(request.into_body(), app.config.max_body_bytes).await;
     let app2 = app.clone();
-    match blocking(move || app2.atlas.execute(&call)).await {
-        Ok(Ok(reply)) => render::reply(reply, &served.content_type(), style, &extra),
-        // A project that does not exist answers without rate-limit headers (admission found no
-        // bucket for it); any other error keeps them (semantics §3.1).
-        Ok(Err(e)) | Err(e) => render::error(&e, style, &extra),
-    }
-}
-
-/// Runs admission for an Atlas request (blocking: one write transaction).
-async fn admit(
-    app: &Arc<App>,
-    presented: Credentials,
-    method: String,
-    routed: &Routed,
-    negotiated: bool,
-    path: &str,
-    client_ip: &str,
-) -> Result<Admission, ApiError> {
-    let op = match routed {
-        Routed::Operation(op, params) => Some((*op, params.clone())),
-        _ => None,
-    };
-    let (path, client_ip) = (path.to_owned(), client_ip.to_owned());
-    let app = app.clone();
-    blocking(move || {
-        app.atlas.admit(&admission::Request {
-            method: &method,
+    let answered = blocking(move || {
+        let app = app2;
+        let op = match &routed {
+            Routed::Operation(op, params) => Some((*op, params.as_slice())),
+            _ => None,
+        };
+        let admitted = app.atlas.admit(&admission::Request {
+            method: &method_name,
             presented: &presented,
             client_ip: &client_ip,
-            op: op.as_ref().map(|(op, params)| (*op, params.as_slice())),
+            op,
             path: &path,
-            negotiated,
+            negotiated: served.is_some(),
             rate_limits: app.config.rate_limits,
-        })
+        });
+        let (principal, rate_headers) = match admitted {
+            Ok(Admission::Admitted { principal, headers }) => (principal, headers),
+            Ok(Admission::Challenge { stale }) => return auth::challenge(&app.atlas, stale),
+            Ok(Admission::Refused(e)) | Err(e) => return render::error(&e, style, &[]),
+        };
+        let (op, raw_params) = match routed {
+            Routed::Operation(op, params) => (op, params),
+            Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
+                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                let e = api_error!(METHOD_NOT_ALLOWED, method_name.as_str(), path.as_str())
+                    .with_header("Allow", allow.join(", "));
+                return render::error(&e, style, &[]);
+            }
+            _ => return render::error(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), style, &[]),
+        };
+        let Some(served) = served else {
+            return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
+        };
+        let mut extra = negotiate::lifecycle_headers(op, &served);
+        extra.extend(rate_headers);
+        let origin = Origin {
+            base_url,
+            path,
+            query,
+            client_ip,
+        };
+        let call = match body
+            .and_then(|bytes| decode(op, raw_params, &bytes, served, principal, origin))
+        {
+            Ok(call) => call,
+            Err(e) => return render::error(&e, style, &extra),
+        };
+        app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
+        match app.atlas.execute(&call) {
+            Ok(reply) => render::reply(reply, &served.content_type(), style, &extra),
+            // A project that does not exist answers without rate-limit headers (admission found
+            // no bucket for it); any other error keeps them (semantics §3.1).
+            Err(e) => render::error(&e, style, &extra),
+        }
     })
-    .await?
+    .await;
+    answered.unwrap_or_else(|e| render::error(&e, style, &[]))
 }
 
 /// The caller's address: the right-most address of the trusted header when one is configured
@@ -289,13 +270,10 @@ fn forwarded_address(text: &str) -> Option<std::net::IpAddr> {
 }
 
 /// Decodes path parameters, query parameters and the JSON body into a [`Call`].
-#[allow(clippy::too_many_arguments)] // one call site; the parts are the request's own
-async fn decode(
-    app: &App,
-    request: Request,
+fn decode(
     op: &'static atlas_model::Operation,
     raw_params: Vec<(&'static str, String)>,
-    query: &str,
+    bytes: &[u8],
     served: Served,
     principal: Principal,
     origin: Origin,
@@ -307,14 +285,13 @@ async fn decode(
             .map_err(|_| api_error!(INVALID_PATH_PARAMETER, name))?;
         path.push((name, value.into_owned()));
     }
-    let query = url::form_urlencoded::parse(query.as_bytes())
+    let query = url::form_urlencoded::parse(origin.query.as_bytes())
         .into_owned()
         .collect();
-    let bytes = read_body(request.into_body(), app.config.max_body_bytes).await?;
     let body = if bytes.iter().all(u8::is_ascii_whitespace) || op.request.is_empty() {
         None
     } else {
-        Some(parse_json(&bytes)?)
+        Some(parse_json(bytes)?)
     };
     Ok(Call {
         op,
