@@ -25,6 +25,7 @@ pub mod principal;
 pub mod principals;
 pub mod ratelimit;
 pub mod roles;
+pub mod state;
 pub mod validate;
 
 use std::sync::Arc;
@@ -152,6 +153,24 @@ impl Atlas {
         self.transaction(Access::Write, |tx| {
             clock::freeze(tx).map(|_| ()).map_err(Into::into)
         })
+    }
+
+    /// The whole state as a snapshot (see [`state`]).
+    pub fn export_state(&self) -> Result<serde_json::Value, ApiError> {
+        self.transaction(Access::Read, state::export)
+    }
+
+    /// Replaces the whole state with a snapshot, in one transaction.
+    pub fn import_state(
+        &self,
+        snapshot: &serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
+        self.transaction(Access::Write, |tx| state::import(tx, snapshot))
+    }
+
+    /// Whether the store answers (health endpoint).
+    pub fn store_health(&self) -> Result<(), atlas_store::StoreError> {
+        self.store.check()
     }
 
     /// Completes every pending manual transition (control API).

@@ -1,6 +1,6 @@
-//! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset, the clock
-//! and lifecycle policies, test principals with given roles, and accepting invitations as their
-//! invitee. Plain `application/json`; open from loopback, Atlas credentials required from
+//! The control API under `/__localatlas/` (not part of Atlas): health (with the store's), metrics,
+//! coverage, reset, state export and import, the clock and lifecycle policies, test principals
+//! with given roles, and accepting invitations as their invitee. Plain `application/json`; open from loopback, Atlas credentials required from
 //! elsewhere.
 
 use std::sync::atomic::Ordering;
@@ -44,14 +44,18 @@ pub fn handle(
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
     match (method.as_str(), rest) {
-        ("GET", "health") => Ok(json(
+        ("GET", "health") => Ok(health(app)),
+        ("GET", "metrics") => Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(Body::from(
+                app.metrics.render(&atlas_api::error::store_errors()),
+            ))
+            .unwrap_or_else(|_| Response::new(Body::empty()))),
+        ("GET", "state") => Ok(json(StatusCode::OK, &app.atlas.export_state()?)),
+        ("POST", "state") => Ok(json(
             StatusCode::OK,
-            &json!({
-                "status": "ok",
-                "store": app.atlas.store.describe(),
-                "operations": OPERATIONS.len(),
-                "version": env!("CARGO_PKG_VERSION"),
-            }),
+            &app.atlas.import_state(&body_json(body)?)?,
         )),
         ("GET", "coverage") => Ok(json(StatusCode::OK, &coverage(app))),
         ("POST", "reset") => {
@@ -102,6 +106,32 @@ pub fn handle(
             RESOURCE_NOT_FOUND,
             format!("{PREFIX}{rest}")
         )),
+    }
+}
+
+/// Readiness: 200 while the store answers, 503 (and why) when it does not, so a load balancer
+/// takes an instance whose database is gone out of rotation.
+fn health(app: &App) -> Response<Body> {
+    let store = app.atlas.store.describe();
+    match app.atlas.store_health() {
+        Ok(()) => json(
+            StatusCode::OK,
+            &json!({
+                "status": "ok",
+                "store": store,
+                "operations": OPERATIONS.len(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        ),
+        Err(e) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "status": "unavailable",
+                "store": store,
+                "error": e.to_string(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        ),
     }
 }
 

@@ -122,6 +122,11 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("localatlas");
         }
+        // No statement waits forever (a lock held by a stuck transaction of another instance),
+        // and a session that sits inside a transaction is cut off rather than holding locks.
+        if config.get_options().is_none() {
+            config.options("-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s");
+        }
         // Detect a dead peer (a database host that vanished) instead of waiting forever.
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
