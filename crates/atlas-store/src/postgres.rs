@@ -124,8 +124,14 @@ impl PostgresStore {
         }
         // No statement waits forever (a lock held by a stuck transaction of another instance),
         // and a session that sits inside a transaction is cut off rather than holding locks.
+        // Index scans only: a sequential scan (which the planner prefers while tables are small)
+        // makes a serializable transaction lock the whole table against writers, so every two
+        // concurrent writes would conflict; an index scan locks only the key range it read.
         if config.get_options().is_none() {
-            config.options("-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s");
+            config.options(
+                "-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s \
+                 -c enable_seqscan=off",
+            );
         }
         // Detect a dead peer (a database host that vanished) instead of waiting forever.
         config.keepalives(true);

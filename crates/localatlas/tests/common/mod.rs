@@ -276,6 +276,8 @@ pub fn split_answer(answer: &[u8]) -> (u16, String, Vec<u8>) {
 pub struct Client {
     addr: String,
     token: String,
+    /// The `Accept` header (a version's media type).
+    pub accept: String,
     conn: Option<BufReader<TcpStream>>,
 }
 
@@ -284,6 +286,7 @@ impl Client {
         Client {
             addr: addr.to_owned(),
             token: token.to_owned(),
+            accept: ACCEPT.to_owned(),
             conn: None,
         }
     }
@@ -317,8 +320,9 @@ impl Client {
         let conn = self.conn.as_mut().unwrap();
         let body = body.map(Value::to_string).unwrap_or_default();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {ACCEPT}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.addr,
+            self.accept,
             self.token,
             body.len()
         );
