@@ -108,6 +108,16 @@ impl dyn Store {
     }
 }
 
+/// The refusal of a database whose layout this build cannot use (a newer schema, a foreign
+/// database), reported as the unreadable `__meta/schema_version`.
+pub(crate) fn schema_error(reason: String) -> StoreError {
+    StoreError::Corrupt {
+        collection: "__meta".into(),
+        key: "schema_version".into(),
+        reason,
+    }
+}
+
 /// Helper for documents: the JSON object inside a record, or an empty object.
 pub fn object(doc: &Value) -> &serde_json::Map<String, Value> {
     static EMPTY: std::sync::OnceLock<serde_json::Map<String, Value>> = std::sync::OnceLock::new();

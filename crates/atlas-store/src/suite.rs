@@ -490,3 +490,28 @@ fn everything_then_clear(store: &dyn Store) {
     let next = store.write(|tx| tx.insert(c, "k", &json!({}))).unwrap();
     assert!(next.seq > last, "clear does not reset the sequence");
 }
+
+/// What a store opened on the v1 fixture (written by hand in each backend's own v1 layout: two
+/// projects `/groups/p1` `{"name":"one","b":1,"a":2}` and `p2`, `p1` holding the claim `one` in
+/// `/orgs/o/names`) must show: the documents, the claim, a sequence that goes on after the
+/// fixture's, and claims released with their owner.
+pub(crate) fn v1_fixture_reads(store: &dyn Store) {
+    let (records, total) = store.read(|tx| tx.list("/groups", Page::ALL)).unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(records[0].doc, json!({"name": "one", "b": 1, "a": 2}));
+    let claimant = store
+        .read(|tx| tx.claimant("/orgs/o/names", "one"))
+        .unwrap();
+    assert_eq!(claimant.as_deref(), Some("/groups/p1"));
+    let next = store
+        .write(|tx| tx.insert("/groups", "p3", &json!({})))
+        .unwrap();
+    assert!(next.seq > records[1].seq);
+    assert!(store.write(|tx| tx.delete("/groups", "p1")).unwrap());
+    assert_eq!(
+        store
+            .read(|tx| tx.claimant("/orgs/o/names", "one"))
+            .unwrap(),
+        None
+    );
+}

@@ -5,7 +5,7 @@
 use postgres::Client;
 
 use super::unavailable;
-use crate::{StoreError, StoreResult};
+use crate::StoreResult;
 
 /// The schema (namespace) holding every table, so localatlas can share a database with others.
 pub(crate) const SCHEMA: &str = "localatlas";
@@ -68,7 +68,7 @@ pub(crate) fn migrate(client: &mut Client) -> StoreResult<()> {
     let found = schema_version(&mut tx)?;
     let current = current_schema_version();
     if found > current {
-        return Err(meta_error(format!(
+        return Err(crate::schema_error(format!(
             "the database has schema version {found}, newer than the {current} this localatlas \
              supports; use a newer localatlas or another database"
         )));
@@ -115,17 +115,11 @@ fn schema_version(tx: &mut postgres::Transaction<'_>) -> StoreResult<i64> {
         .map_err(|e| unavailable("reading the schema version", &e))?;
     match row.map(|r| r.get::<_, String>(0).parse::<i64>()) {
         Some(Ok(version)) if version >= 1 => Ok(version),
-        Some(_) => Err(meta_error(
+        Some(_) => Err(crate::schema_error(
             "schema_version is not a positive integer".into(),
         )),
-        None => Err(meta_error("the meta table has no schema_version".into())),
-    }
-}
-
-fn meta_error(reason: String) -> StoreError {
-    StoreError::Corrupt {
-        collection: "__meta".into(),
-        key: "schema_version".into(),
-        reason,
+        None => Err(crate::schema_error(
+            "the meta table has no schema_version".into(),
+        )),
     }
 }

@@ -97,7 +97,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let found = schema_version(&tx)?;
     let current = current_schema_version();
     if found > current {
-        return Err(meta_error(format!(
+        return Err(crate::schema_error(format!(
             "the database has schema version {found}, newer than the {current} this localatlas \
              supports; use a newer localatlas or another database file"
         )));
@@ -132,7 +132,7 @@ fn schema_version(conn: &Connection) -> StoreResult<i64> {
             |r| r.get(0),
         )?;
         if tables > 0 {
-            return Err(meta_error(
+            return Err(crate::schema_error(
                 "the file holds tables but no localatlas meta table; not a localatlas database"
                     .into(),
             ));
@@ -154,17 +154,11 @@ fn schema_version(conn: &Connection) -> StoreResult<i64> {
         .optional()?;
     match value {
         Some(Some(version)) if version >= 1 => Ok(version),
-        Some(_) => Err(meta_error(
+        Some(_) => Err(crate::schema_error(
             "schema_version is not a positive integer".into(),
         )),
-        None => Err(meta_error("the meta table has no schema_version".into())),
-    }
-}
-
-fn meta_error(reason: String) -> StoreError {
-    StoreError::Corrupt {
-        collection: "__meta".into(),
-        key: "schema_version".into(),
-        reason,
+        None => Err(crate::schema_error(
+            "the meta table has no schema_version".into(),
+        )),
     }
 }
