@@ -40,7 +40,7 @@ impl Atlas {
     /// `POST /api/oauth/token`; a rate-limited request is the Atlas-style 429 error.
     pub fn token(&self, request: &TokenRequest<'_>) -> Result<TokenOutcome, ApiError> {
         // Counted in its own transaction: a refused request still spends its token.
-        self.transaction(Access::Write, |tx| {
+        self.transaction(self.counters.access(), |tx| {
             let now = crate::clock::now(tx)?;
             if !request.rate_limits {
                 return Ok(());
@@ -48,7 +48,7 @@ impl Atlas {
             let set = ratelimit::token_endpoint();
             let user = request.client.map_or("", |(id, _)| id);
             let key = format!("{}|{user}", request.client_ip);
-            match ratelimit::take(tx, &set, &key, now)? {
+            match ratelimit::take(tx, &self.counters, &set, &key, now)? {
                 Ok(_) => Ok(()),
                 Err(exhausted) => Err(token_rate_limited(&set, exhausted.retry_after)),
             }

@@ -31,8 +31,10 @@ use crate::render::{self, Style};
 use crate::router::Routed;
 use crate::{API_PREFIX, App, control, oauth};
 
-/// Runs blocking work (store transactions) off the async workers, in the request's log span; a
-/// panic inside becomes an Atlas 500 instead of a dropped connection.
+/// Runs blocking work off the async workers, in the request's log span: control operations
+/// (resets, imports) and every store transaction of a store that is not embedded (a PostgreSQL
+/// round trip must not hold a worker, and its client cannot run on one). A panic inside becomes
+/// an Atlas 500 instead of a dropped connection.
 async fn blocking<R: Send + 'static>(
     work: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, ApiError> {
@@ -57,6 +59,28 @@ fn request_id(headers: &HeaderMap) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map_or_else(atlas_api::ids::uuid, str::to_owned)
+}
+
+/// Runs an API request's store work on the calling worker. Its transactions take microseconds,
+/// less than handing them to the blocking pool would cost (a thread hand-off each way, and one
+/// allocator heap per pool thread: measured in docs/performance.md). A panic inside becomes an
+/// Atlas 500 instead of a dropped connection.
+fn guarded<R>(work: impl FnOnce() -> R) -> Result<R, ApiError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|_| ApiError::internal("handler panicked"))
+}
+
+/// Runs a request's store work where the store wants it: inline for an embedded store
+/// ([`guarded`]), on the blocking pool for one across the network ([`blocking`]).
+async fn store_work<R: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, ApiError> {
+    if app.atlas.store.embedded() {
+        guarded(work)
+    } else {
+        blocking(work).await
+    }
 }
 
 /// The single entry point of the server: gives each request an id (`X-Request-Id` on the
@@ -152,7 +176,7 @@ async fn control_request(
         let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
         let method = request.method().as_str().to_owned();
         let app2 = app.clone();
-        let admitted = blocking(move || {
+        let admitted = store_work(app, move || {
             app2.atlas.admit(&admission::Request {
                 method: &method,
                 presented: &presented,
@@ -167,8 +191,8 @@ async fn control_request(
         match admitted {
             Admission::Admitted { .. } => {}
             Admission::Challenge { stale } => {
-                let app = app.clone();
-                return blocking(move || auth::challenge(&app.atlas, stale)).await;
+                let app2 = app.clone();
+                return store_work(app, move || auth::challenge(&app2.atlas, stale)).await;
             }
             Admission::Refused(e) => return Err(e),
         }
@@ -196,7 +220,7 @@ async fn oauth_request(
     let body = read_body(request.into_body(), &app.config).await?;
     let app = app.clone();
     let revoke = path.ends_with("revoke");
-    blocking(move || {
+    store_work(&app.clone(), move || {
         if revoke {
             oauth::revoke(&app.atlas, authorization.as_deref(), &body)
         } else {
@@ -244,10 +268,10 @@ async fn atlas_request(
     client_ip: String,
     style: Style,
 ) -> Response<Body> {
-    // Everything that needs no store is done here, on the async side; everything that does
-    // (admission, then the operation) runs in one blocking hop, so a request crosses to the
-    // blocking pool once. Errors found early are reported in Atlas's order there: credentials
-    // first, then the route, the version, and only then malformed input.
+    // Everything that needs no store is done first, including reading the body; everything that
+    // does (admission, then the operation) follows in one guarded section. Errors found early
+    // are reported in Atlas's order there: credentials first, then the route, the version, and
+    // only then malformed input.
     let method = Method::parse(request.method().as_str());
     let rel = path.strip_prefix(API_PREFIX).unwrap_or_default();
     let routed = match method {
@@ -268,13 +292,13 @@ async fn atlas_request(
     };
     let body = read_body(request.into_body(), &app.config).await;
     let app2 = app.clone();
-    let answered = blocking(move || {
+    let answered = store_work(&app, move || {
         let app = app2;
         let op = match &routed {
             Routed::Operation(op, params) => Some((*op, params.as_slice())),
             _ => None,
         };
-        let admitted = app.atlas.admit(&admission::Request {
+        let request = admission::Request {
             method: &method_name,
             presented: &presented,
             client_ip: &client_ip,
@@ -282,51 +306,73 @@ async fn atlas_request(
             path: &path,
             negotiated: served.is_some(),
             rate_limits: app.config.rate_limits,
+        };
+        // The `RateLimit-*` and deprecation headers of whatever the operation answers.
+        let mut extra = Vec::new();
+        let early = |e: &ApiError, headers: &[(&'static str, String)]| {
+            Early::Respond(Box::new(render::error(e, style, headers)))
+        };
+        let served_call = app.atlas.serve(&request, |admitted| {
+            let (principal, rate_headers) = match admitted {
+                Ok(Admission::Admitted { principal, headers }) => (principal, headers),
+                // The challenge's fresh nonce needs the store: answered after the transaction.
+                Ok(Admission::Challenge { stale }) => return Err(Early::Challenge { stale }),
+                Ok(Admission::Refused(e)) | Err(e) => return Err(early(&e, &[])),
+            };
+            let (op, raw_params) = match &routed {
+                Routed::Operation(op, params) => (*op, params.clone()),
+                Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
+                    let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                    let e = api_error!(METHOD_NOT_ALLOWED, method_name.as_str(), path.as_str())
+                        .with_header("Allow", allow.join(", "));
+                    return Err(early(&e, &[]));
+                }
+                _ => return Err(early(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), &[])),
+            };
+            let Some(served) = served else {
+                return Err(early(&api_error!(INVALID_VERSION_DATE), &[]));
+            };
+            extra = negotiate::lifecycle_headers(op, &served);
+            extra.extend(rate_headers);
+            let origin = Origin {
+                base_url: base_url.clone(),
+                path: path.clone(),
+                query: query.clone(),
+                client_ip: client_ip.clone(),
+            };
+            let call = body
+                .as_deref()
+                .map_err(Clone::clone)
+                .and_then(|bytes| decode(op, raw_params, bytes, served, principal, origin))
+                .map_err(|e| early(&e, &extra))?;
+            app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
+            Ok(call)
         });
-        let (principal, rate_headers) = match admitted {
-            Ok(Admission::Admitted { principal, headers }) => (principal, headers),
-            Ok(Admission::Challenge { stale }) => return auth::challenge(&app.atlas, stale),
-            Ok(Admission::Refused(e)) | Err(e) => return render::error(&e, style, &[]),
-        };
-        let (op, raw_params) = match routed {
-            Routed::Operation(op, params) => (op, params),
-            Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
-                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                let e = api_error!(METHOD_NOT_ALLOWED, method_name.as_str(), path.as_str())
-                    .with_header("Allow", allow.join(", "));
-                return render::error(&e, style, &[]);
+        match served_call {
+            Ok(Ok(reply)) => {
+                let content_type = served.map(|s| s.content_type()).unwrap_or_default();
+                render::reply(reply, &content_type, style, &extra)
             }
-            _ => return render::error(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), style, &[]),
-        };
-        let Some(served) = served else {
-            return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
-        };
-        let mut extra = negotiate::lifecycle_headers(op, &served);
-        extra.extend(rate_headers);
-        let origin = Origin {
-            base_url,
-            path,
-            query,
-            client_ip,
-        };
-        let call = match body
-            .and_then(|bytes| decode(op, raw_params, &bytes, served, principal, origin))
-        {
-            Ok(call) => call,
-            Err(e) => return render::error(&e, style, &extra),
-        };
-        app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
-        match app.atlas.execute(&call) {
-            Ok(reply) => render::reply(reply, &served.content_type(), style, &extra),
             // A project that does not exist answers without rate-limit headers (admission found
             // no bucket for it); any other error keeps them (semantics §3.1).
-            Err(e) => render::error(&e, style, &extra),
+            Ok(Err(e)) => render::error(&e, style, &extra),
+            Err(Early::Respond(response)) => *response,
+            Err(Early::Challenge { stale }) => auth::challenge(&app.atlas, stale),
         }
     })
     .await;
     let mut response = answered.unwrap_or_else(|e| render::error(&e, style, &[]));
     response.extensions_mut().insert(OperationLabel(label));
     response
+}
+
+/// An answer given before the operation runs.
+enum Early {
+    Respond(Box<Response<Body>>),
+    /// A Digest challenge, answered once the transaction is over (its nonce reads the store).
+    Challenge {
+        stale: bool,
+    },
 }
 
 /// The caller's address: the right-most address of the trusted header when one is configured

@@ -73,6 +73,13 @@ pub trait Store: Send + Sync + 'static {
     /// `postgres://host:port/db`, never a password).
     fn describe(&self) -> String;
 
+    /// Whether transactions are quick local calls (an embedded database) that may run on an
+    /// async worker; `false` for a database across the network, whose transactions the server
+    /// runs on its blocking pool.
+    fn embedded(&self) -> bool {
+        true
+    }
+
     /// Whether the database answers (the health endpoint): one small read transaction.
     fn check(&self) -> StoreResult<()> {
         self.transaction(Access::Read, &mut |tx| {

@@ -236,6 +236,10 @@ impl Store for PostgresStore {
     fn describe(&self) -> String {
         self.description.clone()
     }
+
+    fn embedded(&self) -> bool {
+        false
+    }
 }
 
 /// A pause that grows with the number of conflicts (1 ms … 64 ms) plus jitter, so contenders

@@ -218,6 +218,10 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     let store = open_store(args.store.as_deref())?;
     let config = Config {
         lifecycle: args.lifecycle.into(),
+        // An embedded store serves one process: admission's counters (nonce counts, rate-limit
+        // buckets) stay in its memory. A shared database serves several instances, which must
+        // spend from the same buckets and refuse the same replayed nonces: the store keeps them.
+        counters_in_store: !store.embedded(),
     };
     let atlas = Atlas::new(store.clone(), config);
     let boot = atlas
