@@ -227,49 +227,41 @@ struct OwnPostgres {
 }
 
 impl OwnPostgres {
-    fn script() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres")
+    /// Runs `.ci/postgres VERB DIR` (`start`, `restart`, `stop`) and returns its output.
+    fn script(dir: &Path, verb: &str) -> std::process::Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres");
+        Command::new("bash")
+            .arg(script)
+            .arg(verb)
+            .arg(dir.join("pg"))
+            .output()
+            .unwrap()
+    }
+
+    fn checked(dir: &Path, verb: &str) -> String {
+        let out = Self::script(dir, verb);
+        assert!(
+            out.status.success(),
+            "{verb}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     fn start() -> OwnPostgres {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("bash")
-            .arg(Self::script())
-            .arg("start")
-            .arg(dir.path().join("pg"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let url = Self::checked(dir.path(), "start");
         OwnPostgres { dir, url }
     }
 
     fn restart(&self) {
-        let out = Command::new("bash")
-            .arg(Self::script())
-            .arg("restart")
-            .arg(self.dir.path().join("pg"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        Self::checked(self.dir.path(), "restart");
     }
 }
 
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(Self::script())
-            .arg("stop")
-            .arg(self.dir.path().join("pg"))
-            .output();
+        let _ = Self::script(self.dir.path(), "stop");
     }
 }
 
