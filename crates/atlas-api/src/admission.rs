@@ -57,9 +57,10 @@ pub enum Admission {
 impl Atlas {
     /// Admits or refuses one request (blocking: runs store transactions).
     pub fn admit(&self, request: &Request<'_>) -> Result<Admission, ApiError> {
-        let now = self.clock.now();
-        let (admission, used) = self.transaction(self.counters.access(), |tx| {
-            admit(tx, &self.counters, request, now)
+        let (admission, used, now) = self.transaction(self.counters.access(), |tx| {
+            let now = crate::clock::now(tx)?;
+            let (admission, used) = admit(tx, &self.counters, request, now)?;
+            Ok((admission, used, now))
         })?;
         if let Some(used) = used {
             self.transaction(Access::Write, |tx| {
@@ -89,12 +90,14 @@ impl Atlas {
             let call = prepare(self.admit(request))?;
             return Ok(self.execute(&call));
         };
-        let now = self.clock.now();
         let mut prepare = Some(prepare);
         let mut early = None;
         let mut used = None;
         let mut deferred = None;
+        let mut at = None;
         let answered = self.transaction(self.access_of(op), |tx| {
+            let now = crate::clock::now(tx)?;
+            at = Some(now);
             let verdict = admit(tx, &self.counters, request, now).map(|(admission, entry)| {
                 used = entry;
                 admission
@@ -116,7 +119,7 @@ impl Atlas {
                 }
             }
         });
-        if let Some(used) = used
+        if let (Some(used), Some(now)) = (used, at)
             && let Err(e) = self.transaction(Access::Write, |tx| {
                 api_access_list::record_use(tx, &used, request.client_ip, now)
             })

@@ -170,8 +170,34 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Store errors that reached the API, by kind (`unavailable`, `corrupt`, `duplicate`), since the
+/// process started: every one passes through the conversion below exactly once. Read by the
+/// metrics endpoint.
+static STORE_ERRORS: [std::sync::atomic::AtomicU64; 3] = [
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+];
+
+/// `(kind, count)` of the store errors that reached the API so far.
+pub fn store_errors() -> [(&'static str, u64); 3] {
+    let count = |i: usize| STORE_ERRORS[i].load(std::sync::atomic::Ordering::Relaxed);
+    [
+        ("unavailable", count(0)),
+        ("corrupt", count(1)),
+        ("duplicate", count(2)),
+    ]
+}
+
 impl From<atlas_store::StoreError> for ApiError {
     fn from(e: atlas_store::StoreError) -> Self {
+        let kind = match &e {
+            atlas_store::StoreError::Unavailable(_) => 0,
+            atlas_store::StoreError::Corrupt { .. } => 1,
+            atlas_store::StoreError::Duplicate(_) => 2,
+        };
+        STORE_ERRORS[kind].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(error = %e, "store error");
         match e {
             atlas_store::StoreError::Unavailable(_) => {
                 ApiError::new(error_codes::SERVICE_UNAVAILABLE, vec![]).caused_by(e.to_string())

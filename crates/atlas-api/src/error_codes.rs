@@ -35,6 +35,9 @@ codes! {
     SERVICE_UNAVAILABLE = 503, "Service unavailable.";
     UNSUPPORTED_MEDIA_TYPE = 415, "Content type {} is not supported.";
     PAYLOAD_TOO_LARGE = 413, "The request body exceeds the maximum size of {} bytes.";
+    // localatlas's own: a client that stops sending its body mid-way (Atlas's front end
+    // closes such connections; an answer names the limit).
+    REQUEST_TIMEOUT = 408, "The request body was not received within {} seconds.";
 
     // Request validation (§3.2).
     INVALID_ATTRIBUTE = 400, "Invalid attribute {} specified."; // [F]

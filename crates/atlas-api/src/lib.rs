@@ -26,6 +26,7 @@ pub mod principal;
 pub mod principals;
 pub mod ratelimit;
 pub mod roles;
+pub mod state;
 pub mod validate;
 
 use std::sync::Arc;
@@ -34,7 +35,6 @@ use atlas_model::Method;
 use atlas_store::{Access, Store, StoreError, Tx};
 
 pub use call::{Call, Origin, Payload, Reply};
-pub use clock::ControlledClock;
 pub use error::ApiError;
 pub use principal::Principal;
 
@@ -61,8 +61,6 @@ impl Default for Config {
 #[derive(Clone)]
 pub struct Atlas {
     pub store: Arc<dyn Store>,
-    /// The injected clock every timestamp, expiry and lifecycle reads; the control API moves it.
-    pub clock: Arc<ControlledClock>,
     /// Where admission's nonce counts and rate-limit buckets live.
     counters: Arc<counters::Counters>,
     engine: Arc<engine::Engine>,
@@ -75,7 +73,6 @@ impl Atlas {
         };
         Atlas {
             store,
-            clock: Arc::new(ControlledClock::new()),
             counters: Arc::new(if config.counters_in_store {
                 counters::Counters::Stored
             } else {
@@ -99,8 +96,8 @@ impl Atlas {
     /// Runs one call in one transaction (read-only for GET). Blocking: call it off the async
     /// runtime's worker threads.
     pub fn execute(&self, call: &Call) -> Result<Reply, ApiError> {
-        let now = self.clock.now();
         self.transaction(self.access_of(call.op), |tx| {
+            let now = clock::now(tx)?;
             self.engine.execute(tx, call, now)
         })
     }
@@ -115,32 +112,29 @@ impl Atlas {
         }
     }
 
-    /// Runs `work` in a transaction that commits only if it returns `Ok`.
+    /// Runs `work` in a transaction that commits only if it returns `Ok` (or an error that
+    /// keeps its writes). `work` may run more than once: a store retries a transaction that
+    /// lost a serialization conflict with another instance, from the start, so `work` must
+    /// leave nothing behind outside the transaction but its result.
     pub fn transaction<R>(
         &self,
         access: Access,
-        work: impl FnOnce(&mut dyn Tx) -> Result<R, ApiError>,
+        mut work: impl FnMut(&mut dyn Tx) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
-        let mut work = Some(work);
         let mut outcome: Option<Result<R, ApiError>> = None;
-        let result = self.store.transaction(access, &mut |tx| {
-            let Some(work) = work.take() else {
-                return Err(StoreError::Unavailable("transaction body ran twice".into()));
-            };
-            match work(tx) {
-                Ok(value) => {
-                    outcome = Some(Ok(value));
-                    Ok(())
-                }
-                Err(e) if e.keeps_writes() => {
-                    outcome = Some(Err(e));
-                    Ok(())
-                }
-                Err(e) => {
-                    outcome = Some(Err(e));
-                    // Roll back whatever the failed call wrote.
-                    Err(StoreError::Unavailable("rolled back".into()))
-                }
+        let result = self.store.transaction(access, &mut |tx| match work(tx) {
+            Ok(value) => {
+                outcome = Some(Ok(value));
+                Ok(())
+            }
+            Err(e) if e.keeps_writes() => {
+                outcome = Some(Err(e));
+                Ok(())
+            }
+            Err(e) => {
+                outcome = Some(Err(e));
+                // Roll back whatever the failed call wrote.
+                Err(StoreError::Unavailable("rolled back".into()))
             }
         });
         match (outcome, result) {
@@ -151,6 +145,48 @@ impl Atlas {
             (_, Err(e)) => Err(e.into()),
             (None, Ok(())) => Err(ApiError::internal("transaction produced no outcome")),
         }
+    }
+
+    /// The controlled clock as the control API shows it.
+    pub fn clock_state(&self) -> Result<serde_json::Value, ApiError> {
+        self.transaction(Access::Read, |tx| {
+            Ok(clock::describe(clock::Clock::load(tx)?))
+        })
+    }
+
+    /// Moves the clock, for every instance sharing the store, and completes the pending manual
+    /// transitions (they wait for time to move), in one transaction.
+    pub fn move_clock(&self, change: clock::Change) -> Result<serde_json::Value, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            let moved = clock::change(tx, change)?;
+            lifecycle::advance(tx)?;
+            Ok(clock::describe(moved))
+        })
+    }
+
+    /// Stops the clock where it stands (tests counting exact seconds).
+    pub fn freeze_clock(&self) -> Result<(), ApiError> {
+        self.transaction(Access::Write, |tx| {
+            clock::freeze(tx).map(|_| ()).map_err(Into::into)
+        })
+    }
+
+    /// The whole state as a snapshot (see [`state`]).
+    pub fn export_state(&self) -> Result<serde_json::Value, ApiError> {
+        self.transaction(Access::Read, state::export)
+    }
+
+    /// Replaces the whole state with a snapshot, in one transaction.
+    pub fn import_state(
+        &self,
+        snapshot: &serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
+        self.transaction(Access::Write, |tx| state::import(tx, snapshot))
+    }
+
+    /// Whether the store answers (health endpoint).
+    pub fn store_health(&self) -> Result<(), atlas_store::StoreError> {
+        self.store.check()
     }
 
     /// Completes every pending manual transition (control API).
@@ -190,15 +226,17 @@ impl Atlas {
 
     /// Creates the bootstrap identities if missing and returns them.
     pub fn bootstrap(&self) -> Result<bootstrap::Bootstrap, ApiError> {
-        let now = self.clock.now();
-        self.transaction(Access::Write, |tx| bootstrap::ensure(tx, now))
+        self.transaction(Access::Write, |tx| {
+            let now = clock::now(tx)?;
+            bootstrap::ensure(tx, now)
+        })
     }
 
     /// Back to the bootstrap state: everything else is deleted; the bootstrap identities keep
     /// their ids and secrets, and tokens issued to the bootstrap service account stay valid.
     pub fn reset(&self) -> Result<bootstrap::Bootstrap, ApiError> {
-        let now = self.clock.now();
         self.transaction(Access::Write, |tx| {
+            let now = clock::now(tx)?;
             let boot = bootstrap::ensure(tx, now)?;
             // Every Atlas document (all collections under `/`); internal `__` ones are pruned below.
             tx.delete_tree("")?;

@@ -39,9 +39,9 @@ pub enum TokenOutcome {
 impl Atlas {
     /// `POST /api/oauth/token`; a rate-limited request is the Atlas-style 429 error.
     pub fn token(&self, request: &TokenRequest<'_>) -> Result<TokenOutcome, ApiError> {
-        let now = self.clock.now();
         // Counted in its own transaction: a refused request still spends its token.
         self.transaction(self.counters.access(), |tx| {
+            let now = crate::clock::now(tx)?;
             if !request.rate_limits {
                 return Ok(());
             }
@@ -54,6 +54,7 @@ impl Atlas {
             }
         })?;
         self.transaction(Access::Write, |tx| {
+            let now = crate::clock::now(tx)?;
             let Some((id, secret)) = request.client else {
                 return Ok(TokenOutcome::InvalidClient);
             };
@@ -71,8 +72,8 @@ impl Atlas {
 
     /// `POST /api/oauth/revoke`: false when the client credentials are wrong.
     pub fn revoke(&self, client: Option<(&str, &str)>, token: &str) -> Result<bool, ApiError> {
-        let now = self.clock.now();
         self.transaction(Access::Write, |tx| {
+            let now = crate::clock::now(tx)?;
             let Some((id, secret)) = client else {
                 return Ok(false);
             };

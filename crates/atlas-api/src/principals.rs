@@ -30,15 +30,19 @@ const SECRET_HOURS: i64 = 8760;
 impl Atlas {
     /// Creates a principal with the given roles; returns its secrets (shown only here).
     pub fn create_principal(&self, spec: &Value) -> Result<Value, ApiError> {
-        let now = self.clock.now();
-        self.transaction(Access::Write, |tx| create(tx, spec, now))
+        self.transaction(Access::Write, |tx| {
+            let now = crate::clock::now(tx)?;
+            create(tx, spec, now)
+        })
     }
 
     /// Accepts pending invitations (by `invitationId` or `username`) as the invitee; returns the
     /// user and a session token for it.
     pub fn accept_invitations(&self, spec: &Value) -> Result<Value, ApiError> {
-        let now = self.clock.now();
-        self.transaction(Access::Write, |tx| accept(tx, spec, now))
+        self.transaction(Access::Write, |tx| {
+            let now = crate::clock::now(tx)?;
+            accept(tx, spec, now)
+        })
     }
 }
 

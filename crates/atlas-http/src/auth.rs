@@ -97,12 +97,12 @@ fn digest_fields(text: &str) -> Option<DigestResponse> {
 /// Atlas's 401: a fresh Digest challenge and the pretty-printed body in Atlas's own field order
 /// (error, reason, detail, errorCode), without `X-Error-Code` (recorded, semantics §4.1).
 pub fn challenge(atlas: &Atlas, stale: bool) -> Response<Body> {
-    let now = atlas.clock.now();
     let nonce = atlas
         .transaction(Access::Read, |tx| {
-            credentials::instance_secret(tx).map_err(ApiError::from)
+            let now = atlas_api::clock::now(tx)?;
+            let secret = credentials::instance_secret(tx)?;
+            Ok::<_, ApiError>(credentials::new_nonce(&secret, now))
         })
-        .map(|secret| credentials::new_nonce(&secret, now))
         .unwrap_or_default();
     let www = format!(
         "Digest realm=\"{}\", domain=\"\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\", stale={stale}",

@@ -1,11 +1,12 @@
-//! The control API under `/__localatlas/` (not part of Atlas): health, coverage, reset, the clock
-//! and lifecycle policies, test principals with given roles, and accepting invitations as their
-//! invitee. Plain `application/json`; open from loopback, Atlas credentials required from
+//! The control API under `/__localatlas/` (not part of Atlas): health (with the store's), metrics,
+//! coverage, reset, state export and import, the clock and lifecycle policies, test principals
+//! with given roles, and accepting invitations as their invitee. Plain `application/json`; open from loopback, Atlas credentials required from
 //! elsewhere.
 
 use std::sync::atomic::Ordering;
 
 use atlas_api::ApiError;
+use atlas_api::clock::Change;
 use atlas_model::OPERATIONS;
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode, header};
@@ -43,14 +44,18 @@ pub fn handle(
     body: &[u8],
 ) -> Result<Response<Body>, ApiError> {
     match (method.as_str(), rest) {
-        ("GET", "health") => Ok(json(
+        ("GET", "health") => Ok(health(app)),
+        ("GET", "metrics") => Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(Body::from(
+                app.metrics.render(&atlas_api::error::store_errors()),
+            ))
+            .unwrap_or_else(|_| Response::new(Body::empty()))),
+        ("GET", "state") => Ok(json(StatusCode::OK, &app.atlas.export_state()?)),
+        ("POST", "state") => Ok(json(
             StatusCode::OK,
-            &json!({
-                "status": "ok",
-                "store": app.atlas.store.describe(),
-                "operations": OPERATIONS.len(),
-                "version": env!("CARGO_PKG_VERSION"),
-            }),
+            &app.atlas.import_state(&body_json(body)?)?,
         )),
         ("GET", "coverage") => Ok(json(StatusCode::OK, &coverage(app))),
         ("POST", "reset") => {
@@ -68,22 +73,21 @@ pub fn handle(
             StatusCode::OK,
             &app.atlas.accept_invitations(&body_json(body)?)?,
         )),
-        ("GET", "clock") => Ok(json(StatusCode::OK, &clock_state(app))),
+        ("GET", "clock") => Ok(json(StatusCode::OK, &app.atlas.clock_state()?)),
         ("POST", "clock") => {
             let body = body_json(body)?;
-            if let Some(seconds) = body.get("advanceSeconds").and_then(Value::as_i64) {
-                app.atlas.clock.advance(time::Duration::seconds(seconds));
+            let change = if let Some(seconds) = body.get("advanceSeconds").and_then(Value::as_i64) {
+                Change::Advance(time::Duration::seconds(seconds))
             } else if let Some(at) = body.get("now").and_then(Value::as_str) {
                 let at =
                     time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
                         .map_err(|_| bad_request("`now` must be an RFC 3339 date-time"))?;
-                app.atlas.clock.set(at);
+                Change::Set(at)
             } else {
                 return Err(bad_request("give `advanceSeconds` or `now`"));
-            }
+            };
             // Moving the clock also completes manual transitions (they wait for time to move).
-            app.atlas.advance_lifecycles()?;
-            Ok(json(StatusCode::OK, &clock_state(app)))
+            Ok(json(StatusCode::OK, &app.atlas.move_clock(change)?))
         }
         ("GET", "lifecycle") => Ok(json(StatusCode::OK, &app.atlas.lifecycle_state()?)),
         ("POST", "lifecycle") => {
@@ -105,11 +109,30 @@ pub fn handle(
     }
 }
 
-fn clock_state(app: &App) -> Value {
-    json!({
-        "now": atlas_api::clock::atlas_timestamp(app.atlas.clock.now()),
-        "offsetSeconds": app.atlas.clock.offset().whole_seconds(),
-    })
+/// Readiness: 200 while the store answers, 503 (and why) when it does not, so a load balancer
+/// takes an instance whose database is gone out of rotation.
+fn health(app: &App) -> Response<Body> {
+    let store = app.atlas.store.describe();
+    match app.atlas.store_health() {
+        Ok(()) => json(
+            StatusCode::OK,
+            &json!({
+                "status": "ok",
+                "store": store,
+                "operations": OPERATIONS.len(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        ),
+        Err(e) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "status": "unavailable",
+                "store": store,
+                "error": e.to_string(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        ),
+    }
 }
 
 /// Per operation: who serves it and how many calls it served since start.

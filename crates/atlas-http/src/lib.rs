@@ -7,11 +7,13 @@
 
 pub mod auth;
 pub mod control;
+pub mod metrics;
 pub mod negotiate;
 pub mod oauth;
 pub mod pipeline;
 pub mod render;
 pub mod router;
+pub mod serve;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -38,6 +40,8 @@ pub struct HttpConfig {
     pub trusted_client_ip_header: Option<String>,
     /// Whether Atlas's rate limits are enforced (on by default, semantics §6).
     pub rate_limits: bool,
+    /// How long a request body may take to arrive once the headers are in (408 after).
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +51,7 @@ impl Default for HttpConfig {
             tls: false,
             trusted_client_ip_header: None,
             rate_limits: true,
+            body_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -58,6 +63,7 @@ pub struct App {
     /// Calls served per operation, indexed by `OperationId`.
     pub calls: Vec<AtomicU64>,
     pub config: HttpConfig,
+    pub metrics: metrics::Metrics,
 }
 
 impl App {
@@ -67,6 +73,7 @@ impl App {
             router: router::Router::new(),
             calls: OPERATIONS.iter().map(|_| AtomicU64::new(0)).collect(),
             config,
+            metrics: metrics::Metrics::default(),
         }
     }
 }

@@ -22,21 +22,43 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Response, header};
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::auth;
+use crate::metrics::OperationLabel;
 use crate::negotiate::{self, Served};
 use crate::render::{self, Style};
 use crate::router::Routed;
 use crate::{API_PREFIX, App, control, oauth};
 
-/// Runs blocking work that may take long (control operations: resets, imports) off the async
-/// workers; a panic inside becomes an Atlas 500 instead of a dropped connection.
+/// Runs blocking work off the async workers, in the request's log span: control operations
+/// (resets, imports) and every store transaction of a store that is not embedded (a PostgreSQL
+/// round trip must not hold a worker, and its client cannot run on one). A panic inside becomes
+/// an Atlas 500 instead of a dropped connection.
 async fn blocking<R: Send + 'static>(
     work: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, ApiError> {
-    tokio::task::spawn_blocking(work)
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(work))
         .await
         .map_err(|e| ApiError::internal(format!("handler failed: {e}")))
+}
+
+/// The header carrying a request's id, in both directions.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The id a client sent (a proxy's, so logs line up), when it is short and plain; else a new one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(atlas_api::ids::uuid, str::to_owned)
 }
 
 /// Runs an API request's store work on the calling worker. Its transactions take microseconds,
@@ -48,8 +70,65 @@ fn guarded<R>(work: impl FnOnce() -> R) -> Result<R, ApiError> {
         .map_err(|_| ApiError::internal("handler panicked"))
 }
 
-/// The single entry point of the server.
+/// Runs a request's store work where the store wants it: inline for an embedded store
+/// ([`guarded`]), on the blocking pool for one across the network ([`blocking`]).
+async fn store_work<R: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, ApiError> {
+    if app.atlas.store.embedded() {
+        guarded(work)
+    } else {
+        blocking(work).await
+    }
+}
+
+/// The single entry point of the server: gives each request an id (`X-Request-Id` on the
+/// answer and in every log line of the request), and logs and counts every answer.
 pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let id = request_id(request.headers());
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let mut response = dispatch(app.clone(), request)
+        .instrument(span.clone())
+        .await;
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    let operation = response
+        .extensions()
+        .get::<OperationLabel>()
+        .map_or("__unrouted", |l| l.0);
+    app.metrics.record(operation, status, took);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(
+                status,
+                operation,
+                micros = took.as_micros() as u64,
+                "answered"
+            );
+        } else {
+            tracing::info!(
+                status,
+                operation,
+                micros = took.as_micros() as u64,
+                "answered"
+            );
+        }
+    });
+    response
+}
+
+/// Routes a request to the control API, the OAuth endpoints or the Atlas pipeline.
+async fn dispatch(app: Arc<App>, request: Request) -> Response<Body> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -61,16 +140,23 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<B
         envelope: query_flag(&query, "envelope"),
     };
     let client_ip = client_ip(request.headers(), peer, &app.config);
-    let outcome = if let Some(rest) = path.strip_prefix(control::PREFIX) {
-        control_request(&app, request, rest.to_owned(), peer, client_ip).await
+    let (label, outcome) = if let Some(rest) = path.strip_prefix(control::PREFIX) {
+        let outcome = control_request(&app, request, rest.to_owned(), peer, client_ip).await;
+        ("__control", outcome)
     } else if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
-        oauth_request(&app, request, &path, client_ip).await
+        let outcome = oauth_request(&app, request, &path, client_ip).await;
+        ("__oauth", outcome)
     } else if path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/")) {
         return atlas_request(app, request, path, query, client_ip, style).await;
     } else {
-        Err(api_error!(RESOURCE_NOT_FOUND, path.as_str()))
+        (
+            "__unrouted",
+            Err(api_error!(RESOURCE_NOT_FOUND, path.as_str())),
+        )
     };
-    outcome.unwrap_or_else(|e| render::error(&e, style, &[]))
+    let mut response = outcome.unwrap_or_else(|e| render::error(&e, style, &[]));
+    response.extensions_mut().insert(OperationLabel(label));
+    response
 }
 
 /// `pretty=true` / `envelope=true` (anything else is false).
@@ -89,8 +175,9 @@ async fn control_request(
     if !local {
         let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
         let method = request.method().as_str().to_owned();
-        let admitted = guarded(|| {
-            app.atlas.admit(&admission::Request {
+        let app2 = app.clone();
+        let admitted = store_work(app, move || {
+            app2.atlas.admit(&admission::Request {
                 method: &method,
                 presented: &presented,
                 client_ip: &client_ip,
@@ -99,15 +186,19 @@ async fn control_request(
                 negotiated: false,
                 rate_limits: false,
             })
-        })??;
+        })
+        .await??;
         match admitted {
             Admission::Admitted { .. } => {}
-            Admission::Challenge { stale } => return Ok(auth::challenge(&app.atlas, stale)),
+            Admission::Challenge { stale } => {
+                let app2 = app.clone();
+                return store_work(app, move || auth::challenge(&app2.atlas, stale)).await;
+            }
             Admission::Refused(e) => return Err(e),
         }
     }
     let method = request.method().clone();
-    let body = read_body(request.into_body(), app.config.max_body_bytes).await?;
+    let body = read_body(request.into_body(), &app.config).await?;
     let app = app.clone();
     blocking(move || control::handle(&app, &method, &rest, &body)).await?
 }
@@ -126,9 +217,10 @@ async fn oauth_request(
         ));
     }
     let authorization = header_str(request.headers(), header::AUTHORIZATION).map(str::to_owned);
-    let body = read_body(request.into_body(), app.config.max_body_bytes).await?;
+    let body = read_body(request.into_body(), &app.config).await?;
+    let app = app.clone();
     let revoke = path.ends_with("revoke");
-    guarded(|| {
+    store_work(&app.clone(), move || {
         if revoke {
             oauth::revoke(&app.atlas, authorization.as_deref(), &body)
         } else {
@@ -141,18 +233,31 @@ async fn oauth_request(
                 rate_limits,
             )
         }
-    })?
+    })
+    .await?
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
-    to_bytes(body, limit)
-        .await
-        .map(|b| b.to_vec())
-        .map_err(|_| api_error!(PAYLOAD_TOO_LARGE, limit as u64))
+/// The request body, at most `max_body_bytes` of it (413 beyond, without reading the rest), and
+/// within `body_read_timeout` (408 after: a client that stalls mid-body does not hold a worker).
+async fn read_body(body: Body, config: &crate::HttpConfig) -> Result<Vec<u8>, ApiError> {
+    let limit = config.max_body_bytes;
+    // A declared length beyond the limit is refused before waiting for any of it.
+    if usize::try_from(axum::body::HttpBody::size_hint(&body).lower()).unwrap_or(usize::MAX) > limit
+    {
+        return Err(api_error!(PAYLOAD_TOO_LARGE, limit as u64));
+    }
+    match tokio::time::timeout(config.body_read_timeout, to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
+        Ok(Err(_)) => Err(api_error!(PAYLOAD_TOO_LARGE, limit as u64)),
+        Err(_) => Err(api_error!(
+            REQUEST_TIMEOUT,
+            config.body_read_timeout.as_secs()
+        )),
+    }
 }
 
 async fn atlas_request(
@@ -181,8 +286,14 @@ async fn atlas_request(
     let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
     let method_name = request.method().as_str().to_owned();
     let base_url = base_url(request.headers(), app.config.tls);
-    let body = read_body(request.into_body(), app.config.max_body_bytes).await;
-    let answered = guarded(move || {
+    let label = match &routed {
+        Routed::Operation(op, _) => op.name,
+        _ => "__unrouted",
+    };
+    let body = read_body(request.into_body(), &app.config).await;
+    let app2 = app.clone();
+    let answered = store_work(&app, move || {
+        let app = app2;
         let op = match &routed {
             Routed::Operation(op, params) => Some((*op, params.as_slice())),
             _ => None,
@@ -248,8 +359,11 @@ async fn atlas_request(
             Err(Early::Respond(response)) => *response,
             Err(Early::Challenge { stale }) => auth::challenge(&app.atlas, stale),
         }
-    });
-    answered.unwrap_or_else(|e| render::error(&e, style, &[]))
+    })
+    .await;
+    let mut response = answered.unwrap_or_else(|e| render::error(&e, style, &[]));
+    response.extensions_mut().insert(OperationLabel(label));
+    response
 }
 
 /// An answer given before the operation runs.

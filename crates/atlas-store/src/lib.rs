@@ -8,15 +8,17 @@
 //! The [`Store`] trait is deliberately narrow so a PostgreSQL implementation can follow without
 //! changes above it: every read and write happens inside one transaction ([`Tx`]), uniqueness is
 //! enforced by the database (primary keys and the `uniques` table), never by a lock in this
-//! process. [`sqlite::SqliteStore`] is the embedded implementation (a file, or `memory`).
+//! process. [`sqlite::SqliteStore`] is the embedded implementation (a file, or `memory`);
+//! [`postgres::PostgresStore`] lets several localatlas instances share one PostgreSQL database.
 
+pub mod postgres;
 pub mod sqlite;
 mod tx;
 
 #[cfg(test)]
 mod suite;
 
-pub use tx::{Page, Record, Tx};
+pub use tx::{Claim, Page, Record, Tx};
 
 use serde_json::Value;
 
@@ -56,7 +58,10 @@ pub trait Store: Send + Sync + 'static {
     /// Runs `work` in one transaction: committed if it returns `Ok`, rolled back otherwise
     /// (the error of `work` is returned unchanged). The commit is durable (it survives
     /// `kill -9` of the process) before this returns. A read transaction sees one consistent
-    /// snapshot; write transactions are serialized. A panic in `work` rolls back and
+    /// snapshot; write transactions are serializable (as if they ran one after another, also
+    /// across processes sharing the database). A backend may roll back and run `work` again
+    /// from the start when the database reports a serialization conflict, so `work` must keep
+    /// no effects of an earlier run outside the transaction. A panic in `work` rolls back and
     /// propagates, and the store stays usable.
     fn transaction(
         &self,
@@ -64,36 +69,59 @@ pub trait Store: Send + Sync + 'static {
         work: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>,
     ) -> StoreResult<()>;
 
-    /// A short description for logs and the health endpoint (`sqlite:<path>`, `memory`).
+    /// A short description for logs and the health endpoint (`sqlite:<path>`, `memory`,
+    /// `postgres://host:port/db`, never a password).
     fn describe(&self) -> String;
+
+    /// Whether transactions are quick local calls (an embedded database) that may run on an
+    /// async worker; `false` for a database across the network, whose transactions the server
+    /// runs on its blocking pool.
+    fn embedded(&self) -> bool {
+        true
+    }
+
+    /// Whether the database answers (the health endpoint): one small read transaction.
+    fn check(&self) -> StoreResult<()> {
+        self.transaction(Access::Read, &mut |tx| {
+            tx.get("__meta", "health").map(|_| ())
+        })
+    }
 }
 
 impl dyn Store {
-    /// Runs a read-only transaction returning a value.
-    pub fn read<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+    /// Runs a read-only transaction returning a value. `f` may run more than once (a backend
+    /// retries a transaction that lost a serialization conflict), so it must not have effects
+    /// outside the transaction other than its result.
+    pub fn read<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
         self.run(Access::Read, f)
     }
 
-    /// Runs a write transaction returning a value.
-    pub fn write<R>(&self, f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
+    /// Runs a write transaction returning a value (`f` may run more than once, as for `read`).
+    pub fn write<R>(&self, f: impl FnMut(&mut dyn Tx) -> StoreResult<R>) -> StoreResult<R> {
         self.run(Access::Write, f)
     }
 
     fn run<R>(
         &self,
         access: Access,
-        f: impl FnOnce(&mut dyn Tx) -> StoreResult<R>,
+        mut f: impl FnMut(&mut dyn Tx) -> StoreResult<R>,
     ) -> StoreResult<R> {
-        let mut f = Some(f);
         let mut out = None;
         self.transaction(access, &mut |tx| {
-            let f = f
-                .take()
-                .ok_or_else(|| StoreError::Unavailable("transaction retried".into()))?;
             out = Some(f(tx)?);
             Ok(())
         })?;
         out.ok_or_else(|| StoreError::Unavailable("transaction produced nothing".into()))
+    }
+}
+
+/// The refusal of a database whose layout this build cannot use (a newer schema, a foreign
+/// database), reported as the unreadable `__meta/schema_version`.
+pub(crate) fn schema_error(reason: String) -> StoreError {
+    StoreError::Corrupt {
+        collection: "__meta".into(),
+        key: "schema_version".into(),
+        reason,
     }
 }
 

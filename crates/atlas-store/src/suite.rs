@@ -22,6 +22,8 @@ pub(crate) fn run_all(store: &dyn Store) {
     collections_under(store);
     panic_rolls_back_and_store_stays_usable(store);
     concurrent_readers_and_writer(store);
+    // Last: it empties the store.
+    everything_then_clear(store);
 }
 
 fn get(store: &dyn Store, collection: &str, key: &str) -> Option<crate::Record> {
@@ -449,4 +451,67 @@ fn concurrent_readers_and_writer(store: &dyn Store) {
         }
     });
     assert_eq!(keys(store, c, Page::ALL).1, 2 * ROUNDS as u64);
+}
+
+/// `collections` and `claims` see everything (internal collections too), `clear` removes it all
+/// and the sequence goes on.
+fn everything_then_clear(store: &dyn Store) {
+    let (c, s) = ("__everything", "everything-scope");
+    let last = store
+        .write(|tx| {
+            tx.claim(s, "v", "__everything/k")?;
+            tx.insert(c, "k", &json!({}))
+        })
+        .unwrap()
+        .seq;
+    let collections = store.read(|tx| tx.collections()).unwrap();
+    assert!(
+        collections.windows(2).all(|w| w[0] < w[1]),
+        "{collections:?}"
+    );
+    for expected in [c, "/groups/crud/clusters", "__scalars", "/cu/a_b/x/y"] {
+        assert!(collections.iter().any(|x| x == expected), "{expected}");
+    }
+    let claims = store.read(|tx| tx.claims()).unwrap();
+    assert!(claims.windows(2).all(|w| w[0] < w[1]));
+    assert!(claims.contains(&crate::Claim {
+        scope: s.into(),
+        value: "v".into(),
+        owner: "__everything/k".into()
+    }));
+    let refused = store.read(|tx| tx.clear());
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+    store.write(|tx| tx.clear()).unwrap();
+    assert!(store.read(|tx| tx.collections()).unwrap().is_empty());
+    assert!(store.read(|tx| tx.claims()).unwrap().is_empty());
+    let next = store.write(|tx| tx.insert(c, "k", &json!({}))).unwrap();
+    assert!(next.seq > last, "clear does not reset the sequence");
+}
+
+/// What a store opened on the v1 fixture (written by hand in each backend's own v1 layout: two
+/// projects `/groups/p1` `{"name":"one","b":1,"a":2}` and `p2`, `p1` holding the claim `one` in
+/// `/orgs/o/names`) must show: the documents, the claim, a sequence that goes on after the
+/// fixture's, and claims released with their owner.
+pub(crate) fn v1_fixture_reads(store: &dyn Store) {
+    let (records, total) = store.read(|tx| tx.list("/groups", Page::ALL)).unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(records[0].doc, json!({"name": "one", "b": 1, "a": 2}));
+    let claimant = store
+        .read(|tx| tx.claimant("/orgs/o/names", "one"))
+        .unwrap();
+    assert_eq!(claimant.as_deref(), Some("/groups/p1"));
+    let next = store
+        .write(|tx| tx.insert("/groups", "p3", &json!({})))
+        .unwrap();
+    assert!(next.seq > records[1].seq);
+    assert!(store.write(|tx| tx.delete("/groups", "p1")).unwrap());
+    assert_eq!(
+        store
+            .read(|tx| tx.claimant("/orgs/o/names", "one"))
+            .unwrap(),
+        None
+    );
 }

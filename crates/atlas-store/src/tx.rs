@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 /// A stored document with its key and insertion order.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,14 @@ pub struct Record {
     /// creation order. `update` and `upsert` of an existing key keep it; a key deleted and
     /// inserted again gets a new, larger one.
     pub seq: i64,
+}
+
+/// A unique claim: `value` held in `scope` by the document whose path is `owner`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Claim {
+    pub scope: String,
+    pub value: String,
+    pub owner: String,
 }
 
 /// A window of a collection: `offset` items skipped, at most `limit` returned.
@@ -93,4 +101,54 @@ pub trait Tx {
     /// Every collection path equal to `prefix` or under `prefix + "/"` that holds at least one
     /// document, sorted bytewise (trailing `/` ignored, segment matching as in `delete_tree`).
     fn collections_under(&mut self, prefix: &str) -> StoreResult<Vec<String>>;
+
+    /// Every collection that holds at least one document, internal `__` ones included, sorted
+    /// bytewise (state export).
+    fn collections(&mut self) -> StoreResult<Vec<String>>;
+
+    /// Every claim, sorted by scope and value (state export).
+    fn claims(&mut self) -> StoreResult<Vec<Claim>>;
+
+    /// Deletes every document and claim (state import replaces the whole state). The sequence
+    /// is not reset: documents inserted afterwards still get larger ones than any before.
+    fn clear(&mut self) -> StoreResult<()>;
+}
+
+/// The path of a subtree: `prefix` without trailing `/`, the bounds of "starts with
+/// `prefix/`" as a bytewise range (`'0'` follows `'/'`), and the document addressed by the path.
+/// Ranges instead of `LIKE` so that `_` and `%` in ids or names are plain characters. Shared by
+/// the backends, whose columns compare bytewise (SQLite's `BINARY`, PostgreSQL's `bytea`).
+pub(crate) struct Tree<'p> {
+    pub(crate) root: &'p str,
+    pub(crate) lower: String,
+    pub(crate) upper: String,
+    pub(crate) node: Option<(&'p str, &'p str)>,
+}
+
+impl<'p> Tree<'p> {
+    pub(crate) fn new(prefix: &'p str) -> Self {
+        let root = prefix.trim_end_matches('/');
+        Tree {
+            root,
+            lower: format!("{root}/"),
+            upper: format!("{root}0"),
+            node: root.rsplit_once('/'),
+        }
+    }
+}
+
+/// Encoding of the `doc` column, stored per row in `format` on every backend. 1 = the document
+/// as JSON text. A later encoding bumps this and teaches the backends' `decode` to read every
+/// older one, so rows never need a bulk rewrite; a row with a newer format is refused as
+/// `Corrupt`.
+pub(crate) const RECORD_FORMAT: i64 = 1;
+
+/// A document as stored: JSON text (record format 1 on every backend).
+pub(crate) fn encode(doc: &Value) -> StoreResult<String> {
+    serde_json::to_string(doc).map_err(|e| StoreError::Unavailable(format!("encoding: {e}")))
+}
+
+/// A `u64` count or offset as the `i64` SQL wants (saturating: `Page::ALL` is "no limit").
+pub(crate) fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -1,15 +1,19 @@
-//! The `localatlas` binary: command line, start-up (store, bootstrap, listener) and shutdown.
+//! The `localatlas` binary: command line, start-up (store, bootstrap, listener), graceful
+//! shutdown, and the state snapshot commands (`export`, `import`).
 
+use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use atlas_api::lifecycle::Policy;
 use atlas_api::{Atlas, Config};
+use atlas_http::serve::Limits;
 use atlas_http::{App, HttpConfig};
 use atlas_store::Store;
+use atlas_store::postgres::PostgresStore;
 use atlas_store::sqlite::SqliteStore;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -33,6 +37,17 @@ struct Cli {
 enum Command {
     /// Serve the Atlas Administration API v2.
     Serve(ServeArgs),
+    /// Write the whole state of a store as a JSON snapshot to standard output.
+    Export(StoreArgs),
+    /// Replace the whole state of a store with a JSON snapshot read from standard input.
+    Import(StoreArgs),
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The store: a SQLite file path, or a `postgres://` URL (as for `serve`).
+    #[arg(long, env = "LOCALATLAS_STORE")]
+    store: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -40,7 +55,8 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LOCALATLAS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where state lives: a SQLite file path, or `memory` to keep nothing on disk.
+    /// Where state lives: a SQLite file path, `memory` to keep nothing on disk, or a
+    /// `postgres://user:password@host:port/db` URL (several instances may share one database).
     /// Default: `$XDG_DATA_HOME/localatlas/localatlas.db` (`~/.local/share/...`).
     #[arg(long, env = "LOCALATLAS_STORE")]
     store: Option<String>,
@@ -51,9 +67,25 @@ struct ServeArgs {
     /// How long-running resources (clusters, archives, endpoints ...) progress.
     #[arg(long, env = "LOCALATLAS_LIFECYCLE", value_enum, default_value_t = Lifecycle::Instant)]
     lifecycle: Lifecycle,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (413 above).
     #[arg(long, env = "LOCALATLAS_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Largest request head (request line and headers), in bytes (431 above; at least 8192).
+    #[arg(long, env = "LOCALATLAS_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    max_header_bytes: usize,
+    /// Seconds a client has to send its request headers; also how long an idle keep-alive
+    /// connection stays open. The connection is closed after.
+    #[arg(long, env = "LOCALATLAS_HEADER_READ_TIMEOUT", default_value_t = 30)]
+    header_read_timeout: u64,
+    /// Seconds a client has to send its request body once the headers are in (408 after).
+    #[arg(long, env = "LOCALATLAS_BODY_READ_TIMEOUT", default_value_t = 30)]
+    body_read_timeout: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "LOCALATLAS_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight to be answered.
+    #[arg(long, env = "LOCALATLAS_SHUTDOWN_GRACE", default_value_t = 30)]
+    shutdown_grace: u64,
     /// Read the client's address (for API access lists and per-address rate limits) from this
     /// header, as set by a trusted reverse proxy (e.g. `X-Forwarded-For`; its last address is
     /// used). Off by default: the connection's peer address.
@@ -97,16 +129,59 @@ impl From<Lifecycle> for Policy {
 
 fn main() -> anyhow::Result<()> {
     let started = Instant::now();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOCALATLAS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs go to stderr: `LOCALATLAS_LOG` filters (`info` shows one line per request, with its
+    // id), `LOCALATLAS_LOG_FORMAT=json` writes one JSON object per line for log collectors.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALATLAS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LOCALATLAS_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     match Cli::parse().command {
         Command::Serve(args) => serve(args, started),
+        Command::Export(args) => export(&args),
+        Command::Import(args) => import(&args),
     }
+}
+
+/// `localatlas export`: the snapshot of `GET /__localatlas/state`, on standard output.
+fn export(args: &StoreArgs) -> anyhow::Result<()> {
+    let store = open_store(args.store.as_deref())?;
+    let atlas = Atlas::new(store, Config::default());
+    let snapshot = atlas
+        .export_state()
+        .map_err(|e| anyhow::anyhow!("export failed: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &snapshot)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `localatlas import`: replaces the store's state with the snapshot on standard input.
+fn import(args: &StoreArgs) -> anyhow::Result<()> {
+    let mut text = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut text)
+        .context("reading the snapshot from standard input")?;
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&text).context("the snapshot is not JSON")?;
+    let store = open_store(args.store.as_deref())?;
+    let atlas = Atlas::new(store.clone(), Config::default());
+    let outcome = atlas
+        .import_state(&snapshot)
+        .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
+    eprintln!(
+        "imported {} documents and {} claims into {}",
+        outcome["documents"],
+        outcome["claims"],
+        store.describe()
+    );
+    Ok(())
 }
 
 /// The default store file: the XDG data directory, else the current directory.
@@ -126,10 +201,9 @@ fn open_store(spec: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
         Some("memory") => Ok(Arc::new(
             SqliteStore::memory().context("opening the in-memory store")?,
         )),
-        Some(other) if other.starts_with("postgres://") || other.starts_with("postgresql://") => {
-            anyhow::bail!(
-                "PostgreSQL stores are not available in this build; use a file path or `memory`"
-            )
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::open(url).context("opening the PostgreSQL store")?;
+            Ok(Arc::new(store))
         }
         other => {
             let path = other.map_or_else(default_store_path, PathBuf::from);
@@ -144,8 +218,10 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     let store = open_store(args.store.as_deref())?;
     let config = Config {
         lifecycle: args.lifecycle.into(),
-        // The embedded store serves one process: admission's counters stay in its memory.
-        counters_in_store: false,
+        // An embedded store serves one process: admission's counters (nonce counts, rate-limit
+        // buckets) stay in its memory. A shared database serves several instances, which must
+        // spend from the same buckets and refuse the same replayed nonces: the store keeps them.
+        counters_in_store: !store.embedded(),
     };
     let atlas = Atlas::new(store.clone(), config);
     let boot = atlas
@@ -190,16 +266,19 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
                 .filter(|h| !h.trim().is_empty())
                 .map(|h| h.trim().to_ascii_lowercase()),
             rate_limits: args.rate_limit == Switch::On,
+            body_read_timeout: Duration::from_secs(args.body_read_timeout),
             ..HttpConfig::default()
         };
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+            max_header_bytes: args.max_header_bytes,
+            max_connections: args.max_connections,
+            drain: Duration::from_secs(args.shutdown_grace),
+        };
         let app = atlas_http::app(Arc::new(App::new(atlas, http)));
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")
+        atlas_http::serve::serve(listener, app, &limits, shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(())
     })
 }
 

@@ -1,186 +1,17 @@
 //! End-to-end tests against the built `localatlas` binary: start-up contract (bootstrap file,
-//! health), persistence across a clean restart, and no acknowledged write lost to `kill -9`.
+//! health), persistence across a clean restart, no acknowledged write lost to `kill -9`,
+//! operations (health, metrics, request ids, graceful shutdown), state export/import from the
+//! command line, and the connection limits against hostile clients.
+
+mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use atlas_api::credentials::{REALM, md5_hex};
+use common::{Server, exchange_raw};
 use serde_json::{Value, json};
-
-const ACCEPT: &str = "application/vnd.atlas.2023-01-01+json";
-
-struct Server {
-    child: Child,
-    boot: Value,
-    addr: String,
-}
-
-impl Server {
-    fn start(store: &str, dir: &Path) -> Server {
-        Server::start_with(store, dir, &[], &[])
-    }
-
-    /// Starts the binary with extra flags and environment variables.
-    fn start_with(store: &str, dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Server {
-        let out = dir.join(format!("bootstrap-{}.json", std::process::id()));
-        let _ = std::fs::remove_file(&out);
-        let child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--store",
-                store,
-                "--bootstrap-out",
-            ])
-            .arg(&out)
-            .args(flags)
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let boot: Value = loop {
-            if let Ok(text) = std::fs::read_to_string(&out)
-                && let Ok(v) = serde_json::from_str(&text)
-            {
-                break v;
-            }
-            assert!(Instant::now() < deadline, "no bootstrap file");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let addr = boot["baseUrl"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("http://")
-            .to_owned();
-        let server = Server { child, boot, addr };
-        // Ready = health answers 200 (blueprint §1.1).
-        while server.request("GET", "/__localatlas/health", None, None).0 != 200 {
-            assert!(Instant::now() < deadline, "never healthy");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    /// One HTTP/1.1 exchange: (status, headers text, body).
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<&Value>,
-    ) -> (u16, String, String) {
-        self.request_with(method, path, auth, body, "")
-    }
-
-    /// One exchange with extra header lines (`Name: value\r\n`).
-    fn request_with(
-        &self,
-        method: &str,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<&Value>,
-        extra: &str,
-    ) -> (u16, String, String) {
-        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
-            return (0, String::new(), String::new());
-        };
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {ACCEPT}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        if !body.is_empty() {
-            head.push_str("Content-Type: application/json\r\n");
-        }
-        if let Some(auth) = auth {
-            head.push_str(&format!("Authorization: {auth}\r\n"));
-        }
-        head.push_str(extra);
-        head.push_str("\r\n");
-        if stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(body.as_bytes()))
-            .is_err()
-        {
-            return (0, String::new(), String::new());
-        }
-        let mut raw = String::new();
-        let _ = stream.read_to_string(&mut raw);
-        let (headers, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        let status = headers
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, headers.to_owned(), body.to_owned())
-    }
-
-    /// A request authenticated with the bootstrap API key (challenge, then Digest).
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let user = self.boot["apiKey"]["publicKey"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let password = self.boot["apiKey"]["privateKey"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let (status, _, body) = self.call_as(&user, &password, method, path, body, "");
-        (status, body)
-    }
-
-    /// A request authenticated with an API key, with extra header lines: (status, headers, body).
-    fn call_as(
-        &self,
-        user: &str,
-        password: &str,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-        extra: &str,
-    ) -> (u16, String, Value) {
-        let (_, headers, _) = self.request(method, path, None, None);
-        let nonce = headers
-            .split("nonce=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("challenge")
-            .to_owned();
-        let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
-        let ha2 = md5_hex(&format!("{method}:{path}"));
-        let response = md5_hex(&format!("{ha1}:{nonce}:00000001:abcdef:auth:{ha2}"));
-        let auth = format!(
-            "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{path}\", response=\"{response}\", qop=auth, nc=00000001, cnonce=\"abcdef\""
-        );
-        let (status, headers, text) = self.request_with(method, path, Some(&auth), body, extra);
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-        )
-    }
-
-    fn stop(mut self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn create_project(server: &Server, name: &str) -> String {
     let org = server.boot["orgId"].as_str().unwrap();
@@ -310,4 +141,292 @@ fn rate_limits_and_the_trusted_client_address_are_configurable() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["errorCode"], "IP_ADDRESS_NOT_ON_ACCESS_LIST");
     assert_eq!(body["parameters"], json!(["127.0.0.1"]));
+}
+
+#[test]
+fn health_metrics_and_request_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start("memory", dir.path());
+    let (status, headers, body) = server.request("GET", "/__localatlas/health", None, None);
+    assert_eq!(status, 200, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (health["status"].as_str(), health["store"].as_str()),
+        (Some("ok"), Some("memory"))
+    );
+    // Every answer carries an id; a plain one sent by a proxy is kept, anything else replaced.
+    assert!(
+        headers.to_ascii_lowercase().contains("x-request-id: "),
+        "{headers}"
+    );
+    let (_, headers, _) = server.request_with(
+        "GET",
+        "/api/atlas/v2",
+        None,
+        None,
+        "X-Request-Id: ci-42\r\n",
+    );
+    assert!(
+        headers.to_ascii_lowercase().contains("x-request-id: ci-42"),
+        "{headers}"
+    );
+    let (_, headers, _) =
+        server.request_with("GET", "/api/atlas/v2", None, None, "X-Request-Id: a b\r\n");
+    assert!(!headers.contains("a b"), "{headers}");
+
+    let (status, _) = server.call("GET", "/api/atlas/v2/groups", None);
+    assert_eq!(status, 200);
+    let (status, _) = server.call("GET", "/api/atlas/v2/groups/0123456789abcdef01234567", None);
+    assert_eq!(status, 404);
+    let (status, headers, metrics) = server.request("GET", "/__localatlas/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(headers.contains("text/plain"), "{headers}");
+    for line in [
+        "localatlas_http_requests_total{operation=\"listGroups\",status=\"200\"} 1",
+        "localatlas_http_requests_total{operation=\"getGroup\",status=\"404\"} 1",
+        "localatlas_http_requests_total{operation=\"__control\",status=\"200\"}",
+        "# TYPE localatlas_http_request_duration_seconds histogram",
+        "localatlas_store_errors_total{kind=\"unavailable\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
+}
+
+/// SIGTERM while a request is in flight (its body half sent): the server stops accepting, still
+/// answers that request, then exits 0.
+#[test]
+fn graceful_shutdown_answers_the_request_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("state.db");
+    let mut server = Server::start(store.to_str().unwrap(), dir.path());
+    let body = common::project(&server, "in-flight").to_string();
+    let token = server.token();
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head = format!(
+        "POST /api/atlas/v2/groups HTTP/1.1\r\nHost: {}\r\nAccept: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        common::ACCEPT,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // No new connections once shutdown began.
+    let refused = TcpStream::connect(&server.addr).is_err()
+        || server.request("GET", "/__localatlas/health", None, None).0 == 0;
+    stream.write_all(&body.as_bytes()[5..]).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let (status, _, text) = common::split_answer(&answer);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&text));
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "{exit}: {}", server.log_text());
+    assert!(refused, "a new connection was served during shutdown");
+    let again = Server::start(store.to_str().unwrap(), dir.path());
+    let (status, body) = again.call("GET", "/api/atlas/v2/groups/byName/in-flight", None);
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn export_and_import_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.db");
+    let first = first.to_str().unwrap();
+    let server = Server::start(first, dir.path());
+    let id = create_project(&server, "snapshotted");
+    let boot = server.boot.clone();
+    // The control API's snapshot is the command line's.
+    let (status, _, snapshot) = server.request("GET", "/__localatlas/state", None, None);
+    assert_eq!(status, 200);
+    let snapshot: Value = serde_json::from_str(&snapshot).unwrap();
+    assert_eq!(snapshot["format"], "localatlas-state");
+    server.stop("-TERM");
+
+    let export = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+        .args(["export", "--store", first])
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let exported: Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(exported, snapshot);
+
+    let second = dir.path().join("second.db");
+    let second = second.to_str().unwrap();
+    let mut import = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+        .args(["import", "--store", second])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export.stdout)
+        .unwrap();
+    let done = import.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stderr).contains("imported"));
+
+    // The imported store serves the same identities and resources.
+    let again = Server::start(second, dir.path());
+    assert_eq!(again.boot["apiKey"], boot["apiKey"]);
+    assert_eq!(again.boot["projectId"], boot["projectId"]);
+    let (status, body) = again.call("GET", &format!("/api/atlas/v2/groups/{id}"), None);
+    assert_eq!((status, body["name"].as_str()), (200, Some("snapshotted")));
+    // Claims came along: the name is still taken.
+    let (status, body) = again.call(
+        "POST",
+        "/api/atlas/v2/groups",
+        Some(&common::project(&again, "snapshotted")),
+    );
+    assert_eq!(status, 409, "{body}");
+
+    // A snapshot loaded through the control API replaces what is there.
+    let extra = create_project(&again, "after-import");
+    let (status, _, loaded) = again.request("POST", "/__localatlas/state", None, Some(&snapshot));
+    assert_eq!(status, 200, "{loaded}");
+    let (status, _) = again.call("GET", &format!("/api/atlas/v2/groups/{extra}"), None);
+    assert_eq!(status, 404);
+    let (status, _, refused) = again.request(
+        "POST",
+        "/__localatlas/state",
+        None,
+        Some(&json!({"format": "x"})),
+    );
+    assert_eq!(status, 400, "{refused}");
+}
+
+/// Hostile clients at the socket level: oversized heads, slow heads, stalled bodies, invalid
+/// UTF-8, deep nesting, a huge body. Each gets a 4xx or a closed connection, never a 5xx, and the
+/// server keeps answering others meanwhile.
+#[test]
+fn connection_limits_hold_against_hostile_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        "memory",
+        dir.path(),
+        &[
+            "--header-read-timeout",
+            "1",
+            "--body-read-timeout",
+            "1",
+            "--max-header-bytes",
+            "16384",
+            "--max-body-bytes",
+            "65536",
+        ],
+        &[],
+    );
+    let token = server.token();
+    let addr = server.addr.clone();
+    let healthy = || server.request("GET", "/__localatlas/health", None, None).0 == 200;
+
+    // Headers beyond the limit: 431 and closed.
+    let big = format!(
+        "GET /api/atlas/v2 HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(40_000)
+    );
+    let (status, _, _) = exchange_raw(&addr, big.as_bytes());
+    assert!(status == 431 || status == 0, "{status}");
+    let many: String = (0..500).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let (status, _, _) = exchange_raw(
+        &addr,
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+    );
+    assert!((400..500).contains(&status) || status == 0, "{status}");
+
+    // A slow client that never finishes its headers is cut off after the header timeout.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    slow.write_all(b"GET /api/atlas/v2 HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "slow head held {:?}",
+        started.elapsed()
+    );
+    let (status, _, _) = common::split_answer(&rest);
+    assert!(status == 0 || (400..500).contains(&status), "{status}");
+    assert!(healthy());
+
+    // A body that stops mid-way: Atlas 408 after the body timeout.
+    let mut stalled = TcpStream::connect(&addr).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /api/atlas/v2/groups HTTP/1.1\r\nHost: x\r\nAccept: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"na",
+        common::ACCEPT
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stalled.read_to_end(&mut answer);
+    let (status, _, body) = common::split_answer(&answer);
+    assert_eq!(status, 408, "{}", String::from_utf8_lossy(&body));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["errorCode"], "REQUEST_TIMEOUT");
+
+    // A declared body beyond the limit: 413 without reading it.
+    let head = format!(
+        "POST /api/atlas/v2/groups HTTP/1.1\r\nHost: x\r\nAccept: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\nConnection: close\r\n\r\n",
+        common::ACCEPT
+    );
+    let (status, _, _) = exchange_raw(&addr, head.as_bytes());
+    assert_eq!(status, 413);
+
+    // Invalid UTF-8 in the path and in headers, deep JSON nesting: 4xx.
+    let mut client = common::Client::new(&addr, &token);
+    let raw = [
+        b"GET /api/atlas/v2/groups/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+        format!("GET /api/atlas/v2/groups HTTP/1.1\r\nHost: x\r\nAccept: {}\r\nAuthorization: Bearer {token}\r\nX-Odd: \u{0}\r\nConnection: close\r\n\r\n", common::ACCEPT).into_bytes(),
+        b"GET /api/atlas/v2/groups HTTP/1.1\r\nHost: x\r\nAuthorization: Digest username=\"\xff\xff\"\r\nConnection: close\r\n\r\n".to_vec(),
+    ];
+    for request in raw {
+        let (status, _, body) = exchange_raw(&addr, &request);
+        assert!(
+            status == 0 || (400..500).contains(&status),
+            "{status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    for nested in [
+        format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
+        format!(
+            "{{\"name\":{}\"x\"{}}}",
+            "{\"a\":".repeat(3000),
+            "}".repeat(3000)
+        ),
+    ] {
+        let head = format!(
+            "POST /api/atlas/v2/groups HTTP/1.1\r\nHost: x\r\nAccept: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{nested}",
+            common::ACCEPT,
+            nested.len()
+        );
+        let (status, _, body) = exchange_raw(&addr, head.as_bytes());
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    }
+    assert!(healthy());
+    let (status, _) = client.send("GET", "/api/atlas/v2/groups", None).unwrap();
+    assert_eq!(status, 200);
 }

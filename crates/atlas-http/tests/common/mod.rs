@@ -302,7 +302,7 @@ impl Server {
         };
         let atlas = Atlas::new(store, config);
         if options.frozen_clock {
-            atlas.clock.freeze();
+            atlas.freeze_clock().expect("freezing the clock");
         }
         let boot = atlas.bootstrap().expect("bootstrap");
         let state = Arc::new(App::new(atlas, options.config));
@@ -326,8 +326,10 @@ impl Server {
     pub fn advance(&self, seconds: i64) {
         self.state
             .atlas
-            .clock
-            .advance(time::Duration::seconds(seconds));
+            .move_clock(atlas_api::clock::Change::Advance(time::Duration::seconds(
+                seconds,
+            )))
+            .expect("moving the clock");
     }
 
     /// A client authenticating with an API key.

@@ -9,11 +9,6 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::{StoreError, StoreResult};
 
-/// Encoding of the `doc` column, stored per row in `format`. 1 = the document as JSON text.
-/// A later encoding bumps this and teaches `decode` (in `tx.rs`) to read every older one, so
-/// rows never need a bulk rewrite; a row with a newer format is refused as `Corrupt`.
-pub(crate) const RECORD_FORMAT: i64 = 1;
-
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`; `meta.schema_version` says how many ran.
 /// Append only: never edit a released migration (a test opens a fixture written by v1).
 const MIGRATIONS: &[&str] = &[V1];
@@ -103,7 +98,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let found = schema_version(&tx)?;
     let current = current_schema_version();
     if found > current {
-        return Err(meta_error(format!(
+        return Err(crate::schema_error(format!(
             "the database has schema version {found}, newer than the {current} this localatlas \
              supports; use a newer localatlas or another database file"
         )));
@@ -138,7 +133,7 @@ fn schema_version(conn: &Connection) -> StoreResult<i64> {
             |r| r.get(0),
         )?;
         if tables > 0 {
-            return Err(meta_error(
+            return Err(crate::schema_error(
                 "the file holds tables but no localatlas meta table; not a localatlas database"
                     .into(),
             ));
@@ -160,17 +155,11 @@ fn schema_version(conn: &Connection) -> StoreResult<i64> {
         .optional()?;
     match value {
         Some(Some(version)) if version >= 1 => Ok(version),
-        Some(_) => Err(meta_error(
+        Some(_) => Err(crate::schema_error(
             "schema_version is not a positive integer".into(),
         )),
-        None => Err(meta_error("the meta table has no schema_version".into())),
-    }
-}
-
-fn meta_error(reason: String) -> StoreError {
-    StoreError::Corrupt {
-        collection: "__meta".into(),
-        key: "schema_version".into(),
-        reason,
+        None => Err(crate::schema_error(
+            "the meta table has no schema_version".into(),
+        )),
     }
 }

@@ -239,24 +239,7 @@ fn opens_a_database_written_by_schema_v1() {
            INSERT INTO uniques VALUES ('/orgs/o/names', 'one', '/groups/p1');"#,
     );
     let store: &dyn Store = &SqliteStore::open(&path).unwrap();
-    let (records, total) = store.read(|tx| tx.list("/groups", Page::ALL)).unwrap();
-    assert_eq!(total, 2);
-    assert_eq!(records[0].doc, json!({"name": "one", "b": 1, "a": 2}));
-    let claimant = store
-        .read(|tx| tx.claimant("/orgs/o/names", "one"))
-        .unwrap();
-    assert_eq!(claimant.as_deref(), Some("/groups/p1"));
-    let next = store
-        .write(|tx| tx.insert("/groups", "p3", &json!({})))
-        .unwrap();
-    assert!(next.seq > records[1].seq);
-    assert!(store.write(|tx| tx.delete("/groups", "p1")).unwrap());
-    assert_eq!(
-        store
-            .read(|tx| tx.claimant("/orgs/o/names", "one"))
-            .unwrap(),
-        None
-    );
+    crate::suite::v1_fixture_reads(store);
 }
 
 #[test]

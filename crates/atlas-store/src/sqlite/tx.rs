@@ -11,8 +11,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row, params};
 use serde_json::Value;
 
-use super::schema::RECORD_FORMAT;
-use crate::{Page, Record, StoreError, StoreResult, Tx};
+use crate::tx::{RECORD_FORMAT, Tree, clamp, encode};
+use crate::{Claim, Page, Record, StoreError, StoreResult, Tx};
 
 pub(crate) struct SqliteTx<'c> {
     pub(crate) conn: &'c Connection,
@@ -29,36 +29,6 @@ impl SqliteTx<'_> {
             )))
         }
     }
-}
-
-/// The path of a subtree: `prefix` without trailing `/`, the bounds of "starts with
-/// `prefix/`" as a bytewise range (`'0'` follows `'/'`), and the document addressed by the path.
-/// Ranges instead of `LIKE` so that `_` and `%` in ids or names are plain characters.
-struct Tree<'p> {
-    root: &'p str,
-    lower: String,
-    upper: String,
-    node: Option<(&'p str, &'p str)>,
-}
-
-impl<'p> Tree<'p> {
-    fn new(prefix: &'p str) -> Self {
-        let root = prefix.trim_end_matches('/');
-        Tree {
-            root,
-            lower: format!("{root}/"),
-            upper: format!("{root}0"),
-            node: root.rsplit_once('/'),
-        }
-    }
-}
-
-fn encode(doc: &Value) -> StoreResult<String> {
-    serde_json::to_string(doc).map_err(|e| StoreError::Unavailable(format!("encoding: {e}")))
-}
-
-fn clamp(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Decodes `seq, format, doc` at columns `at..at+3` of a row of `collection`/`key`.
@@ -273,5 +243,40 @@ impl Tx for SqliteTx<'_> {
             out.push(text(row.get_ref(0)?, tree.root, "collection")?);
         }
         Ok(out)
+    }
+
+    fn collections(&mut self) -> StoreResult<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT collection FROM docs ORDER BY collection")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(text(row.get_ref(0)?, "", "collection")?);
+        }
+        Ok(out)
+    }
+
+    fn claims(&mut self) -> StoreResult<Vec<Claim>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT scope, value, owner FROM uniques ORDER BY scope, value")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(Claim {
+                scope: text(row.get_ref(0)?, "__uniques", "scope")?,
+                value: text(row.get_ref(1)?, "__uniques", "value")?,
+                owner: text(row.get_ref(2)?, "__uniques", "owner")?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn clear(&mut self) -> StoreResult<()> {
+        self.writing("clear")?;
+        self.conn
+            .execute_batch("DELETE FROM uniques; DELETE FROM docs;")?;
+        Ok(())
     }
 }

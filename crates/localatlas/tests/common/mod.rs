@@ -1,0 +1,396 @@
+//! Harness of the end-to-end tests: the built `localatlas` binary started on a store of the
+//! test's choosing (stderr kept in a log file next to the store), one-shot HTTP exchanges with
+//! Digest authentication, and a keep-alive client with a Bearer token for load.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use atlas_api::credentials::{REALM, md5_hex};
+use serde_json::{Value, json};
+
+pub const ACCEPT: &str = "application/vnd.atlas.2023-01-01+json";
+
+pub struct Server {
+    pub child: Child,
+    pub boot: Value,
+    pub addr: String,
+    pub log: PathBuf,
+}
+
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+impl Server {
+    pub fn start(store: &str, dir: &Path) -> Server {
+        Server::start_with(store, dir, &[], &[])
+    }
+
+    /// Starts the binary with extra flags and environment variables; waits until healthy.
+    pub fn start_with(store: &str, dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Server {
+        let n = STARTED.fetch_add(1, Ordering::SeqCst);
+        let out = dir.join(format!("bootstrap-{}-{n}.json", std::process::id()));
+        let log = dir.join(format!("server-{}-{n}.log", std::process::id()));
+        let child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                store,
+                "--bootstrap-out",
+            ])
+            .arg(&out)
+            .args(flags)
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("binary starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut child = child;
+        let boot: Value = loop {
+            if let Ok(text) = std::fs::read_to_string(&out)
+                && let Ok(v) = serde_json::from_str(&text)
+            {
+                break v;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "server exited with {status}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "no bootstrap file");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let addr = boot["baseUrl"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("http://")
+            .to_owned();
+        let server = Server {
+            child,
+            boot,
+            addr,
+            log,
+        };
+        // Ready = health answers 200 (blueprint §1.1).
+        while server.request("GET", "/__localatlas/health", None, None).0 != 200 {
+            assert!(Instant::now() < deadline, "never healthy");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// One HTTP/1.1 exchange: (status, headers text, body); status 0 when the connection failed.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, String, String) {
+        self.request_with(method, path, auth, body, "")
+    }
+
+    /// One exchange with extra header lines (`Name: value\r\n`).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&Value>,
+        extra: &str,
+    ) -> (u16, String, String) {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {ACCEPT}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if !body.is_empty() {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        if let Some(auth) = auth {
+            head.push_str(&format!("Authorization: {auth}\r\n"));
+        }
+        head.push_str(extra);
+        head.push_str("\r\n");
+        let mut raw = head.into_bytes();
+        raw.extend_from_slice(body.as_bytes());
+        let (status, headers, body) = exchange_raw(&self.addr, &raw);
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// A request authenticated with the bootstrap API key (challenge, then Digest).
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let (user, password) = self.key();
+        let (status, _, body) = self.call_as(&user, &password, method, path, body, "");
+        (status, body)
+    }
+
+    pub fn key(&self) -> (String, String) {
+        (
+            self.boot["apiKey"]["publicKey"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            self.boot["apiKey"]["privateKey"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    }
+
+    /// A fresh Digest nonce from this server's challenge.
+    pub fn nonce(&self) -> Option<String> {
+        let (_, headers, _) = self.request("GET", "/api/atlas/v2", None, None);
+        headers
+            .split("nonce=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(str::to_owned)
+    }
+
+    /// A request authenticated with an API key, with extra header lines: (status, headers, body).
+    pub fn call_as(
+        &self,
+        user: &str,
+        password: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        extra: &str,
+    ) -> (u16, String, Value) {
+        let Some(nonce) = self.nonce() else {
+            return (0, String::new(), Value::Null);
+        };
+        let auth = digest(user, password, method, path, &nonce, 1);
+        let (status, headers, text) = self.request_with(method, path, Some(&auth), body, extra);
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    /// A service-account token of the bootstrap account.
+    pub fn token(&self) -> String {
+        use base64::Engine as _;
+        let id = self.boot["serviceAccount"]["clientId"].as_str().unwrap();
+        let secret = self.boot["serviceAccount"]["clientSecret"]
+            .as_str()
+            .unwrap();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        let body = "grant_type=client_credentials";
+        let raw = format!(
+            "POST /api/oauth/token HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Basic {basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        let (status, _, body) = exchange_raw(&self.addr, raw.as_bytes());
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn stop(mut self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// The server's log so far (for assertion messages).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Digest `Authorization` value for one request.
+pub fn digest(
+    user: &str,
+    password: &str,
+    method: &str,
+    path: &str,
+    nonce: &str,
+    nc: u32,
+) -> String {
+    let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
+    let ha2 = md5_hex(&format!("{method}:{path}"));
+    let nc = format!("{nc:08x}");
+    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:abcdef:auth:{ha2}"));
+    format!(
+        "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{path}\", response=\"{response}\", qop=auth, nc={nc}, cnonce=\"abcdef\""
+    )
+}
+
+/// Sends raw bytes on a new connection and reads until the server closes it:
+/// (status, headers, body); status 0 when nothing came back.
+pub fn exchange_raw(addr: &str, raw: &[u8]) -> (u16, String, Vec<u8>) {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return (0, String::new(), Vec::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    if stream.write_all(raw).is_err() {
+        return (0, String::new(), Vec::new());
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    split_answer(&answer)
+}
+
+pub fn split_answer(answer: &[u8]) -> (u16, String, Vec<u8>) {
+    let at = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(answer.len());
+    let headers = String::from_utf8_lossy(&answer[..at]).into_owned();
+    let body = answer.get(at + 4..).unwrap_or_default().to_vec();
+    let status = headers
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, headers, body)
+}
+
+/// A keep-alive HTTP/1.1 connection authenticating with a Bearer token; reconnects after an
+/// error. Answers are (status, body).
+pub struct Client {
+    addr: String,
+    token: String,
+    /// The `Accept` header (a version's media type).
+    pub accept: String,
+    conn: Option<BufReader<TcpStream>>,
+}
+
+impl Client {
+    pub fn new(addr: &str, token: &str) -> Client {
+        Client {
+            addr: addr.to_owned(),
+            token: token.to_owned(),
+            accept: ACCEPT.to_owned(),
+            conn: None,
+        }
+    }
+
+    /// One request; `Err` when the connection failed (refused, reset, closed mid-answer).
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
+        let outcome = self.try_send(method, path, body);
+        if outcome.is_err() {
+            self.conn = None;
+        }
+        outcome
+    }
+
+    fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
+        if self.conn.is_none() {
+            let stream = TcpStream::connect(&self.addr)?;
+            stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+            stream.set_nodelay(true)?;
+            self.conn = Some(BufReader::new(stream));
+        }
+        let conn = self.conn.as_mut().unwrap();
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            self.accept,
+            self.token,
+            body.len()
+        );
+        let mut raw = head.into_bytes();
+        raw.extend_from_slice(body.as_bytes());
+        conn.get_mut().write_all(&raw)?;
+        let mut status_line = String::new();
+        if conn.read_line(&mut status_line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed",
+            ));
+        }
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        let mut close = false;
+        loop {
+            let mut line = String::new();
+            if conn.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "closed",
+                ));
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower == "connection: close" {
+                close = true;
+            }
+        }
+        let mut body = vec![0; length];
+        conn.read_exact(&mut body)?;
+        if close {
+            self.conn = None;
+        }
+        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+}
+
+/// The body of a project creation in the bootstrap organization.
+pub fn project(server: &Server, name: &str) -> Value {
+    json!({"name": name, "orgId": server.boot["orgId"]})
+}
+
+/// The resident memory of a process in KiB (Linux `/proc`), 0 when unknown.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A new database for a test when `LOCALATLAS_TEST_POSTGRES` is set.
+pub fn postgres(name: &str) -> Option<String> {
+    atlas_store::postgres::test_database(&format!("localatlas_e2e_{name}"))
+}
