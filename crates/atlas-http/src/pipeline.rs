@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use atlas_api::admission::{self, Admission};
 use atlas_api::api_access_list;
@@ -24,10 +24,13 @@ use axum::http::{HeaderMap, Response, header};
 use serde_json::Value;
 
 use crate::auth;
+use crate::faults::{self, Action, Decision};
 use crate::negotiate::{self, Served};
+use crate::observe::{Injected, Touched};
 use crate::render::{self, Style};
 use crate::router::Routed;
-use crate::{API_PREFIX, App, control, oauth};
+use crate::serve::Cut;
+use crate::{API_PREFIX, App, console, control, oauth, private};
 
 /// Runs blocking work (store transactions) off the async workers; a panic inside becomes an
 /// Atlas 500 instead of a dropped connection.
@@ -39,13 +42,58 @@ async fn blocking<R: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("handler failed: {e}")))
 }
 
-/// The single entry point of the server.
+/// The single entry point of the server: dispatches, then applies what a fault rule decided for
+/// the connection (latency, a drop) and records the request for coverage and the console.
 pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let cut = request.extensions().get::<Cut>().cloned();
+    let mut response = dispatch(&app, request, &path).await;
+    let injected = response.extensions().get::<Injected>().copied();
+    let mut cut_done = false;
+    if let Some(injected) = injected {
+        if let Some(latency) = injected.latency {
+            tokio::time::sleep(latency).await;
+        }
+        if injected.dropped {
+            match cut {
+                Some(cut) => {
+                    cut.cut();
+                    cut_done = true;
+                }
+                // No connection to drop (an in-process caller): the closest answer is a 503.
+                None => {
+                    response =
+                        render::error(&api_error!(SERVICE_UNAVAILABLE), Style::default(), &[])
+                }
+            }
+        }
+    }
+    // The console's own polling of the control API would drown what it shows.
+    if !path.starts_with(control::PREFIX) && !console::serves(&path) {
+        let dropped = injected.is_some_and(|i| i.dropped) && cut_done;
+        app.observe.record(
+            method.as_str(),
+            &path,
+            if dropped {
+                0
+            } else {
+                response.status().as_u16()
+            },
+            started.elapsed(),
+            response.extensions().get::<Touched>(),
+            injected,
+        );
+    }
+    response
+}
+
+async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let style = Style {
         pretty: query_flag(&query, "pretty"),
@@ -53,15 +101,80 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<B
     };
     let client_ip = client_ip(request.headers(), peer, &app.config);
     let outcome = if let Some(rest) = path.strip_prefix(control::PREFIX) {
-        control_request(&app, request, rest.to_owned(), peer, client_ip).await
-    } else if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
-        oauth_request(&app, request, &path, client_ip).await
+        control_request(app, request, rest.to_owned(), peer, client_ip).await
+    } else if console::serves(path) {
+        control_request(
+            app,
+            request,
+            console::CONTROL_PATH.to_owned(),
+            peer,
+            client_ip,
+        )
+        .await
     } else if path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/")) {
-        return atlas_request(app, request, path, query, client_ip, style).await;
+        return atlas_request(
+            app.clone(),
+            request,
+            path.to_owned(),
+            query,
+            client_ip,
+            style,
+        )
+        .await;
     } else {
-        Err(api_error!(RESOURCE_NOT_FOUND, path.as_str()))
+        // The token endpoints and the private endpoints: faults match them by path only.
+        let target = faults::Target {
+            method: request.method().as_str(),
+            path,
+            op: None,
+            principal: None,
+        };
+        let injected = match app.faults.check(&target).map(|d| faulted(d, style)) {
+            Some(Faulted::Answer(answer)) => return answer,
+            Some(Faulted::Proceed(injected)) => Some(injected),
+            None => None,
+        };
+        let outcome = if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
+            oauth_request(app, request, path, client_ip).await
+        } else if path.starts_with(private::PREFIX) {
+            private_request(app, request, path, client_ip).await
+        } else {
+            Err(api_error!(RESOURCE_NOT_FOUND, path))
+        };
+        let mut response = outcome.unwrap_or_else(|e| render::error(&e, style, &[]));
+        if let Some(injected) = injected {
+            response.extensions_mut().insert(injected);
+        }
+        return response;
     };
     outcome.unwrap_or_else(|e| render::error(&e, style, &[]))
+}
+
+/// What a fired fault rule means for the request.
+enum Faulted {
+    /// An answer in place of the operation's: an error, or an empty one for a connection about
+    /// to be dropped.
+    Answer(Response<Body>),
+    /// Go on, with only the rule's latency.
+    Proceed(Injected),
+}
+
+fn faulted(decision: Decision, style: Style) -> Faulted {
+    let mut injected = Injected {
+        rule: decision.rule,
+        latency: decision.latency,
+        dropped: false,
+    };
+    let mut answer = match decision.action {
+        Action::Proceed => return Faulted::Proceed(injected),
+        Action::Error(e) => render::error(&e, style, &[]),
+        Action::Drop => {
+            injected.dropped = true;
+            Response::new(Body::empty())
+        }
+    };
+    answer.extensions_mut().insert(injected);
+    Faulted::Answer(answer)
 }
 
 /// `pretty=true` / `envelope=true` (anything else is false).
@@ -77,32 +190,62 @@ async fn control_request(
     client_ip: String,
 ) -> Result<Response<Body>, ApiError> {
     let local = peer.is_none_or(|p| p.ip().is_loopback());
-    if !local {
-        let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
-        let method = request.method().as_str().to_owned();
-        let app2 = app.clone();
-        let admitted = blocking(move || {
-            app2.atlas.admit(&admission::Request {
-                method: &method,
-                presented: &presented,
-                client_ip: &client_ip,
-                op: None,
-                path: "",
-                negotiated: false,
-                rate_limits: false,
-            })
-        })
-        .await??;
-        match admitted {
-            Admission::Admitted { .. } => {}
-            Admission::Challenge { stale } => return Ok(auth::challenge(&app.atlas, stale)),
-            Admission::Refused(e) => return Err(e),
-        }
+    let (parts, body) = request.into_parts();
+    if !local && let Some(refusal) = authenticate(app, &parts, client_ip).await? {
+        return Ok(refusal);
     }
-    let method = request.method().clone();
-    let body = read_body(request.into_body(), app.config.max_body_bytes).await?;
+    let method = parts.method;
+    let body = read_body(body, app.config.max_body_bytes).await?;
     let app = app.clone();
     blocking(move || control::handle(&app, &method, &rest, &body)).await?
+}
+
+/// Authenticates a request outside the operation table (the control API from elsewhere than
+/// loopback, the private endpoints): `None` when admitted, else the answer (a Digest
+/// challenge, a 401 or 403).
+async fn authenticate(
+    app: &Arc<App>,
+    request: &axum::http::request::Parts,
+    client_ip: String,
+) -> Result<Option<Response<Body>>, ApiError> {
+    let presented = auth::parse(header_str(&request.headers, header::AUTHORIZATION));
+    let method = request.method.as_str().to_owned();
+    let app2 = app.clone();
+    let admitted = blocking(move || {
+        app2.atlas.admit(&admission::Request {
+            method: &method,
+            presented: &presented,
+            client_ip: &client_ip,
+            op: None,
+            path: "",
+            negotiated: false,
+            rate_limits: false,
+        })
+    })
+    .await??;
+    match admitted {
+        Admission::Admitted { .. } => Ok(None),
+        Admission::Challenge { stale } => Ok(Some(auth::challenge(&app.atlas, stale))),
+        Admission::Refused(e) => Err(e),
+    }
+}
+
+async fn private_request(
+    app: &Arc<App>,
+    request: Request,
+    path: &str,
+    client_ip: String,
+) -> Result<Response<Body>, ApiError> {
+    let (parts, _) = request.into_parts();
+    match private::route(&parts.method, path)? {
+        private::Route::Open(answer) => Ok(answer()),
+        private::Route::Authenticated(answer) => {
+            match authenticate(app, &parts, client_ip.clone()).await? {
+                Some(refusal) => Ok(refusal),
+                None => Ok(answer(&client_ip)),
+            }
+        }
+    }
 }
 
 async fn oauth_request(
@@ -175,7 +318,7 @@ async fn atlas_request(
     };
     let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
     let method_name = request.method().as_str().to_owned();
-    let base_url = base_url(request.headers(), app.config.tls);
+    let base_url = base_url(request.headers(), request.uri(), app.config.tls);
     let body = read_body(request.into_body(), app.config.max_body_bytes).await;
     let app2 = app.clone();
     let answered = blocking(move || {
@@ -208,30 +351,55 @@ async fn atlas_request(
             }
             _ => return render::error(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), style, &[]),
         };
-        let Some(served) = served else {
-            return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
+        // From here on the request reached its operation: coverage counts whatever it answers.
+        let touched = Touched {
+            op,
+            principal: principal.name().to_owned(),
         };
-        let mut extra = negotiate::lifecycle_headers(op, &served);
-        extra.extend(rate_headers);
-        let origin = Origin {
-            base_url,
-            path,
-            query,
-            client_ip,
+        let target = faults::Target {
+            method: &method_name,
+            path: &path,
+            op: Some(op),
+            principal: Some(&principal),
         };
-        let call = match body
-            .and_then(|bytes| decode(op, raw_params, &bytes, served, principal, origin))
-        {
-            Ok(call) => call,
-            Err(e) => return render::error(&e, style, &extra),
+        let injected = match app.faults.check(&target).map(|d| faulted(d, style)) {
+            Some(Faulted::Answer(mut answer)) => {
+                answer.extensions_mut().insert(touched);
+                return answer;
+            }
+            Some(Faulted::Proceed(injected)) => Some(injected),
+            None => None,
         };
-        app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
-        match app.atlas.execute(&call) {
-            Ok(reply) => render::reply(reply, &served.content_type(), style, &extra),
-            // A project that does not exist answers without rate-limit headers (admission found
-            // no bucket for it); any other error keeps them (semantics §3.1).
-            Err(e) => render::error(&e, style, &extra),
+        let mut response = (|| {
+            let Some(served) = served else {
+                return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
+            };
+            let mut extra = negotiate::lifecycle_headers(op, &served);
+            extra.extend(rate_headers);
+            let origin = Origin {
+                base_url,
+                path,
+                query,
+                client_ip,
+            };
+            let call = match body
+                .and_then(|bytes| decode(op, raw_params, &bytes, served, principal, origin))
+            {
+                Ok(call) => call,
+                Err(e) => return render::error(&e, style, &extra),
+            };
+            match app.atlas.execute(&call) {
+                Ok(reply) => render::reply(reply, &served.content_type(), style, &extra),
+                // A project that does not exist answers without rate-limit headers (admission
+                // found no bucket for it); any other error keeps them (semantics §3.1).
+                Err(e) => render::error(&e, style, &extra),
+            }
+        })();
+        response.extensions_mut().insert(touched);
+        if let Some(injected) = injected {
+            response.extensions_mut().insert(injected);
         }
+        response
     })
     .await;
     answered.unwrap_or_else(|e| render::error(&e, style, &[]))
@@ -311,9 +479,12 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|_| api_error!(MALFORMED_JSON))
 }
 
-/// `scheme://host` as the client addressed the server: what link hrefs are built from.
-fn base_url(headers: &HeaderMap, tls: bool) -> String {
-    let host = header_str(headers, header::HOST).unwrap_or("localhost");
+/// `scheme://host` as the client addressed the server: what link hrefs are built from. HTTP/2
+/// requests carry the host as the URI's authority instead of a `Host` header.
+fn base_url(headers: &HeaderMap, uri: &axum::http::Uri, tls: bool) -> String {
+    let host = header_str(headers, header::HOST)
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
     let scheme = if tls { "https" } else { "http" };
     format!("{scheme}://{host}")
 }
