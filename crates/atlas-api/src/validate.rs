@@ -160,12 +160,16 @@ pub fn body(call: &Call) -> Result<(), ApiError> {
 /// Read-only fields real clients send in request bodies, which Atlas accepts when they repeat
 /// the id the path names: (operation, body field, path parameter). MongoDB's MCP server sends
 /// `groupId` in every IP access-list entry it creates (`atlas-create-access-list`, and the
-/// current-IP entry before `atlas-create-cluster`), and those requests succeed against Atlas.
-const ECHOED_IDS: &[(OperationId, &str, &str)] = &[(
-    OperationId::CreateGroupAccessListEntry,
-    "groupId",
-    "groupId",
-)];
+/// current-IP entry before creating clusters) and in the cluster `atlas-create-free-cluster`
+/// creates, and those requests succeed against Atlas.
+const ECHOED_IDS: &[(OperationId, &str, &str)] = &[
+    (
+        OperationId::CreateGroupAccessListEntry,
+        "groupId",
+        "groupId",
+    ),
+    (OperationId::CreateGroupCluster, "groupId", "groupId"),
+];
 
 /// The body without the echoed ids that match the path (top level, or in each entry of an array
 /// body), or `None` when there is nothing to remove. A different id stays in, to be refused as
