@@ -28,7 +28,7 @@ pub fn page() -> Response<Body> {
         // Everything the page needs is inline or same-origin; nothing else may load.
         .header(
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
         )
         .body(Body::from(PAGE))
         .unwrap_or_else(|_| Response::new(Body::empty()))

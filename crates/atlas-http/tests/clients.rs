@@ -161,6 +161,38 @@ async fn the_mcp_servers_requests_are_served() {
     let again = s.call("POST", &uri, Some(&accept), Some(&entries)).await;
     assert_eq!(again.status, 201, "{}", again.text());
     assert_eq!(again.json()["totalCount"], 1);
+    // `atlas-create-cluster` sets compute auto-scaling bounds (the spec calls them read-only;
+    // Atlas takes them), backup and version settings, with its one version.
+    let cluster = json!({
+        "name": "mcp-cluster", "clusterType": "REPLICASET", "terminationProtectionEnabled": false,
+        "backupEnabled": true, "pitEnabled": false, "versionReleaseSystem": "CONTINUOUS",
+        "encryptionAtRestProvider": "NONE",
+        "replicationSpecs": [{"regionConfigs": [{
+            "providerName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+            "electableSpecs": {"instanceSize": "M10", "nodeCount": 3},
+            "autoScaling": {
+                "compute": {"enabled": true, "scaleDownEnabled": true, "minInstanceSize": "M10", "maxInstanceSize": "M30"},
+                "diskGB": {"enabled": true}
+            }
+        }]}]
+    });
+    let made = s
+        .call("POST", &clusters_uri(&s), Some(&accept), Some(&cluster))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    // `atlas-create-free-cluster`: an M0 on the TENANT provider, with the project's id in the body.
+    let free = json!({
+        "groupId": project, "name": "mcp-free", "clusterType": "REPLICASET",
+        "terminationProtectionEnabled": false,
+        "replicationSpecs": [{"zoneName": "Zone 1", "regionConfigs": [{
+            "providerName": "TENANT", "backingProviderName": "AWS", "regionName": "US_EAST_1",
+            "electableSpecs": {"instanceSize": "M0"}
+        }]}]
+    });
+    let made = s
+        .call("POST", &clusters_uri(&s), Some(&accept), Some(&free))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
     // Another project's id is still the read-only attribute Atlas refuses.
     let foreign = json!([{"groupId": "ffffffffffffffffffffffff", "ipAddress": "192.0.2.1"}]);
     let refused = s.call("POST", &uri, Some(&accept), Some(&foreign)).await;
@@ -402,4 +434,21 @@ async fn the_console_page_and_its_read_only_overview() {
         .filter_map(|e| e["eventTypeName"].as_str())
         .collect();
     assert!(names.contains(&"CLUSTER_CREATED"), "{names:?}");
+}
+
+#[tokio::test]
+async fn the_console_needs_credentials_from_other_addresses() {
+    use tower::ServiceExt as _;
+    let s = Server::new();
+    let mut request = axum::http::Request::builder()
+        .uri("/")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let remote: std::net::SocketAddr = "192.0.2.7:40000".parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(remote));
+    let answer = s.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(answer.headers().contains_key("www-authenticate"));
 }
