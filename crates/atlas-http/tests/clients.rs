@@ -33,6 +33,17 @@ async fn create_cluster(s: &Server, name: &str) -> common::Answer {
     .await
 }
 
+/// One operation's entry of a coverage report.
+fn operation(coverage: &Value, id: &str) -> Value {
+    coverage["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["operationId"] == id)
+        .unwrap()
+        .clone()
+}
+
 async fn add_fault(s: &Server, rule: Value) -> Value {
     let answer = s.control("POST", "/__localatlas/faults", Some(&rule)).await;
     assert_eq!(answer.status, 201, "{}", answer.text());
@@ -224,13 +235,7 @@ async fn a_fault_rule_fails_the_next_two_cluster_creations_then_lets_the_third_t
         .control("GET", "/__localatlas/coverage", None)
         .await
         .json();
-    let entry = coverage["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["operationId"] == "createGroupCluster")
-        .unwrap()
-        .clone();
+    let entry = operation(&coverage, "createGroupCluster");
     assert_eq!(entry["calls"], 3);
     assert_eq!(entry["serverErrors"], 2);
     assert_eq!(entry["statuses"], json!({"201": 1, "503": 2}));
@@ -339,15 +344,7 @@ async fn coverage_counts_what_reached_an_operation_and_lists_the_untouched() {
         .control("GET", "/__localatlas/coverage", None)
         .await
         .json();
-    let find = |id: &str| {
-        coverage["operations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["operationId"] == id)
-            .unwrap()
-            .clone()
-    };
+    let find = |id: &str| operation(&coverage, id);
     assert_eq!(find("listOrgs")["calls"], 1);
     assert_eq!(find("getGroup")["clientErrors"], 1);
     assert_eq!(find("getGroup")["errorRate"], 1.0);

@@ -44,15 +44,7 @@ impl Server {
             .spawn()
             .expect("binary starts");
         let deadline = Instant::now() + Duration::from_secs(20);
-        let boot: Value = loop {
-            if let Ok(text) = std::fs::read_to_string(&out)
-                && let Ok(v) = serde_json::from_str(&text)
-            {
-                break v;
-            }
-            assert!(Instant::now() < deadline, "no bootstrap file");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let boot = read_bootstrap(&out);
         let addr = boot["baseUrl"]
             .as_str()
             .unwrap()
@@ -179,6 +171,20 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The bootstrap file a starting server writes before it accepts connections.
+fn read_bootstrap(out: &Path) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(out)
+            && let Ok(v) = serde_json::from_str(&text)
+        {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "no bootstrap file");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -326,17 +332,7 @@ fn start_tls(store: &str, dir: &Path, tag: &str) -> (Child, Value, std::path::Pa
         .stderr(Stdio::null())
         .spawn()
         .expect("binary starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let boot: Value = loop {
-        if let Ok(text) = std::fs::read_to_string(&out)
-            && let Ok(v) = serde_json::from_str(&text)
-        {
-            break v;
-        }
-        assert!(Instant::now() < deadline, "no bootstrap file");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (child, boot, ca)
+    (child, read_bootstrap(&out), ca)
 }
 
 /// `localatlas coverage` against `url`: (success, stdout + stderr).
