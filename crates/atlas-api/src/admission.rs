@@ -3,14 +3,19 @@
 //! the HTTP layer: 406] → resolving the addressed project or organization → rate limit (429).
 //! Roles are checked later, inside the operation's own transaction (`crate::authorize`).
 //!
-//! All of it runs in one write transaction that commits whatever the verdict: the nonce count of
-//! a Digest request, an access-list entry's usage and a bucket's token stay spent even when the
-//! operation then fails, as they do in Atlas.
+//! It reads in one transaction, and what it spends stays spent whatever the verdict and even
+//! when the operation then fails, as in Atlas: the nonce count of a Digest request and a
+//! bucket's token are [`Counters`] (in memory for an embedded store, so admitting a GET writes
+//! nothing to the database), and an access-list entry's usage is recorded in a write
+//! transaction of its own, only when an access list let the request in.
 
 use atlas_model::Operation;
+
+use crate::call::{Call, Reply};
 use atlas_store::{Access, Tx};
 use time::OffsetDateTime;
 
+use crate::counters::Counters;
 use crate::credentials::{self, Presented, Verdict};
 use crate::engine::paths::segment;
 use crate::error::ApiError;
@@ -50,48 +55,121 @@ pub enum Admission {
 }
 
 impl Atlas {
-    /// Admits or refuses one request (blocking: runs a write transaction).
+    /// Admits or refuses one request (blocking: runs store transactions).
     pub fn admit(&self, request: &Request<'_>) -> Result<Admission, ApiError> {
         let now = self.clock.now();
-        self.transaction(Access::Write, |tx| admit(tx, request, now))
+        let (admission, used) = self.transaction(self.counters.access(), |tx| {
+            admit(tx, &self.counters, request, now)
+        })?;
+        if let Some(used) = used {
+            self.transaction(Access::Write, |tx| {
+                api_access_list::record_use(tx, &used, request.client_ip, now)
+            })?;
+        }
+        Ok(admission)
     }
 }
 
+impl Atlas {
+    /// Admits a request and runs the call `prepare` makes of the verdict, both in one
+    /// transaction when admission writes nothing to the store (counters in memory): a GET is
+    /// then one read transaction. `prepare` answers early (`Err`) for a refusal, a challenge, or
+    /// a request that cannot become a call (unknown route, version, malformed input). What the
+    /// call writes is rolled back when it fails; what admission spent never is.
+    pub fn serve<R>(
+        &self,
+        request: &Request<'_>,
+        prepare: impl FnOnce(Result<Admission, ApiError>) -> Result<Call, R>,
+    ) -> Result<Result<Reply, ApiError>, R> {
+        let Some((op, _)) = request
+            .op
+            .filter(|_| self.counters.access() == Access::Read)
+        else {
+            // Admission writes (shared counters): its own transaction commits what it spent.
+            let call = prepare(self.admit(request))?;
+            return Ok(self.execute(&call));
+        };
+        let now = self.clock.now();
+        let mut prepare = Some(prepare);
+        let mut early = None;
+        let mut used = None;
+        let mut deferred = None;
+        let answered = self.transaction(self.access_of(op), |tx| {
+            let verdict = admit(tx, &self.counters, request, now).map(|(admission, entry)| {
+                used = entry;
+                admission
+            });
+            let prepare = prepare
+                .take()
+                .ok_or_else(|| ApiError::internal("served twice"))?;
+            match prepare(verdict) {
+                Ok(call) if used.is_none() => self.engine.execute(tx, &call, now).map(Some),
+                // The call sees its own use of the access-list entry (the entry's count includes
+                // the request that lists it), so it runs after that use is recorded.
+                Ok(call) => {
+                    deferred = Some(call);
+                    Ok(None)
+                }
+                Err(response) => {
+                    early = Some(response);
+                    Ok(None)
+                }
+            }
+        });
+        if let Some(used) = used
+            && let Err(e) = self.transaction(Access::Write, |tx| {
+                api_access_list::record_use(tx, &used, request.client_ip, now)
+            })
+        {
+            return Ok(Err(e));
+        }
+        if let Some(call) = deferred {
+            return Ok(self.execute(&call));
+        }
+        match (answered, early) {
+            (_, Some(response)) => Err(response),
+            (Ok(Some(reply)), None) => Ok(Ok(reply)),
+            (Err(e), None) => Ok(Err(e)),
+            (Ok(None), None) => Ok(Err(ApiError::internal("no answer"))),
+        }
+    }
+}
+
+/// The verdict, and the access-list entry whose use to record.
 fn admit(
     tx: &mut dyn Tx,
+    counters: &Counters,
     request: &Request<'_>,
     now: OffsetDateTime,
-) -> Result<Admission, ApiError> {
+) -> Result<(Admission, Option<api_access_list::Admitted>), ApiError> {
     let open = request.op.is_some_and(|(op, _)| !op.authenticated);
     let principal = if open {
         Principal::Anonymous
     } else {
-        match credentials::authenticate(tx, request.method, request.presented, now)? {
+        match credentials::authenticate(tx, counters, request.method, request.presented, now)? {
             Verdict::Valid(principal) => principal,
-            Verdict::Stale => return Ok(Admission::Challenge { stale: true }),
-            Verdict::Invalid => return Ok(Admission::Challenge { stale: false }),
+            Verdict::Stale => return Ok((Admission::Challenge { stale: true }, None)),
+            Verdict::Invalid => return Ok((Admission::Challenge { stale: false }, None)),
         }
     };
-    if let Err(e) = api_access_list::admit(tx, &principal, request.client_ip, now) {
-        return Ok(Admission::Refused(e));
-    }
+    let used = match api_access_list::admit(tx, &principal, request.client_ip) {
+        Ok(used) => used,
+        Err(e) => return Ok((Admission::Refused(e), None)),
+    };
     let mut headers = Vec::new();
     if let (true, true, Some((op, params))) = (request.rate_limits, request.negotiated, request.op)
         && let Some(set) = ratelimit::endpoint_set(op)
         && let Some(key) = scope_key(tx, set.scope, params, &principal, request.client_ip)?
     {
-        match ratelimit::take(tx, &set, &key, now)? {
+        match ratelimit::take(tx, counters, &set, &key, now)? {
             Ok(allowed) => headers = allowed.headers(),
             Err(exhausted) => {
-                return Ok(Admission::Refused(ratelimit::exhausted_error(
-                    &set,
-                    request.path,
-                    exhausted,
-                )));
+                let refused = ratelimit::exhausted_error(&set, request.path, exhausted);
+                return Ok((Admission::Refused(refused), used));
             }
         }
     }
-    Ok(Admission::Admitted { principal, headers })
+    Ok((Admission::Admitted { principal, headers }, used))
 }
 
 /// The bucket key of a scope; `None` when the addressed project or organization does not exist

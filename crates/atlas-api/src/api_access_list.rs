@@ -263,16 +263,23 @@ pub fn required(tx: &mut dyn Tx, org_id: &str) -> Result<bool, ApiError> {
         .unwrap_or(false))
 }
 
-/// The admission check: may `principal` call from `client_ip`? Records the use on the entry that
-/// let it in.
+/// The entry of an access list that let a request in, whose use is then recorded.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    kind: Kind,
+    entry: Record,
+}
+
+/// The admission check: may `principal` call from `client_ip`? Returns the entry that let the
+/// request in, if an access list applies; [`record_use`] then records the use (in a write
+/// transaction of its own, so admission itself can stay read-only).
 pub fn admit(
     tx: &mut dyn Tx,
     principal: &Principal,
     client_ip: &str,
-    now: OffsetDateTime,
-) -> Result<(), ApiError> {
+) -> Result<Option<Admitted>, ApiError> {
     let Some((kind, org_id, credential)) = restricted(principal) else {
-        return Ok(());
+        return Ok(None);
     };
     let collection = collection(kind, org_id, credential);
     let (entries, _) = tx.list(&collection, Page::ALL)?;
@@ -280,7 +287,7 @@ pub fn admit(
         if required(tx, org_id)? {
             return Err(api_error!(ORG_REQUIRES_ACCESS_LIST, client_ip));
         }
-        return Ok(());
+        return Ok(None);
     }
     let caller = parse_address(client_ip);
     let matched: Option<Record> = caller.and_then(|ip| {
@@ -290,8 +297,23 @@ pub fn admit(
             // The most specific entry is the one that "let the request in".
             .max_by_key(|e| entry_network(&e.doc).map_or(0, |n| n.prefix))
     });
-    let Some(mut entry) = matched else {
+    let Some(entry) = matched else {
         return Err(api_error!(IP_ADDRESS_NOT_ON_ACCESS_LIST, client_ip));
+    };
+    Ok(Some(Admitted { kind, entry }))
+}
+
+/// Counts a use of the entry that admitted a request from `client_ip`, and when it was.
+pub fn record_use(
+    tx: &mut dyn Tx,
+    admitted: &Admitted,
+    client_ip: &str,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let Admitted { kind, entry } = admitted;
+    // Re-read: another request may have counted since admission read the entry.
+    let Some(mut entry) = tx.get(&entry.collection, &entry.key)? else {
+        return Ok(());
     };
     if let Value::Object(doc) = &mut entry.doc {
         let count = doc.get(kind.count()).and_then(Value::as_u64).unwrap_or(0) + 1;

@@ -28,6 +28,7 @@ use time::OffsetDateTime;
 
 use atlas_store::{Page, StoreResult, Tx};
 
+use crate::counters::Counters;
 use crate::principal::Principal;
 
 /// The Digest realm Atlas announces (semantics §4.1).
@@ -213,12 +214,13 @@ pub enum Verdict {
 /// Checks whatever credentials a request presented for `method`.
 pub fn authenticate(
     tx: &mut dyn Tx,
+    counters: &Counters,
     method: &str,
     presented: &Presented,
     now: OffsetDateTime,
 ) -> StoreResult<Verdict> {
     match presented {
-        Presented::Digest(d) => verify_digest(tx, method, d, now),
+        Presented::Digest(d) => verify_digest(tx, counters, method, d, now),
         Presented::Bearer(token) => {
             Ok(verify_token(tx, token, now)?.map_or(Verdict::Invalid, Verdict::Valid))
         }
@@ -258,28 +260,29 @@ fn nonce_collection(issued: i64) -> String {
 /// is too far behind the highest one.
 fn record_nonce_use(
     tx: &mut dyn Tx,
+    counters: &Counters,
     nonce: &str,
     issued: i64,
     nc: u64,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
-    let collection = nonce_collection(issued);
-    let record = tx.get(&collection, nonce)?;
-    if record.is_none() {
-        prune_nonces(tx, &collection, now)?;
+    let table = nonce_collection(issued);
+    if counters.is_empty(tx, &table)? {
+        prune_nonces(tx, counters, now)?;
     }
-    let field = |name: &str| {
-        record
-            .as_ref()
-            .and_then(|r| r.doc.get(name))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    let Some((max, window)) = advance_window(field("max"), field("window"), nc) else {
-        return Ok(false);
-    };
-    tx.upsert(&collection, nonce, &json!({"max": max, "window": window}))?;
-    Ok(true)
+    counters.modify(tx, &table, nonce, |record| {
+        let field = |name: &str| {
+            record
+                .and_then(|r| r.get(name))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        let (max, window) = (field("max"), field("window"));
+        match advance_window(max, window, nc) {
+            Some((max, window)) => (json!({"max": max, "window": window}), true),
+            None => (json!({"max": max, "window": window}), false),
+        }
+    })
 }
 
 /// The sliding window of used `nc` values after using `nc`: the highest count and a bitmask of
@@ -312,34 +315,19 @@ fn advance_window(max: u64, window: u64, nc: u64) -> Option<(u64, u64)> {
 
 /// Drops the use records of nonces that can no longer be accepted; runs when the first nonce
 /// of an issue minute is used, so about once a minute.
-fn prune_nonces(tx: &mut dyn Tx, current: &str, now: OffsetDateTime) -> StoreResult<()> {
-    let (_, used) = tx.list(
-        current,
-        Page {
-            offset: 0,
-            limit: 0,
-        },
-    )?;
-    if used > 0 {
-        return Ok(());
-    }
+fn prune_nonces(tx: &mut dyn Tx, counters: &Counters, now: OffsetDateTime) -> StoreResult<()> {
     let oldest_live = (now.unix_timestamp() - NONCE_SECONDS).div_euclid(60) - 1;
-    for collection in tx.collections_under(NONCES)? {
-        let minute = collection
-            .rsplit('/')
-            .next()
-            .and_then(|m| m.parse::<i64>().ok());
-        if minute.is_some_and(|m| m < oldest_live) {
-            tx.delete_tree(&collection)?;
-        }
-    }
-    Ok(())
+    counters.drop_tables(tx, NONCES, |table| {
+        let minute = table.rsplit('/').next().and_then(|m| m.parse::<i64>().ok());
+        minute.is_some_and(|m| m < oldest_live)
+    })
 }
 
 /// Verifies a Digest response (RFC 2617, MD5, `qop=auth` or none) for `method`, and records the
 /// nonce's use so the same request cannot be replayed.
 pub fn verify_digest(
     tx: &mut dyn Tx,
+    counters: &Counters,
     method: &str,
     d: &DigestResponse,
     now: OffsetDateTime,
@@ -380,7 +368,7 @@ pub fn verify_digest(
         (Some(_), Some(nc)) => u64::from_str_radix(nc, 16).unwrap_or(0),
         _ => 1,
     };
-    if !record_nonce_use(tx, &d.nonce, issued, nc, now)? {
+    if !record_nonce_use(tx, counters, &d.nonce, issued, nc, now)? {
         return Ok(Verdict::Stale);
     }
     let field = |name: &str| {

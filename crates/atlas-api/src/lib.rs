@@ -13,6 +13,7 @@ pub mod behaviours;
 pub mod bootstrap;
 pub mod call;
 pub mod clock;
+pub mod counters;
 pub mod credentials;
 pub mod download;
 pub mod engine;
@@ -43,12 +44,16 @@ pub use principal::Principal;
 pub struct Config {
     /// Default lifecycle policy of long-running resources (`--lifecycle`).
     pub lifecycle: lifecycle::Policy,
+    /// Keep nonce counts and rate-limit buckets in the store rather than in memory: for stores
+    /// that several instances share, so they spend from the same buckets (`counters`).
+    pub counters_in_store: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             lifecycle: lifecycle::Policy::Instant,
+            counters_in_store: false,
         }
     }
 }
@@ -59,6 +64,8 @@ pub struct Atlas {
     pub store: Arc<dyn Store>,
     /// The injected clock every timestamp, expiry and lifecycle reads; the control API moves it.
     pub clock: Arc<ControlledClock>,
+    /// Where admission's nonce counts and rate-limit buckets live.
+    counters: Arc<counters::Counters>,
     engine: Arc<engine::Engine>,
 }
 
@@ -70,6 +77,11 @@ impl Atlas {
         Atlas {
             store,
             clock: Arc::new(ControlledClock::new()),
+            counters: Arc::new(if config.counters_in_store {
+                counters::Counters::Stored
+            } else {
+                counters::Counters::in_memory()
+            }),
             engine: Arc::new(engine::Engine::new(
                 behaviours::Registry::standard(),
                 settings,
@@ -88,14 +100,20 @@ impl Atlas {
     /// Runs one call in one transaction (read-only for GET). Blocking: call it off the async
     /// runtime's worker threads.
     pub fn execute(&self, call: &Call) -> Result<Reply, ApiError> {
-        // Reads of resources with lifecycles may complete a transition, which is a write.
-        let access = if call.op.method == Method::Get && !self.engine.writes_on_read(call.op.id) {
+        let now = self.clock.now();
+        self.transaction(self.access_of(call.op), |tx| {
+            self.engine.execute(tx, call, now)
+        })
+    }
+
+    /// The transaction an operation needs: a read for a GET, unless reading a resource with a
+    /// lifecycle may complete a transition, which is a write.
+    fn access_of(&self, op: &atlas_model::Operation) -> Access {
+        if op.method == Method::Get && !self.engine.writes_on_read(op.id) {
             Access::Read
         } else {
             Access::Write
-        };
-        let now = self.clock.now();
-        self.transaction(access, |tx| self.engine.execute(tx, call, now))
+        }
     }
 
     /// Runs `work` in a transaction that commits only if it returns `Ok`.
@@ -198,7 +216,7 @@ impl Atlas {
                     credentials::revoke_subject(tx, &subject)?;
                 }
             }
-            ratelimit::clear(tx)?;
+            ratelimit::clear(tx, &self.counters)?;
             bootstrap::ensure(tx, now)
         })
     }

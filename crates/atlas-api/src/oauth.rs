@@ -41,14 +41,14 @@ impl Atlas {
     pub fn token(&self, request: &TokenRequest<'_>) -> Result<TokenOutcome, ApiError> {
         let now = self.clock.now();
         // Counted in its own transaction: a refused request still spends its token.
-        self.transaction(Access::Write, |tx| {
+        self.transaction(self.counters.access(), |tx| {
             if !request.rate_limits {
                 return Ok(());
             }
             let set = ratelimit::token_endpoint();
             let user = request.client.map_or("", |(id, _)| id);
             let key = format!("{}|{user}", request.client_ip);
-            match ratelimit::take(tx, &set, &key, now)? {
+            match ratelimit::take(tx, &self.counters, &set, &key, now)? {
                 Ok(_) => Ok(()),
                 Err(exhausted) => Err(token_rate_limited(&set, exhausted.retry_after)),
             }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::api_error;
+use crate::counters::Counters;
 use crate::engine::resources::relative;
 use crate::error::ApiError;
 
@@ -179,6 +180,7 @@ pub struct Exhausted {
 /// millisecond and no rounding ever loses or invents a token.
 pub fn take(
     tx: &mut dyn Tx,
+    counters: &Counters,
     set: &EndpointSet,
     scope_key: &str,
     now: OffsetDateTime,
@@ -188,36 +190,33 @@ pub fn take(
     let token = u128::from(set.refill_seconds.max(1)) * 1000;
     let full = u128::from(set.capacity) * token;
     let rate = u128::from(set.refill_rate.max(1));
-    let stored = tx.get(BUCKETS, &key)?;
-    let field = |name: &str| stored.as_ref().and_then(|r| r.doc.get(name));
-    let units = field("units")
-        .and_then(Value::as_str)
-        .and_then(|u| u.parse::<u128>().ok())
-        .unwrap_or(full);
-    let at = field("at").and_then(Value::as_i64).unwrap_or(now_ms);
-    // A clock set back never adds tokens.
-    let elapsed = u128::try_from(now_ms.saturating_sub(at)).unwrap_or(0);
-    let units = units.saturating_add(elapsed.saturating_mul(rate)).min(full);
-    let (units, outcome) = if units < token {
-        let wait_ms = (token - units).div_ceil(rate);
-        let retry_after = u64::try_from(wait_ms / 1000).unwrap_or(u64::MAX);
-        (units, Err(Exhausted { retry_after }))
-    } else {
-        let left = units - token;
-        let remaining = u64::try_from(left / token).unwrap_or(u64::MAX);
-        (
-            left,
-            Ok(Allowed {
-                limit: set.capacity,
-                remaining,
-            }),
-        )
-    };
-    tx.upsert(
-        BUCKETS,
-        &key,
-        &json!({"units": units.to_string(), "at": now_ms}),
-    )?;
+    let outcome = counters.modify(tx, BUCKETS, &key, |stored| {
+        let field = |name: &str| stored.and_then(|doc| doc.get(name));
+        let units = field("units")
+            .and_then(Value::as_str)
+            .and_then(|u| u.parse::<u128>().ok())
+            .unwrap_or(full);
+        let at = field("at").and_then(Value::as_i64).unwrap_or(now_ms);
+        // A clock set back never adds tokens.
+        let elapsed = u128::try_from(now_ms.saturating_sub(at)).unwrap_or(0);
+        let units = units.saturating_add(elapsed.saturating_mul(rate)).min(full);
+        let (units, outcome) = if units < token {
+            let wait_ms = (token - units).div_ceil(rate);
+            let retry_after = u64::try_from(wait_ms / 1000).unwrap_or(u64::MAX);
+            (units, Err(Exhausted { retry_after }))
+        } else {
+            let left = units - token;
+            let remaining = u64::try_from(left / token).unwrap_or(u64::MAX);
+            (
+                left,
+                Ok(Allowed {
+                    limit: set.capacity,
+                    remaining,
+                }),
+            )
+        };
+        (json!({"units": units.to_string(), "at": now_ms}), outcome)
+    })?;
     Ok(outcome)
 }
 
@@ -243,12 +242,8 @@ pub fn exhausted_error(set: &EndpointSet, request_path: &str, e: Exhausted) -> A
 }
 
 /// Drops every bucket (reset).
-pub fn clear(tx: &mut dyn Tx) -> Result<(), ApiError> {
-    let (buckets, _) = tx.list(BUCKETS, atlas_store::Page::ALL)?;
-    for bucket in buckets {
-        tx.delete(BUCKETS, &bucket.key)?;
-    }
-    Ok(())
+pub fn clear(tx: &mut dyn Tx, counters: &Counters) -> Result<(), ApiError> {
+    Ok(counters.clear(tx, BUCKETS)?)
 }
 
 #[cfg(test)]
@@ -285,6 +280,11 @@ mod tests {
 
     #[test]
     fn buckets_count_down_refuse_and_refill() {
+        buckets_in(&Counters::in_memory());
+        buckets_in(&Counters::Stored);
+    }
+
+    fn buckets_in(counters: &Counters) {
         let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::memory().unwrap());
         let set = EndpointSet {
             id: "test".into(),
@@ -297,7 +297,7 @@ mod tests {
         let take_at = |t: OffsetDateTime| {
             store
                 .write(|tx| {
-                    take(tx, &set, "k", t)
+                    take(tx, counters, &set, "k", t)
                         .map_err(|_| atlas_store::StoreError::Unavailable("x".into()))
                 })
                 .unwrap()

@@ -4,7 +4,7 @@
 //! ratios to the floor and to Prism, since absolute numbers on shared machines are noise.
 //!
 //! ```text
-//! cargo build --release && cargo run --release -p atlas-bench -- [--quick] [--no-prism] [--out FILE]
+//! cargo build --release && cargo run --release -p atlas-bench -- [--quick] [--no-prism] [--only NAME] [--out FILE]
 //! ```
 
 mod load;
@@ -31,6 +31,9 @@ struct Options {
     prism: bool,
     scaling: Vec<usize>,
     out: Option<PathBuf>,
+    /// Only scenarios whose name contains this (`--only`; `--only scaling` for the scaling
+    /// figures alone), for profiling one of them.
+    only: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -55,6 +58,11 @@ fn main() -> anyhow::Result<()> {
             .position(|a| a == "--out")
             .and_then(|i| args.get(i + 1))
             .map(PathBuf::from),
+        only: args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1))
+            .cloned(),
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -347,7 +355,12 @@ async fn bench(options: Options) -> anyhow::Result<()> {
 
     let scenarios = scenarios(&project, &list_project);
     let mut rows = Vec::new();
-    for scenario in &scenarios {
+    for scenario in scenarios.iter().filter(|s| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|o| s.name.contains(o.as_str()))
+    }) {
         for &connections in &options.connections {
             let auth = if scenario.bearer { &bearer } else { &digest };
             rows.push(measure(&atlas, scenario, connections, auth, options.duration).await?);
@@ -369,7 +382,11 @@ async fn bench(options: Options) -> anyhow::Result<()> {
             eprintln!("done: {} x{connections}", scenario.name);
         }
     }
-    let scaling = scaling(&atlas, &digest, &org, &options).await?;
+    let scaling = if options.only.as_ref().is_none_or(|o| o == "scaling") {
+        scaling(&atlas, &digest, &org, &options).await?
+    } else {
+        Vec::new()
+    };
     let report = report(&options, &atlas, &floor, prism.as_ref(), &rows, &scaling);
     println!("{report}");
     if let Some(out) = &options.out {

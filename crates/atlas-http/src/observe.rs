@@ -37,7 +37,8 @@ pub struct Injected {
 #[derive(Clone, Debug)]
 struct Entry {
     seq: u64,
-    at: String,
+    /// Formatted only when read: recording stays cheap on the request path.
+    at: time::OffsetDateTime,
     method: String,
     path: String,
     status: u16,
@@ -88,7 +89,7 @@ impl Observe {
         }
         let entry = Entry {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            at: atlas_api::clock::atlas_timestamp(time::OffsetDateTime::now_utc()),
+            at: time::OffsetDateTime::now_utc(),
             method: method.to_owned(),
             path: path.to_owned(),
             status,
@@ -115,7 +116,7 @@ impl Observe {
             .map(|e| {
                 json!({
                     "seq": e.seq,
-                    "at": e.at,
+                    "at": atlas_api::clock::atlas_timestamp(e.at),
                     "method": e.method,
                     "path": e.path,
                     // A dropped connection got no status at all.

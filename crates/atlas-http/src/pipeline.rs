@@ -32,14 +32,23 @@ use crate::router::Routed;
 use crate::serve::Cut;
 use crate::{API_PREFIX, App, console, control, oauth, private};
 
-/// Runs blocking work (store transactions) off the async workers; a panic inside becomes an
-/// Atlas 500 instead of a dropped connection.
+/// Runs blocking work that may take long (control operations: resets, imports) off the async
+/// workers; a panic inside becomes an Atlas 500 instead of a dropped connection.
 async fn blocking<R: Send + 'static>(
     work: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::internal(format!("handler failed: {e}")))
+}
+
+/// Runs an API request's store work on the calling worker. Its transactions take microseconds,
+/// less than handing them to the blocking pool would cost (a thread hand-off each way, and one
+/// allocator heap per pool thread: measured in docs/performance.md). A panic inside becomes an
+/// Atlas 500 instead of a dropped connection.
+fn guarded<R>(work: impl FnOnce() -> R) -> Result<R, ApiError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|_| ApiError::internal("handler panicked"))
 }
 
 /// The single entry point of the server: dispatches, then applies what a fault rule decided for
@@ -137,7 +146,7 @@ async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body
         let outcome = if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
             oauth_request(app, request, path, client_ip).await
         } else if path.starts_with(private::PREFIX) {
-            private_request(app, request, path, client_ip).await
+            private_request(app, request, path, &client_ip)
         } else {
             Err(api_error!(RESOURCE_NOT_FOUND, path))
         };
@@ -191,7 +200,7 @@ async fn control_request(
 ) -> Result<Response<Body>, ApiError> {
     let local = peer.is_none_or(|p| p.ip().is_loopback());
     let (parts, body) = request.into_parts();
-    if !local && let Some(refusal) = authenticate(app, &parts, client_ip).await? {
+    if !local && let Some(refusal) = authenticate(app, &parts, &client_ip)? {
         return Ok(refusal);
     }
     let method = parts.method;
@@ -203,26 +212,23 @@ async fn control_request(
 /// Authenticates a request outside the operation table (the control API from elsewhere than
 /// loopback, the private endpoints): `None` when admitted, else the answer (a Digest
 /// challenge, a 401 or 403).
-async fn authenticate(
-    app: &Arc<App>,
+fn authenticate(
+    app: &App,
     request: &axum::http::request::Parts,
-    client_ip: String,
+    client_ip: &str,
 ) -> Result<Option<Response<Body>>, ApiError> {
     let presented = auth::parse(header_str(&request.headers, header::AUTHORIZATION));
-    let method = request.method.as_str().to_owned();
-    let app2 = app.clone();
-    let admitted = blocking(move || {
-        app2.atlas.admit(&admission::Request {
-            method: &method,
+    let admitted = guarded(|| {
+        app.atlas.admit(&admission::Request {
+            method: request.method.as_str(),
             presented: &presented,
-            client_ip: &client_ip,
+            client_ip,
             op: None,
             path: "",
             negotiated: false,
             rate_limits: false,
         })
-    })
-    .await??;
+    })??;
     match admitted {
         Admission::Admitted { .. } => Ok(None),
         Admission::Challenge { stale } => Ok(Some(auth::challenge(&app.atlas, stale))),
@@ -230,21 +236,19 @@ async fn authenticate(
     }
 }
 
-async fn private_request(
-    app: &Arc<App>,
+fn private_request(
+    app: &App,
     request: Request,
     path: &str,
-    client_ip: String,
+    client_ip: &str,
 ) -> Result<Response<Body>, ApiError> {
     let (parts, _) = request.into_parts();
     match private::route(&parts.method, path)? {
         private::Route::Open(answer) => Ok(answer()),
-        private::Route::Authenticated(answer) => {
-            match authenticate(app, &parts, client_ip.clone()).await? {
-                Some(refusal) => Ok(refusal),
-                None => Ok(answer(&client_ip)),
-            }
-        }
+        private::Route::Authenticated(answer) => Ok(match authenticate(app, &parts, client_ip)? {
+            Some(refusal) => refusal,
+            None => answer(client_ip),
+        }),
     }
 }
 
@@ -263,9 +267,8 @@ async fn oauth_request(
     }
     let authorization = header_str(request.headers(), header::AUTHORIZATION).map(str::to_owned);
     let body = read_body(request.into_body(), app.config.max_body_bytes).await?;
-    let app = app.clone();
     let revoke = path.ends_with("revoke");
-    blocking(move || {
+    guarded(|| {
         if revoke {
             oauth::revoke(&app.atlas, authorization.as_deref(), &body)
         } else {
@@ -278,8 +281,7 @@ async fn oauth_request(
                 rate_limits,
             )
         }
-    })
-    .await?
+    })?
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
@@ -301,10 +303,10 @@ async fn atlas_request(
     client_ip: String,
     style: Style,
 ) -> Response<Body> {
-    // Everything that needs no store is done here, on the async side; everything that does
-    // (admission, then the operation) runs in one blocking hop, so a request crosses to the
-    // blocking pool once. Errors found early are reported in Atlas's order there: credentials
-    // first, then the route, the version, and only then malformed input.
+    // Everything that needs no store is done first, including reading the body; everything that
+    // does (admission, then the operation) follows in one guarded section. Errors found early
+    // are reported in Atlas's order there: credentials first, then the route, the version, and
+    // only then malformed input.
     let method = Method::parse(request.method().as_str());
     let rel = path.strip_prefix(API_PREFIX).unwrap_or_default();
     let routed = match method {
@@ -320,14 +322,12 @@ async fn atlas_request(
     let method_name = request.method().as_str().to_owned();
     let base_url = base_url(request.headers(), request.uri(), app.config.tls);
     let body = read_body(request.into_body(), app.config.max_body_bytes).await;
-    let app2 = app.clone();
-    let answered = blocking(move || {
-        let app = app2;
+    let answered = guarded(move || {
         let op = match &routed {
             Routed::Operation(op, params) => Some((*op, params.as_slice())),
             _ => None,
         };
-        let admitted = app.atlas.admit(&admission::Request {
+        let request = admission::Request {
             method: &method_name,
             presented: &presented,
             client_ip: &client_ip,
@@ -335,74 +335,94 @@ async fn atlas_request(
             path: &path,
             negotiated: served.is_some(),
             rate_limits: app.config.rate_limits,
-        });
-        let (principal, rate_headers) = match admitted {
-            Ok(Admission::Admitted { principal, headers }) => (principal, headers),
-            Ok(Admission::Challenge { stale }) => return auth::challenge(&app.atlas, stale),
-            Ok(Admission::Refused(e)) | Err(e) => return render::error(&e, style, &[]),
         };
-        let (op, raw_params) = match routed {
-            Routed::Operation(op, params) => (op, params),
-            Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
-                let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-                let e = api_error!(METHOD_NOT_ALLOWED, method_name.as_str(), path.as_str())
-                    .with_header("Allow", allow.join(", "));
-                return render::error(&e, style, &[]);
-            }
-            _ => return render::error(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), style, &[]),
+        // The `RateLimit-*` and deprecation headers of whatever the operation answers.
+        let mut extra = Vec::new();
+        // Set once the request reached its operation: coverage counts whatever it answers.
+        let mut touched = None;
+        let mut injected = None;
+        let early = |e: &ApiError, headers: &[(&'static str, String)]| {
+            Early::Respond(Box::new(render::error(e, style, headers)))
         };
-        // From here on the request reached its operation: coverage counts whatever it answers.
-        let touched = Touched {
-            op,
-            principal: principal.name().to_owned(),
-        };
-        let target = faults::Target {
-            method: &method_name,
-            path: &path,
-            op: Some(op),
-            principal: Some(&principal),
-        };
-        let injected = match app.faults.check(&target).map(|d| faulted(d, style)) {
-            Some(Faulted::Answer(mut answer)) => {
-                answer.extensions_mut().insert(touched);
-                return answer;
-            }
-            Some(Faulted::Proceed(injected)) => Some(injected),
-            None => None,
-        };
-        let mut response = (|| {
-            let Some(served) = served else {
-                return render::error(&api_error!(INVALID_VERSION_DATE), style, &[]);
+        let served_call = app.atlas.serve(&request, |admitted| {
+            let (principal, rate_headers) = match admitted {
+                Ok(Admission::Admitted { principal, headers }) => (principal, headers),
+                // The challenge's fresh nonce needs the store: answered after the transaction.
+                Ok(Admission::Challenge { stale }) => return Err(Early::Challenge { stale }),
+                Ok(Admission::Refused(e)) | Err(e) => return Err(early(&e, &[])),
             };
-            let mut extra = negotiate::lifecycle_headers(op, &served);
+            let (op, raw_params) = match &routed {
+                Routed::Operation(op, params) => (*op, params.clone()),
+                Routed::MethodNotAllowed(allowed) if !allowed.is_empty() => {
+                    let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                    let e = api_error!(METHOD_NOT_ALLOWED, method_name.as_str(), path.as_str())
+                        .with_header("Allow", allow.join(", "));
+                    return Err(early(&e, &[]));
+                }
+                _ => return Err(early(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), &[])),
+            };
+            touched = Some(Touched {
+                op,
+                principal: principal.name().to_owned(),
+            });
+            let target = faults::Target {
+                method: &method_name,
+                path: &path,
+                op: Some(op),
+                principal: Some(&principal),
+            };
+            match app.faults.check(&target).map(|d| faulted(d, style)) {
+                Some(Faulted::Answer(answer)) => return Err(Early::Respond(Box::new(answer))),
+                Some(Faulted::Proceed(fired)) => injected = Some(fired),
+                None => {}
+            }
+            let Some(served) = served else {
+                return Err(early(&api_error!(INVALID_VERSION_DATE), &[]));
+            };
+            extra = negotiate::lifecycle_headers(op, &served);
             extra.extend(rate_headers);
             let origin = Origin {
-                base_url,
-                path,
-                query,
-                client_ip,
+                base_url: base_url.clone(),
+                path: path.clone(),
+                query: query.clone(),
+                client_ip: client_ip.clone(),
             };
-            let call = match body
-                .and_then(|bytes| decode(op, raw_params, &bytes, served, principal, origin))
-            {
-                Ok(call) => call,
-                Err(e) => return render::error(&e, style, &extra),
-            };
-            match app.atlas.execute(&call) {
-                Ok(reply) => render::reply(reply, &served.content_type(), style, &extra),
-                // A project that does not exist answers without rate-limit headers (admission
-                // found no bucket for it); any other error keeps them (semantics §3.1).
-                Err(e) => render::error(&e, style, &extra),
+            let call = body
+                .as_deref()
+                .map_err(Clone::clone)
+                .and_then(|bytes| decode(op, raw_params, bytes, served, principal, origin))
+                .map_err(|e| early(&e, &extra))?;
+            Ok(call)
+        });
+        let mut response = match served_call {
+            Ok(Ok(reply)) => {
+                let content_type = served.map(|s| s.content_type()).unwrap_or_default();
+                render::reply(reply, &content_type, style, &extra)
             }
-        })();
-        response.extensions_mut().insert(touched);
+            // A project that does not exist answers without rate-limit headers (admission found
+            // no bucket for it); any other error keeps them (semantics §3.1).
+            Ok(Err(e)) => render::error(&e, style, &extra),
+            Err(Early::Respond(response)) => *response,
+            Err(Early::Challenge { stale }) => auth::challenge(&app.atlas, stale),
+        };
+        if let Some(touched) = touched {
+            response.extensions_mut().insert(touched);
+        }
         if let Some(injected) = injected {
             response.extensions_mut().insert(injected);
         }
         response
-    })
-    .await;
+    });
     answered.unwrap_or_else(|e| render::error(&e, style, &[]))
+}
+
+/// An answer given before the operation runs.
+enum Early {
+    Respond(Box<Response<Body>>),
+    /// A Digest challenge, answered once the transaction is over (its nonce reads the store).
+    Challenge {
+        stale: bool,
+    },
 }
 
 /// The caller's address: the right-most address of the trusted header when one is configured

@@ -11,7 +11,7 @@ mod common;
 
 use atlas_model::operation_by_name;
 use atlas_schema::{Hints, Mode, Schemas};
-use common::{Client, JSON_2023, Server, assert_atlas_error, digest};
+use common::{Client, JSON_2023, Options, Server, assert_atlas_error, digest};
 use serde_json::{Value, json};
 
 const V2025: &str = "application/vnd.atlas.2025-02-19+json";
@@ -444,7 +444,21 @@ async fn a_service_account_access_list_applies_to_using_tokens_not_to_minting_th
 
 #[tokio::test]
 async fn a_replayed_digest_request_fails_and_an_old_nonce_is_stale() {
-    let s = Server::with_clock();
+    replayed_digest_requests_fail(Server::with_clock()).await;
+}
+
+/// The same with the counters in the store (how instances sharing a store run).
+#[tokio::test]
+async fn stored_nonce_counts_refuse_replays_too() {
+    replayed_digest_requests_fail(Server::with(Options {
+        frozen_clock: true,
+        counters_in_store: true,
+        ..Options::default()
+    }))
+    .await;
+}
+
+async fn replayed_digest_requests_fail(s: Server) {
     let challenge = s
         .anonymous("GET", "/api/atlas/v2/groups", Some(JSON_2023), None)
         .await;
@@ -503,7 +517,21 @@ async fn a_replayed_digest_request_fails_and_an_old_nonce_is_stale() {
 
 #[tokio::test]
 async fn rate_limits_count_down_then_answer_429_with_retry_after() {
-    let s = Server::with_clock();
+    rate_limits_count_down(Server::with_clock()).await;
+}
+
+/// The same with the buckets in the store (how instances sharing a store run).
+#[tokio::test]
+async fn stored_rate_limit_buckets_count_down_too() {
+    rate_limits_count_down(Server::with(Options {
+        frozen_clock: true,
+        counters_in_store: true,
+        ..Options::default()
+    }))
+    .await;
+}
+
+async fn rate_limits_count_down(s: Server) {
     // GET /orgs: capacity 300, refilled 100 per 60 s, per caller (§6, observed).
     for i in 0..300u64 {
         let answer = s.get("/api/atlas/v2/orgs").await;

@@ -221,6 +221,8 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     let store = open_store(args.store.as_deref())?;
     let config = Config {
         lifecycle: args.lifecycle.into(),
+        // The embedded store serves one process: admission's counters stay in its memory.
+        counters_in_store: false,
     };
     let atlas = Atlas::new(store.clone(), config);
     let boot = atlas

@@ -256,6 +256,8 @@ pub struct Options {
     pub config: HttpConfig,
     /// Freeze the injected clock, so only [`Server::advance`] moves it.
     pub frozen_clock: bool,
+    /// Keep nonce counts and rate-limit buckets in the store, as shared stores do.
+    pub counters_in_store: bool,
 }
 
 impl Default for Options {
@@ -266,6 +268,7 @@ impl Default for Options {
                 ..HttpConfig::default()
             },
             frozen_clock: false,
+            counters_in_store: false,
         }
     }
 }
@@ -293,7 +296,11 @@ impl Server {
 
     pub fn with(options: Options) -> Server {
         let store = Arc::new(SqliteStore::memory().expect("memory store"));
-        let atlas = Atlas::new(store, Config::default());
+        let config = Config {
+            counters_in_store: options.counters_in_store,
+            ..Config::default()
+        };
+        let atlas = Atlas::new(store, config);
         if options.frozen_clock {
             atlas.clock.freeze();
         }
