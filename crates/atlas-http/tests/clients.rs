@@ -33,15 +33,19 @@ async fn create_cluster(s: &Server, name: &str) -> common::Answer {
     .await
 }
 
-/// One operation's entry of a coverage report.
-fn operation(coverage: &Value, id: &str) -> Value {
-    coverage["operations"]
-        .as_array()
+/// The element of the JSON array `list` whose `field` is `value`.
+fn find(list: &Value, field: &str, value: &str) -> Value {
+    list.as_array()
         .unwrap()
         .iter()
-        .find(|o| o["operationId"] == id)
-        .unwrap()
+        .find(|e| e[field] == value)
+        .unwrap_or_else(|| panic!("no {field} = {value} in {list}"))
         .clone()
+}
+
+/// One operation's entry of a coverage report.
+fn operation(coverage: &Value, id: &str) -> Value {
+    find(&coverage["operations"], "operationId", id)
 }
 
 async fn add_fault(s: &Server, rule: Value) -> Value {
@@ -380,27 +384,9 @@ async fn the_console_page_and_its_read_only_overview() {
     let created = create_cluster(&s, "watched").await;
     assert_eq!(created.status, 201, "{}", created.text());
     let state = |overview: &Value| {
-        let org = overview["organizations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["id"] == s.boot.org_id.as_str())
-            .unwrap()
-            .clone();
-        let project = org["projects"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"] == s.boot.project_id.as_str())
-            .unwrap()
-            .clone();
-        let clusters = project["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["collection"] == "clusters")
-            .unwrap()
-            .clone();
+        let org = find(&overview["organizations"], "id", &s.boot.org_id);
+        let project = find(&org["projects"], "id", &s.boot.project_id);
+        let clusters = find(&project["resources"], "collection", "clusters");
         (
             clusters["items"][0]["state"].clone(),
             clusters["items"][0]["to"].clone(),
