@@ -116,6 +116,13 @@ impl ApiError {
         self.0.keep_writes
     }
 
+    /// The same error answered with another status (an injected fault naming both a status and
+    /// a catalogue code).
+    pub fn with_status(mut self, status: u16) -> ApiError {
+        self.0.status = status;
+        self
+    }
+
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> ApiError {
         self.0.headers.push((name, value.into()));
         self

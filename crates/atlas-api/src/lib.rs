@@ -22,6 +22,7 @@ pub mod error_codes;
 pub mod ids;
 pub mod lifecycle;
 pub mod oauth;
+pub mod overview;
 pub mod principal;
 pub mod principals;
 pub mod ratelimit;

@@ -296,12 +296,7 @@ pub fn settle(
         return Ok(Settled::Present(doc));
     };
     let shared = Shared::load(tx)?;
-    let done = match shared.policy(settings, &transition.kind) {
-        Policy::Instant => transition.reads >= 1,
-        Policy::Realistic => now.unix_timestamp() - transition.started_at >= transition.seconds,
-        Policy::Manual => shared.generation > transition.generation,
-    };
-    if done {
+    if shared.completes(settings, &transition, now) {
         return complete(tx, collection, key, doc, &transition);
     }
     transition.reads += 1;
@@ -310,6 +305,59 @@ pub fn settle(
     }
     tx.update(collection, key, &doc)?;
     Ok(Settled::Present(doc))
+}
+
+impl Shared {
+    /// Whether a read at `now` completes `transition` under the policy in force.
+    fn completes(&self, settings: &Settings, transition: &Transition, now: OffsetDateTime) -> bool {
+        match self.policy(settings, &transition.kind) {
+            Policy::Instant => transition.reads >= 1,
+            Policy::Realistic => now.unix_timestamp() - transition.started_at >= transition.seconds,
+            Policy::Manual => self.generation > transition.generation,
+        }
+    }
+}
+
+/// What the next read of a document would show of its lifecycle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Peek {
+    /// No transition in progress, or one the next read completes: the state field's value.
+    Settled { field: String, state: Value },
+    /// In transition: the state now and the one it is heading to.
+    Moving {
+        field: String,
+        state: Value,
+        to: String,
+    },
+    /// A deletion the next read completes: the resource is gone.
+    Gone,
+}
+
+/// What the next read of `doc` would show of its lifecycle, without reading it (so without
+/// counting a read or completing anything); `None` for a document without a transition. An
+/// observer (the console) uses this so that watching never changes what clients see.
+pub fn peek(
+    shared: &Shared,
+    settings: &Settings,
+    doc: &Value,
+    now: OffsetDateTime,
+) -> Option<Peek> {
+    let transition = pending(doc)?;
+    if !shared.completes(settings, &transition, now) {
+        let state = doc.get(&transition.field).cloned().unwrap_or(Value::Null);
+        return Some(Peek::Moving {
+            field: transition.field,
+            state,
+            to: transition.to,
+        });
+    }
+    Some(match transition.then {
+        Then::Delete => Peek::Gone,
+        Then::Settle => Peek::Settled {
+            field: transition.field,
+            state: Value::String(transition.to),
+        },
+    })
 }
 
 /// Every document of `collection` as a read sees it (transitions settled, completed deletions

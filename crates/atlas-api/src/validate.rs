@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
-use atlas_model::{Location, Param, ParamKind, ScalarKind};
+use atlas_model::{Location, OperationId, Param, ParamKind, ScalarKind};
 use atlas_schema::{Mode, Schemas, ViolationKind};
 use regex::Regex;
 use serde_json::Value;
@@ -146,12 +146,57 @@ pub fn body(call: &Call) -> Result<(), ApiError> {
     let Some(schema) = media.schema else {
         return Ok(());
     };
+    let without_echoes = without_echoed_ids(call, body);
+    let body = without_echoes.as_ref().unwrap_or(body);
     match Schemas::global().validate(schema, Mode::Request, body) {
         Ok(()) => Ok(()),
         Err(violations) => Err(violations
             .first()
             .map(|v| violation_error(v, body))
             .unwrap_or_else(|| api_error!(INVALID_JSON))),
+    }
+}
+
+/// Read-only fields real clients send in request bodies, which Atlas accepts when they repeat
+/// the id the path names: (operation, body field, path parameter). MongoDB's MCP server sends
+/// `groupId` in every IP access-list entry it creates (`atlas-create-access-list`, and the
+/// current-IP entry before creating clusters) and in the cluster `atlas-create-free-cluster`
+/// creates, and those requests succeed against Atlas.
+const ECHOED_IDS: &[(OperationId, &str, &str)] = &[
+    (
+        OperationId::CreateGroupAccessListEntry,
+        "groupId",
+        "groupId",
+    ),
+    (OperationId::CreateGroupCluster, "groupId", "groupId"),
+];
+
+/// The body without the echoed ids that match the path (top level, or in each entry of an array
+/// body), or `None` when there is nothing to remove. A different id stays in, to be refused as
+/// the read-only attribute it is.
+fn without_echoed_ids(call: &Call, body: &Value) -> Option<Value> {
+    let (_, field, param) = ECHOED_IDS.iter().find(|(op, ..)| *op == call.op.id)?;
+    let expected = call.path_param(param)?;
+    let echoes = |v: &Value| v.get(*field).and_then(Value::as_str) == Some(expected);
+    let strip = |v: &mut Value| {
+        if let Some(map) = v.as_object_mut()
+            && map.get(*field).and_then(Value::as_str) == Some(expected)
+        {
+            map.remove(*field);
+        }
+    };
+    match body {
+        Value::Array(items) if items.iter().any(echoes) => {
+            let mut copy = body.clone();
+            copy.as_array_mut()?.iter_mut().for_each(strip);
+            Some(copy)
+        }
+        Value::Object(_) if echoes(body) => {
+            let mut copy = body.clone();
+            strip(&mut copy);
+            Some(copy)
+        }
+        _ => None,
     }
 }
 

@@ -1,9 +1,9 @@
-//! The control API under `/__localatlas/` (not part of Atlas): health (with the store's), metrics,
-//! coverage, reset, state export and import, the clock and lifecycle policies, test principals
-//! with given roles, and accepting invitations as their invitee. Plain `application/json`; open from loopback, Atlas credentials required from
-//! elsewhere.
-
-use std::sync::atomic::Ordering;
+//! The control API under `/__localatlas/` (not part of Atlas): health (with the store's),
+//! Prometheus metrics, coverage, reset, state export and import, the clock and lifecycle policies,
+//! test principals with given roles, and accepting invitations as their invitee; for the console,
+//! the resources overview, the events timeline, the recent requests, and the fault rules (see
+//! [`crate::faults`]). Plain `application/json`; open from loopback, Atlas credentials required
+//! from elsewhere.
 
 use atlas_api::ApiError;
 use atlas_api::clock::Change;
@@ -57,7 +57,17 @@ pub fn handle(
             StatusCode::OK,
             &app.atlas.import_state(&body_json(body)?)?,
         )),
-        ("GET", "coverage") => Ok(json(StatusCode::OK, &coverage(app))),
+        ("GET", "coverage") => Ok(json(
+            StatusCode::OK,
+            &app.observe.coverage(app.atlas.behaviours()),
+        )),
+        ("GET", "requests") => Ok(json(StatusCode::OK, &app.observe.recent())),
+        ("GET", "resources") => Ok(json(StatusCode::OK, &app.atlas.overview()?)),
+        ("GET", "events") => Ok(json(StatusCode::OK, &app.atlas.timeline(200)?)),
+        ("GET", crate::console::CONTROL_PATH) => Ok(crate::console::page()),
+        (_, _) if rest == "faults" || rest.starts_with("faults/") => {
+            faults(app, method, rest, body)
+        }
         ("POST", "reset") => {
             let boot = app.atlas.reset()?;
             Ok(json(
@@ -135,28 +145,29 @@ fn health(app: &App) -> Response<Body> {
     }
 }
 
-/// Per operation: who serves it and how many calls it served since start.
-fn coverage(app: &App) -> Value {
-    let behaviours = app.atlas.behaviours();
-    let operations: Vec<Value> = OPERATIONS
-        .iter()
-        .map(|op| {
-            json!({
-                "operationId": op.name,
-                "method": op.method.as_str(),
-                "path": op.path,
-                "servedBy": if behaviours.served_by(op.id).is_some() { "behaviour" } else { "generic" },
-                "behaviour": behaviours.served_by(op.id),
-                "calls": app.calls[op.id as usize].load(Ordering::Relaxed),
-            })
-        })
-        .collect();
-    let by_behaviour = operations
-        .iter()
-        .filter(|o| o["servedBy"] == "behaviour")
-        .count();
-    json!({
-        "operations": operations,
-        "summary": {"total": OPERATIONS.len(), "behaviour": by_behaviour, "generic": OPERATIONS.len() - by_behaviour},
-    })
+/// `GET faults` lists the rules, `POST faults` adds one, `DELETE faults` removes all,
+/// `DELETE faults/{id}` one.
+fn faults(app: &App, method: &Method, rest: &str, body: &[u8]) -> Result<Response<Body>, ApiError> {
+    let not_found = || atlas_api::api_error!(RESOURCE_NOT_FOUND, format!("{PREFIX}{rest}"));
+    match (method.as_str(), rest.strip_prefix("faults/")) {
+        ("GET", None) => Ok(json(StatusCode::OK, &json!({"rules": app.faults.list()}))),
+        ("POST", None) => app
+            .faults
+            .add(&body_json(body)?)
+            .map(|rule| json(StatusCode::CREATED, &rule))
+            .map_err(bad_request),
+        ("DELETE", None) => {
+            app.faults.clear();
+            Ok(json(StatusCode::OK, &json!({"rules": []})))
+        }
+        ("DELETE", Some(id)) => match id.parse::<u64>() {
+            Ok(id) if app.faults.remove(id) => Ok(json(StatusCode::OK, &json!({"removed": id}))),
+            _ => Err(not_found()),
+        },
+        _ => Err(atlas_api::api_error!(
+            METHOD_NOT_ALLOWED,
+            method.as_str(),
+            format!("{PREFIX}{rest}")
+        )),
+    }
 }

@@ -3,23 +3,29 @@
 //! [`app`] builds the one axum service used by the binary and by the in-process tests: a single
 //! fallback handler ([`pipeline::handle`]) instead of 540 routes — the operation table drives a
 //! model-built [`router`]. Modules follow the pipeline: [`router`], [`auth`], [`negotiate`],
-//! [`pipeline`], [`render`]; plus [`oauth`] (token endpoints) and [`control`] (`/__localatlas/`).
+//! [`pipeline`], [`render`]; plus [`oauth`] (token endpoints), [`private`] (the endpoints
+//! outside the spec that clients call), [`control`] (`/__localatlas/`) with [`faults`],
+//! [`observe`] (coverage, recent requests), [`metrics`] (Prometheus) and the [`console`]; [`serve`] and [`tls`] put the
+//! service on a socket.
 
 pub mod auth;
+pub mod console;
 pub mod control;
+pub mod faults;
 pub mod metrics;
 pub mod negotiate;
 pub mod oauth;
+pub mod observe;
 pub mod pipeline;
+pub mod private;
 pub mod render;
 pub mod router;
 pub mod serve;
+pub mod tls;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use atlas_api::{Atlas, api_error};
-use atlas_model::OPERATIONS;
 use axum::Router as AxumRouter;
 use axum::body::Body;
 use axum::http::Response;
@@ -60,8 +66,10 @@ impl Default for HttpConfig {
 pub struct App {
     pub atlas: Atlas,
     pub router: router::Router,
-    /// Calls served per operation, indexed by `OperationId`.
-    pub calls: Vec<AtomicU64>,
+    /// What was served: coverage counters and the recent requests.
+    pub observe: observe::Observe,
+    /// Fault rules set through the control API.
+    pub faults: faults::Faults,
     pub config: HttpConfig,
     pub metrics: metrics::Metrics,
 }
@@ -71,7 +79,8 @@ impl App {
         App {
             atlas,
             router: router::Router::new(),
-            calls: OPERATIONS.iter().map(|_| AtomicU64::new(0)).collect(),
+            observe: observe::Observe::default(),
+            faults: faults::Faults::default(),
             config,
             metrics: metrics::Metrics::default(),
         }

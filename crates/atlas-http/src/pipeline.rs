@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use atlas_api::admission::{self, Admission};
 use atlas_api::api_access_list;
@@ -25,11 +25,14 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::auth;
+use crate::faults::{self, Action, Decision};
 use crate::metrics::OperationLabel;
 use crate::negotiate::{self, Served};
+use crate::observe::{Injected, Touched};
 use crate::render::{self, Style};
 use crate::router::Routed;
-use crate::{API_PREFIX, App, control, oauth};
+use crate::serve::Cut;
+use crate::{API_PREFIX, App, console, control, oauth, private};
 
 /// Runs blocking work off the async workers, in the request's log span: control operations
 /// (resets, imports) and every store transaction of a store that is not embedded (a PostgreSQL
@@ -84,56 +87,82 @@ async fn store_work<R: Send + 'static>(
 }
 
 /// The single entry point of the server: gives each request an id (`X-Request-Id` on the
-/// answer and in every log line of the request), and logs and counts every answer.
+/// answer and in every log line of the request), dispatches, applies what a fault rule decided
+/// for the connection (latency, a drop), then logs, counts and records the answer for coverage
+/// and the console.
 pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<Body> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let id = request_id(request.headers());
-    let span = tracing::info_span!(
-        "request",
-        id = %id,
-        method = %request.method(),
-        path = %request.uri().path(),
-    );
-    let mut response = dispatch(app.clone(), request)
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
+    let cut = request.extensions().get::<Cut>().cloned();
+    let mut response = dispatch(&app, request, &path)
         .instrument(span.clone())
         .await;
+    let injected = response.extensions().get::<Injected>().copied();
+    let mut cut_done = false;
+    if let Some(injected) = injected {
+        if let Some(latency) = injected.latency {
+            tokio::time::sleep(latency).await;
+        }
+        if injected.dropped {
+            match cut {
+                Some(cut) => {
+                    cut.cut();
+                    cut_done = true;
+                }
+                // No connection to drop (an in-process caller): the closest answer is a 503.
+                None => {
+                    response =
+                        render::error(&api_error!(SERVICE_UNAVAILABLE), Style::default(), &[])
+                }
+            }
+        }
+    }
     let took = started.elapsed();
-    let status = response.status().as_u16();
+    let status = if injected.is_some_and(|i| i.dropped) && cut_done {
+        0
+    } else {
+        response.status().as_u16()
+    };
     let operation = response
         .extensions()
         .get::<OperationLabel>()
         .map_or("__unrouted", |l| l.0);
     app.metrics.record(operation, status, took);
+    // The console's own polling of the control API would drown what it shows.
+    if !path.starts_with(control::PREFIX) && !console::serves(&path) {
+        app.observe.record(
+            method.as_str(),
+            &path,
+            status,
+            took,
+            response.extensions().get::<Touched>(),
+            injected,
+        );
+    }
     if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     span.in_scope(|| {
-        if status >= 500 {
-            tracing::warn!(
-                status,
-                operation,
-                micros = took.as_micros() as u64,
-                "answered"
-            );
+        let micros = took.as_micros() as u64;
+        if status >= 500 || status == 0 {
+            tracing::warn!(status, operation, micros, "answered");
         } else {
-            tracing::info!(
-                status,
-                operation,
-                micros = took.as_micros() as u64,
-                "answered"
-            );
+            tracing::info!(status, operation, micros, "answered");
         }
     });
     response
 }
 
-/// Routes a request to the control API, the OAuth endpoints or the Atlas pipeline.
-async fn dispatch(app: Arc<App>, request: Request) -> Response<Body> {
+/// Routes a request to the control API, the console, the Atlas pipeline, or the endpoints
+/// outside the spec (OAuth, private).
+async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body> {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     let style = Style {
         pretty: query_flag(&query, "pretty"),
@@ -141,22 +170,85 @@ async fn dispatch(app: Arc<App>, request: Request) -> Response<Body> {
     };
     let client_ip = client_ip(request.headers(), peer, &app.config);
     let (label, outcome) = if let Some(rest) = path.strip_prefix(control::PREFIX) {
-        let outcome = control_request(&app, request, rest.to_owned(), peer, client_ip).await;
+        let outcome = control_request(app, request, rest.to_owned(), peer, client_ip).await;
         ("__control", outcome)
-    } else if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
-        let outcome = oauth_request(&app, request, &path, client_ip).await;
-        ("__oauth", outcome)
+    } else if console::serves(path) {
+        let rest = console::CONTROL_PATH.to_owned();
+        let outcome = control_request(app, request, rest, peer, client_ip).await;
+        ("__control", outcome)
     } else if path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/")) {
-        return atlas_request(app, request, path, query, client_ip, style).await;
-    } else {
-        (
-            "__unrouted",
-            Err(api_error!(RESOURCE_NOT_FOUND, path.as_str())),
+        return atlas_request(
+            app.clone(),
+            request,
+            path.to_owned(),
+            query,
+            client_ip,
+            style,
         )
+        .await;
+    } else {
+        // The token endpoints and the private endpoints: faults match them by path only.
+        let target = faults::Target {
+            method: request.method().as_str(),
+            path,
+            op: None,
+            principal: None,
+        };
+        let injected = match app.faults.check(&target).map(|d| faulted(d, style)) {
+            Some(Faulted::Answer(answer)) => return answer,
+            Some(Faulted::Proceed(injected)) => Some(injected),
+            None => None,
+        };
+        let (label, outcome) = if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
+            (
+                "__oauth",
+                oauth_request(app, request, path, client_ip).await,
+            )
+        } else if path.starts_with(private::PREFIX) {
+            (
+                "__private",
+                private_request(app, request, path, client_ip).await,
+            )
+        } else {
+            ("__unrouted", Err(api_error!(RESOURCE_NOT_FOUND, path)))
+        };
+        let mut response = outcome.unwrap_or_else(|e| render::error(&e, style, &[]));
+        response.extensions_mut().insert(OperationLabel(label));
+        if let Some(injected) = injected {
+            response.extensions_mut().insert(injected);
+        }
+        return response;
     };
     let mut response = outcome.unwrap_or_else(|e| render::error(&e, style, &[]));
     response.extensions_mut().insert(OperationLabel(label));
     response
+}
+
+/// What a fired fault rule means for the request.
+enum Faulted {
+    /// An answer in place of the operation's: an error, or an empty one for a connection about
+    /// to be dropped.
+    Answer(Response<Body>),
+    /// Go on, with only the rule's latency.
+    Proceed(Injected),
+}
+
+fn faulted(decision: Decision, style: Style) -> Faulted {
+    let mut injected = Injected {
+        rule: decision.rule,
+        latency: decision.latency,
+        dropped: false,
+    };
+    let mut answer = match decision.action {
+        Action::Proceed => return Faulted::Proceed(injected),
+        Action::Error(e) => render::error(&e, style, &[]),
+        Action::Drop => {
+            injected.dropped = true;
+            Response::new(Body::empty())
+        }
+    };
+    answer.extensions_mut().insert(injected);
+    Faulted::Answer(answer)
 }
 
 /// `pretty=true` / `envelope=true` (anything else is false).
@@ -172,35 +264,62 @@ async fn control_request(
     client_ip: String,
 ) -> Result<Response<Body>, ApiError> {
     let local = peer.is_none_or(|p| p.ip().is_loopback());
-    if !local {
-        let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
-        let method = request.method().as_str().to_owned();
-        let app2 = app.clone();
-        let admitted = store_work(app, move || {
-            app2.atlas.admit(&admission::Request {
-                method: &method,
-                presented: &presented,
-                client_ip: &client_ip,
-                op: None,
-                path: "",
-                negotiated: false,
-                rate_limits: false,
-            })
-        })
-        .await??;
-        match admitted {
-            Admission::Admitted { .. } => {}
-            Admission::Challenge { stale } => {
-                let app2 = app.clone();
-                return store_work(app, move || auth::challenge(&app2.atlas, stale)).await;
-            }
-            Admission::Refused(e) => return Err(e),
-        }
+    let (parts, body) = request.into_parts();
+    if !local && let Some(refusal) = authenticate(app, &parts, client_ip).await? {
+        return Ok(refusal);
     }
-    let method = request.method().clone();
-    let body = read_body(request.into_body(), &app.config).await?;
+    let method = parts.method;
+    let body = read_body(body, &app.config).await?;
     let app = app.clone();
     blocking(move || control::handle(&app, &method, &rest, &body)).await?
+}
+
+/// Authenticates a request outside the operation table (the control API from elsewhere than
+/// loopback, the private endpoints): `None` when admitted, else the answer (a Digest
+/// challenge, a 401 or 403).
+async fn authenticate(
+    app: &Arc<App>,
+    request: &axum::http::request::Parts,
+    client_ip: String,
+) -> Result<Option<Response<Body>>, ApiError> {
+    let presented = auth::parse(header_str(&request.headers, header::AUTHORIZATION));
+    let method = request.method.as_str().to_owned();
+    let worker = app.clone();
+    store_work(app, move || {
+        let admitted = worker.atlas.admit(&admission::Request {
+            method: &method,
+            presented: &presented,
+            client_ip: &client_ip,
+            op: None,
+            path: "",
+            negotiated: false,
+            rate_limits: false,
+        })?;
+        match admitted {
+            Admission::Admitted { .. } => Ok(None),
+            Admission::Challenge { stale } => Ok(Some(auth::challenge(&worker.atlas, stale))),
+            Admission::Refused(e) => Err(e),
+        }
+    })
+    .await?
+}
+
+async fn private_request(
+    app: &Arc<App>,
+    request: Request,
+    path: &str,
+    client_ip: String,
+) -> Result<Response<Body>, ApiError> {
+    let (parts, _) = request.into_parts();
+    match private::route(&parts.method, path)? {
+        private::Route::Open(answer) => Ok(answer()),
+        private::Route::Authenticated(answer) => {
+            Ok(match authenticate(app, &parts, client_ip.clone()).await? {
+                Some(refusal) => refusal,
+                None => answer(&client_ip),
+            })
+        }
+    }
 }
 
 async fn oauth_request(
@@ -285,15 +404,15 @@ async fn atlas_request(
     };
     let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
     let method_name = request.method().as_str().to_owned();
-    let base_url = base_url(request.headers(), app.config.tls);
+    let base_url = base_url(request.headers(), request.uri(), app.config.tls);
     let label = match &routed {
         Routed::Operation(op, _) => op.name,
         _ => "__unrouted",
     };
     let body = read_body(request.into_body(), &app.config).await;
-    let app2 = app.clone();
+    let worker = app.clone();
     let answered = store_work(&app, move || {
-        let app = app2;
+        let app = worker;
         let op = match &routed {
             Routed::Operation(op, params) => Some((*op, params.as_slice())),
             _ => None,
@@ -309,6 +428,9 @@ async fn atlas_request(
         };
         // The `RateLimit-*` and deprecation headers of whatever the operation answers.
         let mut extra = Vec::new();
+        // Set once the request reached its operation: coverage counts whatever it answers.
+        let mut touched = None;
+        let mut injected = None;
         let early = |e: &ApiError, headers: &[(&'static str, String)]| {
             Early::Respond(Box::new(render::error(e, style, headers)))
         };
@@ -329,6 +451,21 @@ async fn atlas_request(
                 }
                 _ => return Err(early(&api_error!(RESOURCE_NOT_FOUND, path.as_str()), &[])),
             };
+            touched = Some(Touched {
+                op,
+                principal: principal.name().to_owned(),
+            });
+            let target = faults::Target {
+                method: &method_name,
+                path: &path,
+                op: Some(op),
+                principal: Some(&principal),
+            };
+            match app.faults.check(&target).map(|d| faulted(d, style)) {
+                Some(Faulted::Answer(answer)) => return Err(Early::Respond(Box::new(answer))),
+                Some(Faulted::Proceed(fired)) => injected = Some(fired),
+                None => {}
+            }
             let Some(served) = served else {
                 return Err(early(&api_error!(INVALID_VERSION_DATE), &[]));
             };
@@ -345,10 +482,9 @@ async fn atlas_request(
                 .map_err(Clone::clone)
                 .and_then(|bytes| decode(op, raw_params, bytes, served, principal, origin))
                 .map_err(|e| early(&e, &extra))?;
-            app.calls[op.id as usize].fetch_add(1, Ordering::Relaxed);
             Ok(call)
         });
-        match served_call {
+        let mut response = match served_call {
             Ok(Ok(reply)) => {
                 let content_type = served.map(|s| s.content_type()).unwrap_or_default();
                 render::reply(reply, &content_type, style, &extra)
@@ -358,7 +494,14 @@ async fn atlas_request(
             Ok(Err(e)) => render::error(&e, style, &extra),
             Err(Early::Respond(response)) => *response,
             Err(Early::Challenge { stale }) => auth::challenge(&app.atlas, stale),
+        };
+        if let Some(touched) = touched {
+            response.extensions_mut().insert(touched);
         }
+        if let Some(injected) = injected {
+            response.extensions_mut().insert(injected);
+        }
+        response
     })
     .await;
     let mut response = answered.unwrap_or_else(|e| render::error(&e, style, &[]));
@@ -449,9 +592,12 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|_| api_error!(MALFORMED_JSON))
 }
 
-/// `scheme://host` as the client addressed the server: what link hrefs are built from.
-fn base_url(headers: &HeaderMap, tls: bool) -> String {
-    let host = header_str(headers, header::HOST).unwrap_or("localhost");
+/// `scheme://host` as the client addressed the server: what link hrefs are built from. HTTP/2
+/// requests carry the host as the URI's authority instead of a `Host` header.
+fn base_url(headers: &HeaderMap, uri: &axum::http::Uri, tls: bool) -> String {
+    let host = header_str(headers, header::HOST)
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
     let scheme = if tls { "https" } else { "http" };
     format!("{scheme}://{host}")
 }

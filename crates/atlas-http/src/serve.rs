@@ -1,13 +1,19 @@
-//! The listener: accepts TCP connections and serves each with hyper's HTTP/1.1 server under the
-//! configured limits, then shuts down gracefully. (`axum::serve` offers neither a header-read
-//! timeout nor a header size limit, which a server facing hostile clients needs.)
+//! Serving the app on a socket: plain HTTP or HTTPS through hyper's HTTP/1.1 server under the
+//! configured limits, with graceful shutdown, and the per-connection facts the pipeline needs —
+//! the peer's address (`ConnectInfo<SocketAddr>`, for access lists and loopback checks) and a
+//! [`Cut`] switch with which an injected fault drops the connection without an answer.
+//! (`axum::serve` offers neither a header-read timeout nor a header size limit, which a server
+//! facing hostile clients needs.)
+//!
+//! TLS handshakes run in their own tasks and hand finished connections to the accept loop, so a
+//! slow or silent client cannot hold up everyone else's connections.
 //!
 //! Limits, and what a client exceeding them sees:
+//! - a TLS handshake not finished within 10 seconds: the connection is closed;
 //! - headers not complete within `header_read_timeout` (a slow client, or an idle keep-alive
 //!   connection): the connection is closed;
 //! - headers larger than `max_header_bytes`: `431 Request Header Fields Too Large`, closed;
-//! - more than `max_connections` open connections: new ones wait in the kernel's backlog
-//!   until one closes;
+//! - more than `max_connections` open connections: new ones wait until one closes;
 //! - the body (`HttpConfig::max_body_bytes`, `HttpConfig::body_read_timeout`) is limited
 //!   where it is read, in the pipeline: Atlas 413 or 408 bodies.
 //!
@@ -16,8 +22,12 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -26,9 +36,167 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::AbortHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 use tower::ServiceExt as _;
+
+/// How long a client may take to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request extension: dropping the request's connection without answering (fault injection).
+#[derive(Clone, Debug, Default)]
+pub struct Cut(Arc<AtomicBool>);
+
+impl Cut {
+    /// Marks the connection for dropping: nothing more is written to it and it closes.
+    pub fn cut(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn is_cut(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A connection that fails every read and write once its [`Cut`] is set, which makes hyper
+/// close it without writing the pending answer.
+pub struct Conn {
+    io: Box<dyn Io>,
+    cut: Cut,
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+fn dropped() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "connection dropped by a fault rule",
+    )
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.cut.is_cut() {
+            return Poll::Ready(Err(dropped()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.cut.is_cut() {
+            return Poll::Ready(Err(dropped()));
+        }
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.cut.is_cut() {
+            return Poll::Ready(Err(dropped()));
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Accepts connections, plain or through TLS. Dropping it closes the listening socket.
+pub struct Accept {
+    local: SocketAddr,
+    incoming: mpsc::Receiver<(Conn, SocketAddr)>,
+    accepting: AbortHandle,
+}
+
+impl Drop for Accept {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+impl Accept {
+    /// Starts accepting on `listener`; with `tls`, every connection is a TLS server connection.
+    pub fn new(listener: TcpListener, tls: Option<Arc<ServerConfig>>) -> io::Result<Accept> {
+        let local = listener.local_addr()?;
+        let (tx, incoming) = mpsc::channel(64);
+        let accepting = tokio::spawn(accept_loop(listener, tls.map(TlsAcceptor::from), tx));
+        Ok(Accept {
+            local,
+            incoming,
+            accepting: accepting.abort_handle(),
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The next connection, handshake done; `None` once the accept loop has ended.
+    async fn next(&mut self) -> Option<(Conn, SocketAddr)> {
+        self.incoming.recv().await
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    out: mpsc::Sender<(Conn, SocketAddr)>,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        match &tls {
+            None => {
+                if out.send((wrap(stream), peer)).await.is_err() {
+                    return;
+                }
+            }
+            Some(acceptor) => {
+                let (acceptor, out) = (acceptor.clone(), out.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = out.send((wrap(stream), peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn wrap(io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) -> Conn {
+    Conn {
+        io: Box::new(io),
+        cut: Cut::default(),
+    }
+}
 
 /// Connection-level limits (`localatlas serve` flags).
 #[derive(Debug, Clone)]
@@ -54,9 +222,10 @@ impl Default for Limits {
 /// hyper refuses read buffers below this size.
 const MIN_HEADER_BUFFER: usize = 8192;
 
-/// Serves `app` on `listener` until `shutdown` resolves and the requests in flight are answered.
+/// Serves `app` on `accept` until `shutdown` resolves and the requests in flight are answered,
+/// giving every request its connection's peer address and [`Cut`] switch as extensions.
 pub async fn serve(
-    listener: TcpListener,
+    mut accept: Accept,
     app: axum::Router,
     limits: &Limits,
     shutdown: impl Future<Output = ()>,
@@ -77,24 +246,20 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+        let (conn, peer) = tokio::select! {
+            accepted = accept.next() => match accepted {
+                Some(accepted) => accepted,
+                None => break,
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
+        let cut = conn.cut.clone();
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
+            request.extensions_mut().insert(cut.clone());
             let app = app.clone();
             async move {
                 let response = app
@@ -104,7 +269,7 @@ pub async fn serve(
                 Ok::<_, Infallible>(response)
             }
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(conn), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, error = %e, "connection closed");
@@ -112,7 +277,7 @@ pub async fn serve(
             drop(permit);
         });
     }
-    drop(listener);
+    drop(accept);
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("every connection closed"),
         () = tokio::time::sleep(limits.drain) => {

@@ -1,5 +1,8 @@
-//! The `localatlas` binary: command line, start-up (store, bootstrap, listener), graceful
-//! shutdown, and the state snapshot commands (`export`, `import`).
+//! The `localatlas` binary: command line, start-up (store, bootstrap, TLS, listener), graceful
+//! shutdown, the state snapshot commands (`export`, `import`), and `localatlas coverage`, which
+//! reads a running server's coverage report.
+
+mod coverage;
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -10,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use atlas_api::lifecycle::Policy;
 use atlas_api::{Atlas, Config};
-use atlas_http::serve::Limits;
-use atlas_http::{App, HttpConfig};
+use atlas_http::serve::{self, Limits};
+use atlas_http::{App, HttpConfig, tls};
 use atlas_store::Store;
 use atlas_store::postgres::PostgresStore;
 use atlas_store::sqlite::SqliteStore;
@@ -41,6 +44,8 @@ enum Command {
     Export(StoreArgs),
     /// Replace the whole state of a store with a JSON snapshot read from standard input.
     Import(StoreArgs),
+    /// Print which operations a running localatlas served (calls, error rates) and which it never did.
+    Coverage(coverage::Args),
 }
 
 #[derive(clap::Args)]
@@ -98,6 +103,77 @@ struct ServeArgs {
     /// Atlas's rate limits (token buckets per endpoint set; 429 when empty). `off` for load tests.
     #[arg(long, env = "LOCALATLAS_RATE_LIMIT", value_enum, default_value_t = Switch::On)]
     rate_limit: Switch,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// HTTPS serving.
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Serve HTTPS with a certificate from localatlas's local CA (created on first start and kept
+    /// in the store, so restarts with the same store keep it).
+    #[arg(long, env = "LOCALATLAS_TLS")]
+    tls: bool,
+    /// Write the local CA's certificate (PEM) to FILE, for clients to trust
+    /// (`NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE`, `curl --cacert`). Implies `--tls`.
+    #[arg(
+        long,
+        env = "LOCALATLAS_TLS_CA_OUT",
+        value_name = "FILE",
+        conflicts_with = "tls_cert"
+    )]
+    tls_ca_out: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain instead of the local CA's. Implies `--tls`.
+    #[arg(
+        long,
+        env = "LOCALATLAS_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(
+        long,
+        env = "LOCALATLAS_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn enabled(&self) -> bool {
+        self.tls || self.tls_ca_out.is_some() || self.tls_cert.is_some()
+    }
+
+    /// The server configuration, or `None` for plain HTTP.
+    fn server_config(
+        &self,
+        store: &dyn Store,
+        listen: std::net::IpAddr,
+    ) -> anyhow::Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>> {
+        if !self.enabled() {
+            return Ok(None);
+        }
+        let (chain, key) = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => (
+                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?,
+                std::fs::read(key).with_context(|| format!("reading {}", key.display()))?,
+            ),
+            _ => {
+                let ca = tls::LocalCa::load_or_create(store).context("the local CA")?;
+                if let Some(path) = &self.tls_ca_out {
+                    write_atomically(path, ca.cert_pem.as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                let (chain, key) = ca
+                    .issue(&tls::server_names(listen))
+                    .context("issuing the server certificate")?;
+                (chain.into_bytes(), key.into_bytes())
+            }
+        };
+        Ok(Some(tls::server_config(&chain, &key)?))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,9 +218,10 @@ fn main() -> anyhow::Result<()> {
         logs.init();
     }
     match Cli::parse().command {
-        Command::Serve(args) => serve(args, started),
+        Command::Serve(args) => run(args, started),
         Command::Export(args) => export(&args),
         Command::Import(args) => import(&args),
+        Command::Coverage(args) => coverage::run(&args),
     }
 }
 
@@ -214,7 +291,7 @@ fn open_store(spec: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
+fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     let store = open_store(args.store.as_deref())?;
     let config = Config {
         lifecycle: args.lifecycle.into(),
@@ -236,7 +313,9 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", args.listen))?;
         let local = listener.local_addr()?;
-        let base_url = format!("http://{local}");
+        let tls = args.tls.server_config(&*store, local.ip())?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{local}");
         let info = boot.to_json(&base_url);
         if let Some(path) = &args.bootstrap_out {
             write_atomically(path, &serde_json::to_vec_pretty(&info)?)
@@ -258,6 +337,10 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             "  service account: {} / {}",
             boot.client_id, boot.client_secret
         );
+        if let Some(path) = &args.tls.tls_ca_out {
+            println!("  CA certificate:  {}", path.display());
+        }
+        println!("  console:         {base_url}/");
         println!("  ready in {} ms", started.elapsed().as_millis());
         let http = HttpConfig {
             max_body_bytes: args.max_body_bytes,
@@ -267,7 +350,7 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
                 .map(|h| h.trim().to_ascii_lowercase()),
             rate_limits: args.rate_limit == Switch::On,
             body_read_timeout: Duration::from_secs(args.body_read_timeout),
-            ..HttpConfig::default()
+            tls: tls.is_some(),
         };
         let limits = Limits {
             header_read_timeout: Duration::from_secs(args.header_read_timeout),
@@ -276,7 +359,8 @@ fn serve(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             drain: Duration::from_secs(args.shutdown_grace),
         };
         let app = atlas_http::app(Arc::new(App::new(atlas, http)));
-        atlas_http::serve::serve(listener, app, &limits, shutdown_signal()).await;
+        let accept = serve::Accept::new(listener, tls)?;
+        serve::serve(accept, app, &limits, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(())
     })

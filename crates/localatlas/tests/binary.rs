@@ -7,7 +7,8 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Server, exchange_raw};
@@ -429,4 +430,113 @@ fn connection_limits_hold_against_hostile_clients() {
     assert!(healthy());
     let (status, _) = client.send("GET", "/api/atlas/v2/groups", None).unwrap();
     assert_eq!(status, 200);
+}
+
+/// Starts a TLS server; answers (child, bootstrap, CA file path).
+fn start_tls(store: &str, dir: &Path, tag: &str) -> (Child, Value, std::path::PathBuf) {
+    let out = dir.join(format!("bootstrap-tls-{tag}.json"));
+    let ca = dir.join(format!("ca-{tag}.pem"));
+    let log = dir.join(format!("server-tls-{tag}.log"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .arg("--bootstrap-out")
+        .arg(&out)
+        .arg("--tls-ca-out")
+        .arg(&ca)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("binary starts");
+    let boot = common::read_bootstrap(&out, &mut child, &log);
+    (child, boot, ca)
+}
+
+/// `localatlas coverage` against `url`: (success, stdout + stderr).
+fn coverage(url: &str, extra: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+        .args(["coverage", "--url", url])
+        .args(extra)
+        .output()
+        .expect("coverage runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn tls_serves_https_from_a_ca_kept_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("state.db");
+    let store = store.to_str().unwrap();
+    let (mut first, boot, ca) = start_tls(store, dir.path(), "first");
+    let url = boot["baseUrl"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    // The coverage command is a rustls client that trusts only the CA file: the server's
+    // certificate chains to it and names 127.0.0.1.
+    let (ok, text) = coverage(&url, &["--cacert".as_ref(), ca.as_os_str()]);
+    assert!(ok, "{text}");
+    assert!(text.contains("operations touched"), "{text}");
+    // Without the CA the same client refuses the connection.
+    let (ok, text) = coverage(&url, &[]);
+    assert!(!ok, "{text}");
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let addr = url.trim_start_matches("https://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(b"GET /__localatlas/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    assert!(
+        !raw.starts_with(b"HTTP/1.1 200"),
+        "plain HTTP answered on the TLS port"
+    );
+    let ca_first = std::fs::read_to_string(&ca).unwrap();
+    let _ = Command::new("kill").arg(first.id().to_string()).status();
+    let _ = first.wait();
+
+    // A restart with the same store keeps the CA, so clients keep trusting it.
+    let (mut second, _, ca_again) = start_tls(store, dir.path(), "second");
+    assert_eq!(std::fs::read_to_string(&ca_again).unwrap(), ca_first);
+    let _ = second.kill();
+    let _ = second.wait();
+}
+
+#[test]
+fn a_drop_rule_closes_the_connection_without_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start("memory", dir.path());
+    let (status, _, body) = server.request(
+        "POST",
+        "/__localatlas/faults",
+        None,
+        Some(&json!({"operationId": "listOrgs", "drop": true, "times": 1})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.call("GET", "/api/atlas/v2/orgs", None);
+    assert_eq!(status, 0, "the connection answered: {body}");
+    let (status, body) = server.call("GET", "/api/atlas/v2/orgs", None);
+    assert_eq!(status, 200, "{body}");
+    let (_, _, recent) = server.request("GET", "/__localatlas/requests", None, None);
+    let recent: Value = serde_json::from_str(&recent).unwrap();
+    let dropped = recent["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["faultRule"].is_u64())
+        .unwrap()
+        .clone();
+    assert_eq!(dropped["status"], Value::Null);
+    // The coverage command reads the same report over plain HTTP.
+    let (ok, text) = coverage(
+        &format!("http://{}", server.addr),
+        &["--untouched".as_ref()],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("listOrgs"), "{text}");
+    assert!(text.contains("never touched (539)"), "{text}");
 }

@@ -51,23 +51,9 @@ impl Server {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("binary starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
         let mut child = child;
-        let boot: Value = loop {
-            if let Ok(text) = std::fs::read_to_string(&out)
-                && let Ok(v) = serde_json::from_str(&text)
-            {
-                break v;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "server exited with {status}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "no bootstrap file");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let boot = read_bootstrap(&out, &mut child, &log);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let addr = boot["baseUrl"]
             .as_str()
             .unwrap()
@@ -213,6 +199,27 @@ impl Server {
     /// The server's log so far (for assertion messages).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The bootstrap file a starting server writes before it accepts connections; panics with the
+/// server's log when it exits first.
+pub fn read_bootstrap(out: &Path, child: &mut Child, log: &Path) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(out)
+            && let Ok(v) = serde_json::from_str(&text)
+        {
+            return v;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "server exited with {status}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "no bootstrap file");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -1,0 +1,35 @@
+//! The console: one page at `/` (and `/__localatlas/console`) for people watching a running
+//! localatlas — organizations → projects → resources with their live states, the events
+//! timeline, recent requests with status and latency, fault rules and the coverage report.
+//!
+//! The page (`console.html`) is plain HTML, CSS and JavaScript compiled into the binary, so there
+//! is nothing to build or fetch; it reads the control API, which is what lets it be served with
+//! the control API's rule: open from loopback, Atlas credentials from elsewhere.
+
+use axum::body::Body;
+use axum::http::{Response, StatusCode, header};
+
+/// The control-API name the page is served under.
+pub const CONTROL_PATH: &str = "console";
+
+const PAGE: &str = include_str!("console.html");
+
+/// Whether `path` is the console's address outside `/__localatlas/`.
+pub fn serves(path: &str) -> bool {
+    path == "/"
+}
+
+/// The console page.
+pub fn page() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        // Everything the page needs is inline or same-origin; nothing else may load.
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+        )
+        .body(Body::from(PAGE))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
