@@ -1,4 +1,4 @@
-//! Serving the app on a socket: plain HTTP or HTTPS through hyper's HTTP/1.1 server under the
+//! Serving the app on a socket: plain HTTP or HTTPS, HTTP/1.1 or HTTP/2, through hyper's server under the
 //! configured limits, with graceful shutdown, and the per-connection facts the pipeline needs —
 //! the peer's address (`ConnectInfo<SocketAddr>`, for access lists and loopback checks) and a
 //! [`Cut`] switch with which an injected fault drops the connection without an answer.
@@ -33,8 +33,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
@@ -67,6 +67,30 @@ impl Cut {
 pub struct Conn {
     io: Box<dyn Io>,
     cut: Cut,
+    opening: Option<Opening>,
+}
+
+/// The deadline for a connection's first bytes. hyper decides between HTTP/1.1 and HTTP/2 by
+/// reading the start of a connection, and that read has no timeout of its own (HTTP/1.1's
+/// header timeout starts after it): a client that connects and sends nothing would hold its
+/// connection slot forever.
+struct Opening {
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// Bytes still to arrive before the version is surely decided (the HTTP/2 preface's length).
+    awaited: usize,
+}
+
+/// The length of the HTTP/2 connection preface, which is what version detection reads at most.
+const PREFACE_LEN: usize = 24;
+
+impl Conn {
+    /// Closes the connection unless its first bytes arrive within `within`.
+    fn expect_opening_within(&mut self, within: Duration) {
+        self.opening = Some(Opening {
+            deadline: Box::pin(tokio::time::sleep(within)),
+            awaited: PREFACE_LEN,
+        });
+    }
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -88,7 +112,23 @@ impl AsyncRead for Conn {
         if self.cut.is_cut() {
             return Poll::Ready(Err(dropped()));
         }
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.io).poll_read(cx, buf);
+        let arrived = buf.filled().len() - before;
+        if let Some(opening) = &mut self.opening {
+            if arrived > 0 || matches!(read, Poll::Ready(Err(_))) {
+                opening.awaited = opening.awaited.saturating_sub(arrived.max(1));
+                if opening.awaited == 0 || arrived == 0 {
+                    self.opening = None;
+                }
+            } else if read.is_pending() && opening.deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no request within the header read timeout",
+                )));
+            }
+        }
+        read
     }
 }
 
@@ -195,6 +235,7 @@ fn wrap(io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) -> Conn {
     Conn {
         io: Box::new(io),
         cut: Cut::default(),
+        opening: None,
     }
 }
 
@@ -219,6 +260,9 @@ impl Default for Limits {
     }
 }
 
+/// Requests one HTTP/2 connection may have in flight at once.
+const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+
 /// hyper refuses read buffers below this size.
 const MIN_HEADER_BUFFER: usize = 8192;
 
@@ -230,11 +274,19 @@ pub async fn serve(
     limits: &Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = http1::Builder::new();
+    // HTTP/1.1, and HTTP/2 for clients that negotiate it (ALPN over TLS, or prior knowledge).
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(MIN_HEADER_BUFFER));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .keep_alive_interval(None);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -246,13 +298,14 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let (conn, peer) = tokio::select! {
+        let (mut conn, peer) = tokio::select! {
             accepted = accept.next() => match accepted {
                 Some(accepted) => accepted,
                 None => break,
             },
             () = &mut shutdown => break,
         };
+        conn.expect_opening_within(limits.header_read_timeout);
         let cut = conn.cut.clone();
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -269,7 +322,11 @@ pub async fn serve(
                 Ok::<_, Infallible>(response)
             }
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(conn), service));
+        let connection = graceful.watch(
+            builder
+                .serve_connection(TokioIo::new(conn), service)
+                .into_owned(),
+        );
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, error = %e, "connection closed");

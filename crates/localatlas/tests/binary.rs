@@ -371,6 +371,22 @@ fn connection_limits_hold_against_hostile_clients() {
     assert!(status == 0 || (400..500).contains(&status), "{status}");
     assert!(healthy());
 
+    // A client that connects and sends nothing at all is cut off too (before hyper has even
+    // decided between HTTP/1.1 and HTTP/2).
+    let mut silent = TcpStream::connect(&addr).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = silent.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "silent connection held {:?}",
+        started.elapsed()
+    );
+    assert!(healthy());
+
     // A body that stops mid-way: Atlas 408 after the body timeout.
     let mut stalled = TcpStream::connect(&addr).unwrap();
     stalled
