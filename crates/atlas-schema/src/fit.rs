@@ -10,6 +10,7 @@
 //! examples). Scalars that do not conform are dropped, and replaced by an example where required.
 //! Nothing here copies schemas: flattened views borrow from the parsed document.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -26,6 +27,9 @@ const MAX_DEPTH: usize = 40;
 pub(crate) struct Fitter<'a> {
     spec: Spec<'a>,
     builder: Builder<'a>,
+    /// Set when anything was made up (an example, a hint): the fit then depends on the hints,
+    /// not only on the schema and the document.
+    synthesized: Cell<bool>,
 }
 
 impl<'a> Fitter<'a> {
@@ -33,6 +37,7 @@ impl<'a> Fitter<'a> {
         Fitter {
             spec,
             builder: Builder::new(spec, patterns, Mode::Response, hints),
+            synthesized: Cell::new(false),
         }
     }
 
@@ -40,9 +45,13 @@ impl<'a> Fitter<'a> {
         self.builder.checker()
     }
 
-    pub(crate) fn root(&self, node: &'a Value, doc: &Value) -> Value {
-        self.fit(node, doc, 0)
-            .unwrap_or_else(|| self.builder.root(node))
+    /// `doc` fitted to `node`, and whether anything had to be synthesized for it.
+    pub(crate) fn root(&self, node: &'a Value, doc: &Value) -> (Value, bool) {
+        let fitted = self.fit(node, doc, 0).unwrap_or_else(|| {
+            self.synthesized.set(true);
+            self.builder.root(node)
+        });
+        (fitted, self.synthesized.get())
     }
 
     /// `value` fitted to `node`, or `None` when it cannot be.
@@ -237,10 +246,12 @@ impl<'a> Fitter<'a> {
                     if decls.iter().any(|d| self.spec.is_write_only(d)) {
                         continue;
                     }
+                    self.synthesized.set(true);
                     let v = self.builder.property_value(decls, r, Ctx::at(depth + 1));
                     out.insert((*r).to_owned(), v);
                 }
                 None => {
+                    self.synthesized.set(true);
                     if let Some(h) = self.builder.hint(&ANY, Some(r)) {
                         out.insert((*r).to_owned(), h);
                     }
@@ -286,6 +297,7 @@ impl<'a> Fitter<'a> {
         let mut salt = 0;
         while out.len() < min && salt < min + 8 {
             salt += 1;
+            self.synthesized.set(true);
             let v = self.builder.value(schema, None, Ctx::at(depth + 1));
             if !unique || !out.contains(&v) {
                 out.push(v);

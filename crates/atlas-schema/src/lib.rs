@@ -19,6 +19,7 @@ mod check;
 mod convert;
 mod example;
 mod fit;
+mod memo;
 mod pattern;
 mod spec;
 mod validate;
@@ -100,6 +101,7 @@ pub(crate) struct Loaded {
     pub(crate) schemas: Map<String, Value>,
     pub(crate) patterns: Patterns,
     flats: spec::FlatCache<'static>,
+    fits: memo::FitMemo,
 }
 
 impl Schemas {
@@ -136,6 +138,7 @@ impl Schemas {
                 schemas,
                 patterns,
                 flats: Default::default(),
+                fits: Default::default(),
             }))
         })
     }
@@ -191,11 +194,22 @@ impl Schemas {
     }
 
     /// `doc` rendered in response schema `name` (returned unchanged for an unknown name).
+    /// Fits that needed no hints are remembered (see [`memo`]).
     pub fn fit(&self, name: &str, doc: &Value, hints: &Hints) -> Value {
         let loaded = self.loaded();
         let Some(node) = loaded.schemas.get(name) else {
             return doc.clone();
         };
-        fit::Fitter::new(self.spec(), &loaded.patterns, hints).root(node, doc)
+        let at = std::ptr::from_ref(node).addr();
+        let print = memo::fingerprint(doc);
+        if let Some(fitted) = loaded.fits.get(at, print, doc) {
+            return fitted;
+        }
+        let (fitted, synthesized) =
+            fit::Fitter::new(self.spec(), &loaded.patterns, hints).root(node, doc);
+        if !synthesized {
+            loaded.fits.put(at, print, doc, &fitted);
+        }
+        fitted
     }
 }

@@ -2,7 +2,7 @@
 //! the property flags (read-only, write-only) that the converter, the example builder and `fit`
 //! all ask about. Everything here borrows from the parsed document; nothing is copied.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use serde_json::{Map, Value};

@@ -305,6 +305,28 @@ fn group_fit_drops_undeclared_and_fills_required() {
 }
 
 #[test]
+fn remembered_fits_are_the_fits_and_hinted_ones_follow_their_hints() {
+    let s = Schemas::global();
+    let h = hints();
+    // Complete: nothing synthesized, so the second answer comes from memory and must equal it.
+    let complete = json!({"name": "proj", "orgId": HEX, "id": HEX, "clusterCount": 2,
+        "created": "2024-01-01T00:00:00Z", "extra": true});
+    let first = s.fit("Group", &complete, &h);
+    assert!(first.get("extra").is_none());
+    assert_eq!(s.fit("Group", &complete, &h), first);
+    // Incomplete: `created` is made up from the hints, so another `now` must show through.
+    let incomplete = json!({"name": "proj", "orgId": HEX});
+    let then = s.fit("Group", &incomplete, &h);
+    let later = Hints {
+        now: "2026-02-02T00:00:00Z".into(),
+        ..hints()
+    };
+    let now = s.fit("Group", &incomplete, &later);
+    assert_eq!(then["created"], json!("2025-06-01T12:00:00Z"));
+    assert_eq!(now["created"], json!("2026-02-02T00:00:00Z"));
+}
+
+#[test]
 fn examples_are_deterministic() {
     let s = Schemas::global();
     let h = hints();
