@@ -514,4 +514,7 @@ pub(crate) fn v1_fixture_reads(store: &dyn Store) {
             .unwrap(),
         None
     );
+    // Totals counted after the migration follow inserts and deletes.
+    let (_, total) = store.read(|tx| tx.list("/groups", Page::ALL)).unwrap();
+    assert_eq!(total, 2);
 }

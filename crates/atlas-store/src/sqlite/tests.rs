@@ -249,7 +249,7 @@ fn refuses_a_newer_schema_and_foreign_files() {
     drop(SqliteStore::open(&path).unwrap());
     raw(
         &path,
-        "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+        "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
     );
     match SqliteStore::open(&path) {
         Err(StoreError::Corrupt {

@@ -8,7 +8,7 @@
 //! time across all processes (write transactions start with `BEGIN IMMEDIATE`).
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use crate::tx::{RECORD_FORMAT, Tree, clamp, encode};
@@ -100,8 +100,10 @@ impl Tx for SqliteTx<'_> {
     fn list(&mut self, collection: &str, page: Page) -> StoreResult<(Vec<Record>, u64)> {
         let total: i64 = self
             .conn
-            .prepare_cached("SELECT COUNT(*) FROM docs WHERE collection = ?1")?
-            .query_row([collection], |r| r.get(0))?;
+            .prepare_cached("SELECT n FROM counts WHERE collection = ?1")?
+            .query_row([collection], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
         let total = u64::try_from(total).unwrap_or(0);
         let mut out = Vec::new();
         if page.limit == 0 || page.offset >= total {
