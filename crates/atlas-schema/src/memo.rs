@@ -10,7 +10,8 @@
 //! the whole document, never by its hash alone.
 //!
 //! The memory is bounded: past [`BUDGET_BYTES`] of remembered documents (estimated from their
-//! text size) everything is forgotten at once, which is cheap and keeps no bookkeeping per hit.
+//! in-memory size) everything is forgotten at once, which is cheap and keeps no bookkeeping per
+//! hit.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -20,12 +21,17 @@ use rustc_hash::{FxBuildHasher, FxHasher};
 use serde_json::Value;
 
 /// Roughly how many bytes of documents and fits are remembered before all are forgotten.
-const BUDGET_BYTES: usize = 24 << 20;
+const BUDGET_BYTES: usize = 16 << 20;
 
 /// Documents larger than this are fitted every time (they would crowd out everything else).
 const LARGEST_KEPT: usize = 256 << 10;
 
-/// A document as looked up: its hash and estimated size.
+/// What a `serde_json::Value` occupies besides its strings' text, and what an object entry adds
+/// (its share of a B-tree node: key `String` plus `Value`, with the node's slack).
+const VALUE_BYTES: usize = 32;
+const ENTRY_BYTES: usize = 80;
+
+/// A document as looked up: its hash and estimated size in memory.
 #[derive(Clone, Copy)]
 pub(crate) struct Fingerprint {
     hash: u64,
@@ -108,48 +114,47 @@ pub(crate) fn fingerprint(doc: &Value) -> Fingerprint {
 }
 
 fn feed(value: &Value, h: &mut FxHasher) -> usize {
-    match value {
-        Value::Null => {
-            0u8.hash(h);
-            4
+    VALUE_BYTES
+        + match value {
+            Value::Null => {
+                0u8.hash(h);
+                0
+            }
+            Value::Bool(b) => {
+                1u8.hash(h);
+                b.hash(h);
+                0
+            }
+            Value::Number(n) => {
+                2u8.hash(h);
+                // Equal numbers hash alike; a miss on representation only costs a refit.
+                n.as_u64()
+                    .map(|u| u.hash(h))
+                    .or_else(|| n.as_i64().map(|i| i.hash(h)))
+                    .unwrap_or_else(|| n.as_f64().unwrap_or_default().to_bits().hash(h));
+                0
+            }
+            Value::String(s) => {
+                3u8.hash(h);
+                s.hash(h);
+                s.len()
+            }
+            Value::Array(items) => {
+                4u8.hash(h);
+                items.len().hash(h);
+                items.iter().map(|i| feed(i, h)).sum::<usize>()
+            }
+            Value::Object(map) => {
+                5u8.hash(h);
+                map.len().hash(h);
+                map.iter()
+                    .map(|(k, v)| {
+                        k.hash(h);
+                        ENTRY_BYTES + k.len() + feed(v, h)
+                    })
+                    .sum::<usize>()
+            }
         }
-        Value::Bool(b) => {
-            1u8.hash(h);
-            b.hash(h);
-            5
-        }
-        Value::Number(n) => {
-            2u8.hash(h);
-            // Equal numbers hash alike whatever their representation (`1` and `1.0` differ in
-            // JSON equality too, so hashing the text form is exact enough).
-            n.as_u64()
-                .map(|u| u.hash(h))
-                .or_else(|| n.as_i64().map(|i| i.hash(h)))
-                .unwrap_or_else(|| n.as_f64().unwrap_or_default().to_bits().hash(h));
-            8
-        }
-        Value::String(s) => {
-            3u8.hash(h);
-            s.hash(h);
-            s.len() + 2
-        }
-        Value::Array(items) => {
-            4u8.hash(h);
-            items.len().hash(h);
-            items.iter().map(|i| feed(i, h) + 1).sum::<usize>() + 2
-        }
-        Value::Object(map) => {
-            5u8.hash(h);
-            map.len().hash(h);
-            map.iter()
-                .map(|(k, v)| {
-                    k.hash(h);
-                    k.len() + 4 + feed(v, h)
-                })
-                .sum::<usize>()
-                + 2
-        }
-    }
 }
 
 #[cfg(test)]
