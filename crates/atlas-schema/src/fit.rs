@@ -19,6 +19,7 @@ use crate::Hints;
 use crate::Mode;
 use crate::check::Checker;
 use crate::example::{Builder, Ctx};
+use crate::memo::{self, FitMemo};
 use crate::pattern::Patterns;
 use crate::spec::{self, ANY, Flat, Spec};
 
@@ -27,16 +28,24 @@ const MAX_DEPTH: usize = 40;
 pub(crate) struct Fitter<'a> {
     spec: Spec<'a>,
     builder: Builder<'a>,
+    /// Where fits of whole documents and of array items are remembered (see [`crate::memo`]).
+    memo: Option<&'a FitMemo>,
     /// Set when anything was made up (an example, a hint): the fit then depends on the hints,
     /// not only on the schema and the document.
     synthesized: Cell<bool>,
 }
 
 impl<'a> Fitter<'a> {
-    pub(crate) fn new(spec: Spec<'a>, patterns: &'a Patterns, hints: &Hints) -> Fitter<'a> {
+    pub(crate) fn new(
+        spec: Spec<'a>,
+        patterns: &'a Patterns,
+        hints: &Hints,
+        memo: Option<&'a FitMemo>,
+    ) -> Fitter<'a> {
         Fitter {
             spec,
             builder: Builder::new(spec, patterns, Mode::Response, hints),
+            memo,
             synthesized: Cell::new(false),
         }
     }
@@ -45,13 +54,41 @@ impl<'a> Fitter<'a> {
         self.builder.checker()
     }
 
-    /// `doc` fitted to `node`, and whether anything had to be synthesized for it.
-    pub(crate) fn root(&self, node: &'a Value, doc: &Value) -> (Value, bool) {
-        let fitted = self.fit(node, doc, 0).unwrap_or_else(|| {
-            self.synthesized.set(true);
-            self.builder.root(node)
-        });
-        (fitted, self.synthesized.get())
+    /// `doc` fitted to `node` (remembered when nothing had to be synthesized for it).
+    pub(crate) fn root(&self, node: &'a Value, doc: &Value) -> Value {
+        self.remembered(node, doc, || {
+            Some(self.fit(node, doc, 0).unwrap_or_else(|| {
+                self.synthesized.set(true);
+                self.builder.root(node)
+            }))
+        })
+        .unwrap_or(Value::Null)
+    }
+
+    /// `fit()` through the memo: a remembered answer for an object fitted to `node` before, else
+    /// `fit()`'s, remembered when it synthesized nothing.
+    fn remembered(
+        &self,
+        node: &'a Value,
+        value: &Value,
+        fit: impl FnOnce() -> Option<Value>,
+    ) -> Option<Value> {
+        let Some(memo) = self.memo.filter(|_| value.is_object()) else {
+            return fit();
+        };
+        let at = std::ptr::from_ref(node).addr();
+        let print = memo::fingerprint(value);
+        if let Some(fitted) = memo.get(at, print, value) {
+            return Some(fitted);
+        }
+        let outer = self.synthesized.replace(false);
+        let fitted = fit();
+        let synthesized = self.synthesized.get();
+        if !synthesized && let Some(f) = &fitted {
+            memo.put(at, print, value, f);
+        }
+        self.synthesized.set(outer || synthesized);
+        fitted
     }
 
     /// `value` fitted to `node`, or `None` when it cannot be.
@@ -288,7 +325,7 @@ impl<'a> Fitter<'a> {
             if out.len() >= max {
                 break;
             }
-            if let Some(f) = self.fit(schema, item, depth + 1)
+            if let Some(f) = self.remembered(schema, item, || self.fit(schema, item, depth + 1))
                 && (!unique || !out.contains(&f))
             {
                 out.push(f);

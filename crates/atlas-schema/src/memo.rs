@@ -23,7 +23,8 @@ use serde_json::Value;
 /// Roughly how many bytes of documents and fits are remembered before all are forgotten.
 const BUDGET_BYTES: usize = 16 << 20;
 
-/// Documents larger than this are fitted every time (they would crowd out everything else).
+/// Documents larger than this are not kept whole (they would crowd out everything else); the
+/// items of their arrays still are (a page of 100 clusters is remembered cluster by cluster).
 const LARGEST_KEPT: usize = 256 << 10;
 
 /// What a `serde_json::Value` occupies besides its strings' text, and what an object entry adds
