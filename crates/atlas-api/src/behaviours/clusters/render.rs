@@ -23,6 +23,9 @@ pub fn render(cx: &Ctx<'_>, record: &Record) -> Result<Value, ApiError> {
 pub fn bare(cx: &Ctx<'_>, record: &Record) -> Result<Value, ApiError> {
     let group = cx.scope.group_id.as_deref().unwrap_or_default();
     let mut doc = record.doc.clone();
+    // Read from the stored document as it is (the topology reads no internal `__` fields), so
+    // no second copy of the cluster is needed.
+    let connection_strings = topology::connection_strings(&doc, group);
     let Value::Object(map) = &mut doc else {
         return Err(ApiError::internal("stored cluster is not an object"));
     };
@@ -33,11 +36,7 @@ pub fn bare(cx: &Ctx<'_>, record: &Record) -> Result<Value, ApiError> {
         cx.call.origin.base_url
     );
     map.insert("links".into(), json!([{"href": href, "rel": "self"}]));
-    let canonical = Value::Object(map.clone());
-    map.insert(
-        "connectionStrings".into(),
-        topology::connection_strings(&canonical, group),
-    );
+    map.insert("connectionStrings".into(), connection_strings);
     let major = map
         .get("mongoDBMajorVersion")
         .and_then(Value::as_str)
@@ -48,15 +47,18 @@ pub fn bare(cx: &Ctx<'_>, record: &Record) -> Result<Value, ApiError> {
     if map.get("clusterType").and_then(Value::as_str) != Some("REPLICASET") {
         map.insert("configServerType".into(), json!("EMBEDDED"));
     }
-    let specs = map
-        .get("replicationSpecs")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    // Only the older shapes rebuild the replication specs; the current ones keep them as stored.
+    let specs = |map: &serde_json::Map<String, Value>| {
+        map.get("replicationSpecs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let asymmetric =
         |_: Asymmetric| api_error!(ASYMMETRIC_SHARD_UNSUPPORTED, name, cx.call.version);
     match cx.call.version {
         "2023-02-01" => {
+            let specs = specs(map);
             let grouped = shape::to_2023_02(&specs).map_err(asymmetric)?;
             map.insert("replicationSpecs".into(), Value::Array(grouped));
             if let Some(disk) = shape::disk_gb(&specs) {
@@ -64,6 +66,7 @@ pub fn bare(cx: &Ctx<'_>, record: &Record) -> Result<Value, ApiError> {
             }
         }
         "2023-01-01" => {
+            let specs = specs(map);
             let legacy = shape::to_legacy(&specs).map_err(asymmetric)?;
             map.remove("replicationSpecs");
             map.extend(legacy);
