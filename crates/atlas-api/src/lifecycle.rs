@@ -360,6 +360,46 @@ pub fn peek(
     })
 }
 
+/// The document `collection`/`key` as a read sees it: `None` when it does not exist or its
+/// deletion has completed. Settling may write, so a caller answering 404 for `None` keeps the
+/// transaction's writes (`ApiError::keeping_writes`).
+pub fn get_settled(
+    tx: &mut dyn Tx,
+    settings: &Settings,
+    collection: &str,
+    key: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Option<Record>> {
+    match tx.get(collection, key)? {
+        Some(record) => present(tx, settings, record, now),
+        None => Ok(None),
+    }
+}
+
+/// `record` settled for this read, or `None` once gone.
+fn present(
+    tx: &mut dyn Tx,
+    settings: &Settings,
+    record: Record,
+    now: OffsetDateTime,
+) -> StoreResult<Option<Record>> {
+    let Record {
+        collection,
+        key,
+        doc,
+        seq,
+    } = record;
+    Ok(match settle(tx, settings, &collection, &key, doc, now)? {
+        Settled::Present(doc) => Some(Record {
+            collection,
+            key,
+            doc,
+            seq,
+        }),
+        Settled::Gone => None,
+    })
+}
+
 /// Every document of `collection` as a read sees it (transitions settled, completed deletions
 /// gone), in creation order.
 pub fn settle_all(
@@ -371,16 +411,7 @@ pub fn settle_all(
     let (records, _) = tx.list(collection, Page::ALL)?;
     let mut visible = Vec::with_capacity(records.len());
     for record in records {
-        if let Settled::Present(doc) = settle(
-            tx,
-            settings,
-            collection,
-            &record.key,
-            record.doc.clone(),
-            now,
-        )? {
-            visible.push(Record { doc, ..record });
-        }
+        visible.extend(present(tx, settings, record, now)?);
     }
     Ok(visible)
 }

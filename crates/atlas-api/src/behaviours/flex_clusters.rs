@@ -6,7 +6,7 @@
 //! addressed here is refused with `CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API`.
 
 use atlas_model::OperationId;
-use atlas_store::{Page, Record, StoreError};
+use atlas_store::{Record, StoreError};
 use serde_json::{Value, json};
 
 use super::Behaviour;
@@ -20,7 +20,7 @@ use crate::engine::paging::Paging;
 use crate::engine::resources::API_PREFIX;
 use crate::error::ApiError;
 use crate::ids;
-use crate::lifecycle::{self, Settled, Then};
+use crate::lifecycle::{self, Then};
 
 /// Realistic durations (semantics §8): ready within ~8 s, gone 30-45 s after delete.
 const CREATE_SECONDS: i64 = 8;
@@ -78,20 +78,17 @@ fn collection(cx: &Ctx<'_>) -> String {
 pub fn current(cx: &mut Ctx<'_>, name: &str) -> Result<Record, ApiError> {
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let collection = collection(cx);
-    let Some(record) = cx.tx.get(&collection, name)? else {
-        if cx
-            .tx
-            .get(&format!("/groups/{group}/clusters"), name)?
-            .is_some()
-        {
-            return Err(api_error!(CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API, name));
-        }
-        return Err(api_error!(CLUSTER_NOT_FOUND, name, group.as_str()));
-    };
-    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, name, record.doc, cx.now)? {
-        Settled::Present(doc) => Ok(Record { doc, ..record }),
-        Settled::Gone => Err(api_error!(CLUSTER_NOT_FOUND, name, group.as_str()).keeping_writes()),
+    if let Some(record) = lifecycle::get_settled(cx.tx, cx.lifecycle, &collection, name, cx.now)? {
+        return Ok(record);
     }
+    if cx
+        .tx
+        .get(&format!("/groups/{group}/clusters"), name)?
+        .is_some()
+    {
+        return Err(api_error!(CANNOT_USE_NON_FLEX_CLUSTER_IN_FLEX_API, name));
+    }
+    Err(api_error!(CLUSTER_NOT_FOUND, name, group.as_str()).keeping_writes())
 }
 
 fn bare(cx: &Ctx<'_>, record: &Record) -> Value {
@@ -123,20 +120,7 @@ fn render(cx: &Ctx<'_>, record: &Record) -> Value {
 fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let paging = Paging::of(cx.call);
     let collection = collection(cx);
-    let (records, _) = cx.tx.list(&collection, Page::ALL)?;
-    let mut visible = Vec::new();
-    for record in records {
-        if let Settled::Present(doc) = lifecycle::settle(
-            cx.tx,
-            cx.lifecycle,
-            &collection,
-            &record.key,
-            record.doc.clone(),
-            cx.now,
-        )? {
-            visible.push(Record { doc, ..record });
-        }
-    }
+    let visible = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, cx.now)?;
     let total = visible.len() as u64;
     let results: Vec<Value> = paging
         .slice(&visible)

@@ -20,7 +20,7 @@ use crate::engine::paths::segment;
 use crate::engine::resources::API_PREFIX;
 use crate::error::ApiError;
 use crate::ids;
-use crate::lifecycle::{self, Settled, Then};
+use crate::lifecycle::{self, Then};
 
 /// Seconds until a restore completes, and until it shows `RUNNING`.
 const RESTORE_SECONDS: i64 = 60;
@@ -74,21 +74,10 @@ impl Behaviour for FlexRestores {
                     .unwrap_or_default()
                     .to_owned();
                 let missing = || api_error!(TENANT_RESTORE_NOT_FOUND, id.as_str(), name.as_str());
-                let Some(record) = cx.tx.get(&jobs, &segment(&id))? else {
-                    return Err(missing());
-                };
-                let doc = match lifecycle::settle(
-                    cx.tx,
-                    cx.lifecycle,
-                    &jobs,
-                    &record.key,
-                    record.doc,
-                    cx.now,
-                )? {
-                    Settled::Present(doc) => doc,
-                    Settled::Gone => return Err(missing().keeping_writes()),
-                };
-                let doc = shown(cx, &jobs, &record.key, doc)?;
+                let record =
+                    lifecycle::get_settled(cx.tx, cx.lifecycle, &jobs, &segment(&id), cx.now)?
+                        .ok_or_else(|| missing().keeping_writes())?;
+                let doc = shown(cx, &jobs, &record.key, record.doc)?;
                 Ok(Reply::json(200, cx.render.fit(&with_link(cx, &jobs, doc))))
             }
             _ => {

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::Behaviour;
 use super::clusters;
 use crate::api_error;
+use crate::behaviours::support::invalid;
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::error::ApiError;
@@ -107,10 +108,6 @@ fn shown(cx: &Ctx<'_>, cluster: &Record, state: &Value) -> Value {
         "managedNamespaces": state["managedNamespaces"],
         "selfManagedSharding": cluster.doc["globalClusterSelfManagedSharding"].as_bool().unwrap_or(false),
     })
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    api_error!(VALIDATION_ERROR, message.into())
 }
 
 fn add_namespace(cx: &Ctx<'_>, state: &mut Value) -> Result<(), ApiError> {

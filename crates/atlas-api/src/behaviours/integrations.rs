@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::Behaviour;
 use crate::api_error;
+use crate::behaviours::support::invalid;
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::engine::paging::Paging;
@@ -100,10 +101,6 @@ impl Behaviour for Integrations {
 
 fn not_configured(kind: &str) -> ApiError {
     api_error!(INTEGRATION_NOT_CONFIGURED, kind)
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    api_error!(VALIDATION_ERROR, message.into())
 }
 
 /// The project's integrations, redacted, as one page.

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::Behaviour;
 use super::clusters;
 use crate::api_error;
+use crate::behaviours::support::invalid;
 use crate::call::Reply;
 use crate::clock::atlas_timestamp;
 use crate::download;
@@ -25,7 +26,7 @@ use crate::engine::Ctx;
 use crate::engine::paging::Paging;
 use crate::error::ApiError;
 use crate::ids;
-use crate::lifecycle::{self, Settled, Then};
+use crate::lifecycle::{self, Then};
 
 /// Realistic durations (semantics §8 has no timing for archives; minutes in practice).
 const ACTIVATE_SECONDS: i64 = 60;
@@ -94,19 +95,9 @@ fn current(cx: &mut Ctx<'_>, collection: &str) -> Result<Record, ApiError> {
         .path_param("archiveId")
         .unwrap_or_default()
         .to_owned();
-    let missing = || api_error!(RESOURCE_NOT_FOUND, format!("Online archive with id {id}"));
-    let Some(record) = cx.tx.get(collection, &id)? else {
-        return Err(missing());
-    };
-    match lifecycle::settle(cx.tx, cx.lifecycle, collection, &id, record.doc, cx.now)? {
-        Settled::Present(doc) => Ok(Record { doc, ..record }),
-        Settled::Gone => Err(missing().keeping_writes()),
-    }
-}
-
-/// A semantic rule the request breaks (Atlas's generic service-side validation code, §3.2).
-fn invalid(message: impl Into<String>) -> ApiError {
-    api_error!(VALIDATION_ERROR, message.into())
+    lifecycle::get_settled(cx.tx, cx.lifecycle, collection, &id, cx.now)?.ok_or_else(|| {
+        api_error!(RESOURCE_NOT_FOUND, format!("Online archive with id {id}")).keeping_writes()
+    })
 }
 
 fn str_of<'a>(doc: &'a Value, pointer: &str) -> &'a str {

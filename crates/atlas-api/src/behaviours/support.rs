@@ -1,5 +1,6 @@
-//! Small helpers the identity behaviours share: reading request bodies, answering lists and
-//! entities in the served version's shape, and the documents' self links.
+//! Small helpers the behaviours share: reading request bodies, answering lists and
+//! entities in the served version's shape, the documents' self links, and the generic
+//! validation error.
 
 use serde_json::{Map, Value, json};
 
@@ -8,6 +9,7 @@ use crate::engine::Ctx;
 use crate::engine::paging::Paging;
 use crate::engine::resources::API_PREFIX;
 use crate::roles::strings;
+use crate::{ApiError, api_error};
 
 /// A string field of the request body.
 pub fn body_text(cx: &Ctx<'_>, name: &str) -> Option<String> {
@@ -112,4 +114,10 @@ pub fn tail(secret: &str, n: usize) -> &str {
     secret
         .get(secret.len().saturating_sub(n)..)
         .unwrap_or_default()
+}
+
+/// A semantic rule the request breaks, for which Atlas answers its generic service-side
+/// validation code (semantics §3.2).
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    api_error!(VALIDATION_ERROR, message.into())
 }

@@ -27,7 +27,7 @@ use crate::engine::Ctx;
 use crate::engine::paging::Paging;
 use crate::error::ApiError;
 use crate::ids;
-use crate::lifecycle::{self, Settled, Then};
+use crate::lifecycle::{self, Then};
 
 pub use render::render;
 
@@ -162,45 +162,27 @@ pub fn current(cx: &mut Ctx<'_>) -> Result<Record, ApiError> {
 fn load(cx: &mut Ctx<'_>, name: String) -> Result<Record, ApiError> {
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let collection = collection(cx);
-    let Some(record) = cx.tx.get(&collection, &name)? else {
-        // The CLI relies on this code to fall back to the flex API (semantics §9).
-        if cx
-            .tx
-            .get(&format!("/groups/{group}/flexClusters"), &name)?
-            .is_some()
-        {
-            return Err(api_error!(
-                CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API,
-                name.as_str()
-            ));
-        }
-        return Err(api_error!(CLUSTER_NOT_FOUND, name.as_str(), group.as_str()));
-    };
-    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &name, record.doc, cx.now)? {
-        Settled::Present(doc) => Ok(Record { doc, ..record }),
-        Settled::Gone => {
-            Err(api_error!(CLUSTER_NOT_FOUND, name.as_str(), group.as_str()).keeping_writes())
-        }
+    if let Some(record) = lifecycle::get_settled(cx.tx, cx.lifecycle, &collection, &name, cx.now)? {
+        return Ok(record);
     }
+    // The CLI relies on this code to fall back to the flex API (semantics §9).
+    if cx
+        .tx
+        .get(&format!("/groups/{group}/flexClusters"), &name)?
+        .is_some()
+    {
+        return Err(api_error!(
+            CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API,
+            name.as_str()
+        ));
+    }
+    Err(api_error!(CLUSTER_NOT_FOUND, name.as_str(), group.as_str()).keeping_writes())
 }
 
 fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let paging = Paging::of(cx.call);
     let collection = collection(cx);
-    let (records, _) = cx.tx.list(&collection, Page::ALL)?;
-    let mut visible = Vec::new();
-    for record in records {
-        if let Settled::Present(doc) = lifecycle::settle(
-            cx.tx,
-            cx.lifecycle,
-            &collection,
-            &record.key,
-            record.doc.clone(),
-            cx.now,
-        )? {
-            visible.push(Record { doc, ..record });
-        }
-    }
+    let visible = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, cx.now)?;
     let total = visible.len() as u64;
     let mut results = Vec::new();
     for record in paging.slice(&visible) {

@@ -16,11 +16,12 @@ use serde_json::{Value, json};
 
 use super::provider;
 use crate::api_error;
+use crate::behaviours::support::invalid;
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::engine::paths::segment;
 use crate::error::ApiError;
-use crate::lifecycle::{self, Settled, Then};
+use crate::lifecycle::{self, Then};
 use atlas_model::OperationId;
 
 const KIND: &str = "privateEndpoint";
@@ -88,21 +89,9 @@ fn current(cx: &mut Ctx<'_>, endpoints: &str) -> Result<Record, ApiError> {
         .path_param("endpointId")
         .unwrap_or_default()
         .to_owned();
-    let missing = || api_error!(PRIVATELINK_INTERFACE_ENDPOINT_NOT_FOUND, id.as_str());
-    let Some(record) = cx.tx.get(endpoints, &segment(&id))? else {
-        return Err(missing());
-    };
-    match lifecycle::settle(
-        cx.tx,
-        cx.lifecycle,
-        endpoints,
-        &record.key,
-        record.doc,
-        cx.now,
-    )? {
-        Settled::Present(doc) => Ok(Record { doc, ..record }),
-        Settled::Gone => Err(missing().keeping_writes()),
-    }
+    lifecycle::get_settled(cx.tx, cx.lifecycle, endpoints, &segment(&id), cx.now)?.ok_or_else(
+        || api_error!(PRIVATELINK_INTERFACE_ENDPOINT_NOT_FOUND, id.as_str()).keeping_writes(),
+    )
 }
 
 /// An endpoint as read: a GCP group's forwarding rules share the group's state.
@@ -117,10 +106,6 @@ fn shown(doc: &Value) -> Value {
         }
     }
     doc
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    api_error!(VALIDATION_ERROR, message.into())
 }
 
 /// Whether `id` is an Azure private endpoint resource id.

@@ -24,7 +24,7 @@ use crate::engine::Ctx;
 use crate::engine::paths::segment;
 use crate::error::ApiError;
 use crate::ids;
-use crate::lifecycle::{self, Settled, Then};
+use crate::lifecycle::{self, Then};
 
 pub use provider::PROVIDERS;
 
@@ -143,20 +143,8 @@ pub(crate) fn current(cx: &mut Ctx<'_>) -> Result<Record, ApiError> {
 
 fn load(cx: &mut Ctx<'_>, provider: &str, id: &str) -> Result<Record, ApiError> {
     let services = collection(cx, provider);
-    let Some(record) = cx.tx.get(&services, &segment(id))? else {
-        return Err(api_error!(PRIVATELINK_NOT_FOUND, id));
-    };
-    match lifecycle::settle(
-        cx.tx,
-        cx.lifecycle,
-        &services,
-        &record.key,
-        record.doc,
-        cx.now,
-    )? {
-        Settled::Present(doc) => Ok(Record { doc, ..record }),
-        Settled::Gone => Err(api_error!(PRIVATELINK_NOT_FOUND, id).keeping_writes()),
-    }
+    lifecycle::get_settled(cx.tx, cx.lifecycle, &services, &segment(id), cx.now)?
+        .ok_or_else(|| api_error!(PRIVATELINK_NOT_FOUND, id).keeping_writes())
 }
 
 /// The service as the API shows it: its provider's names once available, and its endpoints.

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{link, logs, under};
 use crate::api_error;
+use crate::behaviours::support::invalid;
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::engine::paging::Paging;
@@ -81,10 +82,6 @@ pub(super) fn handle(cx: &mut Ctx<'_>, instance: &Record) -> Result<Reply, ApiEr
             failover(cx, &collection, &connection)
         }
     }
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    api_error!(VALIDATION_ERROR, message.into())
 }
 
 fn current(cx: &mut Ctx<'_>, collection: &str) -> Result<Record, ApiError> {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::{connections, link, logs, under};
 use crate::api_error;
+use crate::behaviours::support::invalid;
 use crate::call::Reply;
 use crate::engine::Ctx;
 use crate::engine::paging::Paging;
@@ -85,10 +86,6 @@ pub(super) fn handle(cx: &mut Ctx<'_>, instance: &Record) -> Result<Reply, ApiEr
             Ok(Reply::json(cx.render.status(), json!({})))
         }
     }
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    api_error!(VALIDATION_ERROR, message.into())
 }
 
 fn name_of(doc: &Value) -> Option<&str> {
