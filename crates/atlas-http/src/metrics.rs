@@ -2,7 +2,7 @@
 //! exposition format (written by hand: three families do not justify a metrics framework):
 //!
 //! - `localatlas_http_requests_total{operation, status}`: answers by Atlas `operationId` (or
-//!   `__control`, `__oauth`, `__unrouted`) and HTTP status;
+//!   `__control`, `__oauth`, `__private`, `__unrouted`) and HTTP status;
 //! - `localatlas_http_request_duration_seconds`: a latency histogram of every answer;
 //! - `localatlas_store_errors_total{kind}`: store failures that reached the API
 //!   (`unavailable`: the database could not be reached or gave up; `corrupt`; `duplicate`

@@ -121,7 +121,7 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<B
         }
     }
     let took = started.elapsed();
-    let status = if injected.is_some_and(|i| i.dropped) && cut_done {
+    let status = if cut_done {
         0
     } else {
         response.status().as_u16()
@@ -169,14 +169,10 @@ async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body
         envelope: query_flag(&query, "envelope"),
     };
     let client_ip = client_ip(request.headers(), peer, &app.config);
-    let (label, outcome) = if let Some(rest) = path.strip_prefix(control::PREFIX) {
-        let outcome = control_request(app, request, rest.to_owned(), peer, client_ip).await;
-        ("__control", outcome)
-    } else if console::serves(path) {
-        let rest = console::CONTROL_PATH.to_owned();
-        let outcome = control_request(app, request, rest, peer, client_ip).await;
-        ("__control", outcome)
-    } else if path == API_PREFIX || path.starts_with(&format!("{API_PREFIX}/")) {
+    let in_api = path
+        .strip_prefix(API_PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if in_api {
         return atlas_request(
             app.clone(),
             request,
@@ -186,6 +182,15 @@ async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body
             style,
         )
         .await;
+    }
+    let mut injected = None;
+    let (label, outcome) = if let Some(rest) = path.strip_prefix(control::PREFIX) {
+        let outcome = control_request(app, request, rest.to_owned(), peer, client_ip).await;
+        ("__control", outcome)
+    } else if console::serves(path) {
+        let rest = console::CONTROL_PATH.to_owned();
+        let outcome = control_request(app, request, rest, peer, client_ip).await;
+        ("__control", outcome)
     } else {
         // The token endpoints and the private endpoints: faults match them by path only.
         let target = faults::Target {
@@ -194,33 +199,26 @@ async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body
             op: None,
             principal: None,
         };
-        let injected = match app.faults.check(&target).map(|d| faulted(d, style)) {
+        injected = match app.faults.check(&target).map(|d| faulted(d, style)) {
             Some(Faulted::Answer(answer)) => return answer,
-            Some(Faulted::Proceed(injected)) => Some(injected),
+            Some(Faulted::Proceed(fired)) => Some(fired),
             None => None,
         };
-        let (label, outcome) = if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
-            (
-                "__oauth",
-                oauth_request(app, request, path, client_ip).await,
-            )
+        if path == "/api/oauth/token" || path == "/api/oauth/revoke" {
+            let outcome = oauth_request(app, request, path, client_ip).await;
+            ("__oauth", outcome)
         } else if path.starts_with(private::PREFIX) {
-            (
-                "__private",
-                private_request(app, request, path, client_ip).await,
-            )
+            let outcome = private_request(app, request, path, client_ip).await;
+            ("__private", outcome)
         } else {
             ("__unrouted", Err(api_error!(RESOURCE_NOT_FOUND, path)))
-        };
-        let mut response = outcome.unwrap_or_else(|e| render::error(&e, style, &[]));
-        response.extensions_mut().insert(OperationLabel(label));
-        if let Some(injected) = injected {
-            response.extensions_mut().insert(injected);
         }
-        return response;
     };
     let mut response = outcome.unwrap_or_else(|e| render::error(&e, style, &[]));
     response.extensions_mut().insert(OperationLabel(label));
+    if let Some(injected) = injected {
+        response.extensions_mut().insert(injected);
+    }
     response
 }
 
@@ -310,7 +308,10 @@ async fn private_request(
     path: &str,
     client_ip: String,
 ) -> Result<Response<Body>, ApiError> {
-    let (parts, _) = request.into_parts();
+    let (parts, body) = request.into_parts();
+    // Read (and so bounded by the body limits) even though no private endpoint uses it, so a
+    // telemetry POST leaves nothing on a kept-alive connection.
+    read_body(body, &app.config).await?;
     match private::route(&parts.method, path)? {
         private::Route::Open(answer) => Ok(answer()),
         private::Route::Authenticated(answer) => {
@@ -600,4 +601,60 @@ fn base_url(headers: &HeaderMap, uri: &axum::http::Uri, tls: bool) -> String {
         .unwrap_or("localhost");
     let scheme = if tls { "https" } else { "http" };
     format!("{scheme}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_headers_name_addresses_with_or_without_ports() {
+        for (text, ip) in [
+            ("192.0.2.1", "192.0.2.1"),
+            (" 192.0.2.1:4711", "192.0.2.1"),
+            ("\"[2001:db8::1]:4711\"", "2001:db8::1"),
+            ("2001:db8::1", "2001:db8::1"),
+        ] {
+            assert_eq!(
+                forwarded_address(text).map(|a| a.to_string()).as_deref(),
+                Some(ip)
+            );
+        }
+        assert_eq!(forwarded_address("proxy.internal:80"), None);
+        assert_eq!(forwarded_address("192.0.2.1:port"), None);
+    }
+
+    #[test]
+    fn the_trusted_header_gives_its_last_address() {
+        let config = crate::HttpConfig {
+            trusted_client_ip_header: Some("x-forwarded-for".into()),
+            ..crate::HttpConfig::default()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7:4711".parse().unwrap(),
+        );
+        let peer = Some(SocketAddr::from(([127, 0, 0, 1], 5000)));
+        assert_eq!(client_ip(&headers, peer, &config), "198.51.100.7");
+        // Without the setting the header is ignored: the peer it is.
+        assert_eq!(
+            client_ip(&headers, peer, &crate::HttpConfig::default()),
+            "127.0.0.1"
+        );
+    }
+
+    #[test]
+    fn request_ids_from_a_proxy_are_kept_only_when_short_and_plain() {
+        let with = |id: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(REQUEST_ID, id.parse().unwrap());
+            request_id(&headers)
+        };
+        assert_eq!(with("lb-1234.abc:7_x"), "lb-1234.abc:7_x");
+        let long = "a".repeat(65);
+        assert_ne!(with(&long), long);
+        assert_ne!(with("a b"), "a b");
+        assert_eq!(with(&"b".repeat(64)), "b".repeat(64));
+    }
 }

@@ -158,7 +158,6 @@ impl AsyncWrite for Conn {
 
 /// Accepts connections, plain or through TLS. Dropping it closes the listening socket.
 pub struct Accept {
-    local: SocketAddr,
     incoming: mpsc::Receiver<(Conn, SocketAddr)>,
     accepting: AbortHandle,
 }
@@ -171,20 +170,13 @@ impl Drop for Accept {
 
 impl Accept {
     /// Starts accepting on `listener`; with `tls`, every connection is a TLS server connection.
-    pub fn new(listener: TcpListener, tls: Option<Arc<ServerConfig>>) -> io::Result<Accept> {
-        let local = listener.local_addr()?;
+    pub fn new(listener: TcpListener, tls: Option<Arc<ServerConfig>>) -> Accept {
         let (tx, incoming) = mpsc::channel(64);
         let accepting = tokio::spawn(accept_loop(listener, tls.map(TlsAcceptor::from), tx));
-        Ok(Accept {
-            local,
+        Accept {
             incoming,
             accepting: accepting.abort_handle(),
-        })
-    }
-
-    /// The address the listener is bound to.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        }
     }
 
     /// The next connection, handshake done; `None` once the accept loop has ended.

@@ -189,6 +189,45 @@ async fn oauth_errors_are_oauth_shaped() {
         .await;
     assert_eq!(bad_grant.status, 400);
     assert_eq!(bad_grant.json()["error"], "unsupported_grant_type");
+    // Token answers are never cached (RFC 6749 §5.1), errors included.
+    assert_eq!(ok.header("cache-control"), Some("no-store"));
+    assert_eq!(bad_grant.header("cache-control"), Some("no-store"));
+    let no_grant = s
+        .oauth(
+            "/api/oauth/token",
+            &s.boot.client_id,
+            &s.boot.client_secret,
+            "",
+        )
+        .await;
+    assert_eq!(no_grant.status, 400);
+    assert_eq!(no_grant.json()["error"], "invalid_request");
+    // Revocation authenticates the client first (401), then wants the token (400).
+    let token = ok.json()["access_token"].as_str().unwrap().to_owned();
+    let revoke_bad_client = s
+        .oauth(
+            "/api/oauth/revoke",
+            &s.boot.client_id,
+            "mdb_sa_sk_wrong",
+            &format!("token={token}"),
+        )
+        .await;
+    assert_eq!(revoke_bad_client.status, 401);
+    assert_eq!(revoke_bad_client.json()["error"], "invalid_client");
+    let revoke_no_token = s
+        .oauth(
+            "/api/oauth/revoke",
+            &s.boot.client_id,
+            &s.boot.client_secret,
+            "",
+        )
+        .await;
+    assert_eq!(revoke_no_token.status, 400);
+    assert_eq!(revoke_no_token.json()["error"], "invalid_request");
+    // Only POST reaches the token endpoint.
+    let get = s.anonymous("GET", "/api/oauth/token", None, None).await;
+    assert_eq!(get.status, 405);
+    assert_eq!(get.json()["errorCode"], "METHOD_NOT_ALLOWED");
 }
 
 // --- versions (§1.2–§1.4) ------------------------------------------------------------------

@@ -359,7 +359,7 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             drain: Duration::from_secs(args.shutdown_grace),
         };
         let app = atlas_http::app(Arc::new(App::new(atlas, http)));
-        let accept = serve::Accept::new(listener, tls)?;
+        let accept = serve::Accept::new(listener, tls);
         serve::serve(accept, app, &limits, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(())
