@@ -37,7 +37,7 @@ pub enum Rule {
 }
 
 /// Rules for the operations without `x-rolesRequirements` (semantics §5.3).
-pub fn unlisted(op: OperationId) -> Option<Rule> {
+fn unlisted(op: OperationId) -> Option<Rule> {
     use OperationId as O;
     Some(match op {
         O::GetSystemStatus
@@ -86,16 +86,7 @@ pub fn check(tx: &mut dyn Tx, call: &Call, scope: &Scope) -> Result<(), ApiError
     };
     let required: Vec<&str> = labels.iter().filter_map(|l| roles::from_label(l)).collect();
     let allowed = match (&scope.org_id, &scope.group_id) {
-        (Some(org), group) => {
-            let org_roles = org_roles(tx, &call.principal, org)?;
-            let group_roles = match group {
-                Some(g) => Some(group_roles(tx, &call.principal, org, g)?),
-                None => None,
-            };
-            required
-                .iter()
-                .any(|r| roles::satisfies(&org_roles, group_roles.as_deref(), r))
-        }
+        (Some(org), group) => require(tx, &call.principal, org, group.as_deref(), &required)?,
         (None, _) => anywhere(tx, &call.principal, &required)?,
     };
     if allowed {
@@ -105,8 +96,8 @@ pub fn check(tx: &mut dyn Tx, call: &Call, scope: &Scope) -> Result<(), ApiError
     }
 }
 
-/// Requires one role of `required` (constants) in an organization (and project) named by the
-/// request body rather than the path.
+/// Whether the principal holds one role of `required` (constants) in an organization (and
+/// project): the path's, or one a request body names.
 pub fn require(
     tx: &mut dyn Tx,
     principal: &Principal,
@@ -152,7 +143,7 @@ fn anywhere(tx: &mut dyn Tx, principal: &Principal, required: &[&str]) -> Result
 
 /// The organization roles `principal` holds in `org_id` (directly; implications apply when
 /// they are compared).
-pub fn org_roles(
+fn org_roles(
     tx: &mut dyn Tx,
     principal: &Principal,
     org_id: &str,
@@ -192,7 +183,7 @@ pub fn org_roles(
 
 /// The project roles `principal` holds in `group_id` of `org_id`: its own assignment and, for a
 /// user, its teams'.
-pub fn group_roles(
+fn group_roles(
     tx: &mut dyn Tx,
     principal: &Principal,
     org_id: &str,

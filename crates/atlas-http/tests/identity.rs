@@ -1504,3 +1504,68 @@ async fn measure_admission() {
         }
     }
 }
+
+/// RFC 2617 without `qop` has no request count, so such a nonce serves exactly one request: the
+/// same header again is a replay (401, `stale=true`: the client fetches a fresh nonce).
+#[tokio::test]
+async fn a_digest_without_qop_is_good_for_one_request() {
+    use atlas_api::credentials::{REALM, md5_hex};
+    let s = Server::new();
+    let challenge = s
+        .anonymous("GET", "/api/atlas/v2/groups", Some(JSON_2023), None)
+        .await;
+    let www = challenge.header("www-authenticate").unwrap().to_owned();
+    let nonce = www
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let (user, password) = (s.boot.public_key.clone(), s.boot.private_key.clone());
+    let uri = "/api/atlas/v2/groups";
+    let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
+    let ha2 = md5_hex(&format!("GET:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
+    let header = format!(
+        "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\""
+    );
+    assert_eq!(s.with_authorization("GET", uri, &header).await.status, 200);
+    let replay = s.with_authorization("GET", uri, &header).await;
+    assert_eq!(replay.status, 401);
+    assert!(
+        replay
+            .header("www-authenticate")
+            .unwrap()
+            .contains("stale=true")
+    );
+}
+
+/// Revoking a token another client holds answers 200 and changes nothing (RFC 7009 §2.1: the
+/// server does not reveal whether the token was someone else's).
+#[tokio::test]
+async fn a_client_cannot_revoke_another_clients_token() {
+    let s = Server::new();
+    let token = s.token().await;
+    let other = s
+        .control(
+            "POST",
+            "/__localatlas/principals",
+            Some(&json!({"type": "serviceAccount", "roles": [{"orgId": s.boot.org_id, "roleName": "ORG_READ_ONLY"}]})),
+        )
+        .await
+        .json();
+    let revoked = s
+        .oauth(
+            "/api/oauth/revoke",
+            other["clientId"].as_str().unwrap(),
+            other["clientSecret"].as_str().unwrap(),
+            &format!("token={token}"),
+        )
+        .await;
+    assert_eq!(revoked.status, 200);
+    let still = s
+        .bearer(&token, "GET", "/api/atlas/v2/orgs", Some(JSON_2023))
+        .await;
+    assert_eq!(still.status, 200, "{}", still.text());
+}
