@@ -1,5 +1,5 @@
 //! The behaviour every [`Store`] must have, written against `&dyn Store` only, so each backend
-//! (SQLite file and memory today, PostgreSQL later) runs exactly the same checks through
+//! (SQLite file and memory, PostgreSQL) runs exactly the same checks through
 //! [`run_all`]. Each check uses its own collections, so they can share one store.
 
 use std::panic::AssertUnwindSafe;

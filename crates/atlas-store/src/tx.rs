@@ -1,5 +1,5 @@
 //! The operations available inside one store transaction, and their exact semantics. Every
-//! backend (SQLite today, PostgreSQL later) implements [`Tx`] and runs the shared test suite in
+//! backend (SQLite and PostgreSQL) implements [`Tx`] and runs the shared test suite in
 //! `suite.rs`, so the rules written here are the contract the engine may rely on.
 
 use serde_json::Value;
@@ -151,4 +151,50 @@ pub(crate) fn encode(doc: &Value) -> StoreResult<String> {
 /// A `u64` count or offset as the `i64` SQL wants (saturating: `Page::ALL` is "no limit").
 pub(crate) fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Refuses a write in a read transaction (a bug in the caller, reported as unavailability).
+pub(crate) fn writable(writable: bool, op: &str) -> StoreResult<()> {
+    if writable {
+        Ok(())
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "{op} attempted in a read transaction"
+        )))
+    }
+}
+
+/// A stored row that cannot be read back.
+pub(crate) fn corrupt(collection: &str, key: &str, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        collection: collection.to_owned(),
+        key: key.to_owned(),
+        reason,
+    }
+}
+
+/// A record from a row's columns, whatever the backend: the record format must be this build's
+/// and the document JSON.
+pub(crate) fn record(
+    collection: &str,
+    key: String,
+    seq: i64,
+    format: i64,
+    doc: &[u8],
+) -> StoreResult<Record> {
+    if format != RECORD_FORMAT {
+        return Err(corrupt(
+            collection,
+            &key,
+            format!("record format {format}; this build reads format {RECORD_FORMAT}"),
+        ));
+    }
+    let doc = serde_json::from_slice(doc)
+        .map_err(|e| corrupt(collection, &key, format!("document is not JSON: {e}")))?;
+    Ok(Record {
+        collection: collection.to_owned(),
+        key,
+        doc,
+        seq,
+    })
 }

@@ -14,7 +14,7 @@ use postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use serde_json::Value;
 
 use super::{Attempt, Conn, Failure, classify, detail, unavailable};
-use crate::tx::{RECORD_FORMAT, Tree, clamp, encode};
+use crate::tx::{RECORD_FORMAT, Tree, clamp, corrupt, encode};
 use crate::{Access, Claim, Page, Record, StoreError, StoreResult, Tx};
 
 /// The statements of one connection, prepared once.
@@ -191,13 +191,7 @@ pub(crate) struct PgTx<'t, 'c> {
 
 impl PgTx<'_, '_> {
     fn writing(&self, op: &str) -> StoreResult<()> {
-        if self.writable {
-            Ok(())
-        } else {
-            Err(StoreError::Unavailable(format!(
-                "{op} attempted in a read transaction"
-            )))
-        }
+        crate::tx::writable(self.writable, op)
     }
 
     fn note(&mut self, op: &str, e: &postgres::Error) -> StoreError {
@@ -229,14 +223,6 @@ impl PgTx<'_, '_> {
     }
 }
 
-fn corrupt(collection: &str, key: &str, reason: String) -> StoreError {
-    StoreError::Corrupt {
-        collection: collection.to_owned(),
-        key: key.to_owned(),
-        reason,
-    }
-}
-
 /// A `bytea` column as text.
 fn text(row: &Row, at: usize, collection: &str, what: &str) -> StoreResult<String> {
     let bytes: Vec<u8> = row
@@ -253,24 +239,10 @@ fn decode(row: &Row, at: usize, collection: &str, key: String) -> StoreResult<Re
     let format: i32 = row
         .try_get(at + 1)
         .map_err(|e| corrupt(collection, &key, format!("format: {e}")))?;
-    if i64::from(format) != RECORD_FORMAT {
-        return Err(corrupt(
-            collection,
-            &key,
-            format!("record format {format}; this build reads format {RECORD_FORMAT}"),
-        ));
-    }
     let doc: &str = row
         .try_get(at + 2)
         .map_err(|e| corrupt(collection, &key, format!("document: {e}")))?;
-    let doc = serde_json::from_str(doc)
-        .map_err(|e| corrupt(collection, &key, format!("document is not JSON: {e}")))?;
-    Ok(Record {
-        collection: collection.to_owned(),
-        key,
-        doc,
-        seq,
-    })
+    crate::tx::record(collection, key, seq, i64::from(format), doc.as_bytes())
 }
 
 /// The record format as the `INTEGER` column wants it.

@@ -11,7 +11,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
-use crate::tx::{RECORD_FORMAT, Tree, clamp, encode};
+use crate::tx::{RECORD_FORMAT, Tree, clamp, corrupt, encode};
 use crate::{Claim, Page, Record, StoreError, StoreResult, Tx};
 
 pub(crate) struct SqliteTx<'c> {
@@ -21,53 +21,27 @@ pub(crate) struct SqliteTx<'c> {
 
 impl SqliteTx<'_> {
     fn writing(&self, op: &str) -> StoreResult<()> {
-        if self.writable {
-            Ok(())
-        } else {
-            Err(StoreError::Unavailable(format!(
-                "{op} attempted in a read transaction"
-            )))
-        }
+        crate::tx::writable(self.writable, op)
     }
 }
 
 /// Decodes `seq, format, doc` at columns `at..at+3` of a row of `collection`/`key`.
 fn decode(row: &Row<'_>, at: usize, collection: &str, key: String) -> StoreResult<Record> {
-    let corrupt = |key: &str, reason: String| StoreError::Corrupt {
-        collection: collection.to_owned(),
-        key: key.to_owned(),
-        reason,
+    let kind = |what: &str, v: ValueRef<'_>| {
+        corrupt(collection, &key, format!("{what} is {:?}", v.data_type()))
     };
     let seq = match row.get_ref(at)? {
         ValueRef::Integer(seq) => seq,
-        other => return Err(corrupt(&key, format!("seq is {:?}", other.data_type()))),
+        other => return Err(kind("seq", other)),
     };
-    match row.get_ref(at + 1)? {
-        ValueRef::Integer(RECORD_FORMAT) => {}
-        ValueRef::Integer(format) => {
-            return Err(corrupt(
-                &key,
-                format!("record format {format}; this build reads format {RECORD_FORMAT}"),
-            ));
-        }
-        other => return Err(corrupt(&key, format!("format is {:?}", other.data_type()))),
+    let format = match row.get_ref(at + 1)? {
+        ValueRef::Integer(format) => format,
+        other => return Err(kind("format", other)),
+    };
+    match row.get_ref(at + 2)? {
+        ValueRef::Text(text) => crate::tx::record(collection, key, seq, format, text),
+        other => Err(kind("document", other)),
     }
-    let doc = match row.get_ref(at + 2)? {
-        ValueRef::Text(text) => serde_json::from_slice(text)
-            .map_err(|e| corrupt(&key, format!("document is not JSON: {e}")))?,
-        other => {
-            return Err(corrupt(
-                &key,
-                format!("document is {:?}", other.data_type()),
-            ));
-        }
-    };
-    Ok(Record {
-        collection: collection.to_owned(),
-        key,
-        doc,
-        seq,
-    })
 }
 
 fn text(value: ValueRef<'_>, collection: &str, what: &str) -> StoreResult<String> {
