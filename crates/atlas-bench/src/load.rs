@@ -15,7 +15,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use atlas_api::credentials::{REALM, md5_hex};
+use atlas_api::credentials::digest_authorization;
 
 /// How a connection authenticates.
 #[derive(Clone)]
@@ -85,14 +85,15 @@ impl Client {
             Auth::None => None,
             Auth::Bearer(token) => Some(format!("Bearer {token}")),
             Auth::Digest { user, password } => {
-                let nonce = self.nonce.clone()?;
+                let nonce = self.nonce.as_deref()?;
                 self.nc += 1;
-                let nc = format!("{:08x}", self.nc);
-                let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
-                let ha2 = md5_hex(&format!("{method}:{uri}"));
-                let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:bench:auth:{ha2}"));
-                Some(format!(
-                    "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", qop=auth, nc={nc}, cnonce=\"bench\", algorithm=MD5"
+                Some(digest_authorization(
+                    user,
+                    password,
+                    method.as_str(),
+                    uri,
+                    nonce,
+                    Some(self.nc),
                 ))
             }
         }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use atlas_api::bootstrap::Bootstrap;
-use atlas_api::credentials::{REALM, md5_hex};
+use atlas_api::credentials::digest_authorization;
 use atlas_api::{Atlas, Config};
 use atlas_http::{App, HttpConfig};
 use atlas_store::sqlite::SqliteStore;
@@ -475,14 +475,7 @@ impl Server {
 
 /// RFC 2617 MD5 / qop=auth response.
 pub fn digest(user: &str, password: &str, method: &str, uri: &str, nonce: &str, nc: u32) -> String {
-    let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
-    let nc = format!("{nc:08x}");
-    let cnonce = "0a4f113b";
-    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-    format!(
-        "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", algorithm=MD5, response=\"{response}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""
-    )
+    digest_authorization(user, password, method, uri, nonce, Some(nc))
 }
 
 /// Sets the default lifecycle policy through the control API.

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use atlas_api::credentials::{REALM, md5_hex};
+use atlas_api::credentials::digest_authorization;
 use serde_json::{Value, json};
 
 pub const ACCEPT: &str = "application/vnd.atlas.2023-01-01+json";
@@ -239,13 +239,7 @@ pub fn digest(
     nonce: &str,
     nc: u32,
 ) -> String {
-    let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
-    let ha2 = md5_hex(&format!("{method}:{path}"));
-    let nc = format!("{nc:08x}");
-    let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:abcdef:auth:{ha2}"));
-    format!(
-        "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{path}\", response=\"{response}\", qop=auth, nc={nc}, cnonce=\"abcdef\""
-    )
+    digest_authorization(user, password, method, path, nonce, Some(nc))
 }
 
 /// Sends raw bytes on a new connection and reads until the server closes it:
