@@ -267,7 +267,8 @@ pub fn required(tx: &mut dyn Tx, org_id: &str) -> Result<bool, ApiError> {
 #[derive(Debug, Clone)]
 pub struct Admitted {
     kind: Kind,
-    entry: Record,
+    collection: String,
+    key: String,
 }
 
 /// The admission check: may `principal` call from `client_ip`? Returns the entry that let the
@@ -293,14 +294,22 @@ pub fn admit(
     let matched: Option<Record> = caller.and_then(|ip| {
         entries
             .into_iter()
-            .filter(|e| entry_network(&e.doc).is_some_and(|n| n.contains(ip)))
+            .filter_map(|e| {
+                let network = entry_network(&e.doc).filter(|n| n.contains(ip))?;
+                Some((network.prefix, e))
+            })
             // The most specific entry is the one that "let the request in".
-            .max_by_key(|e| entry_network(&e.doc).map_or(0, |n| n.prefix))
+            .max_by_key(|(prefix, _)| *prefix)
+            .map(|(_, e)| e)
     });
     let Some(entry) = matched else {
         return Err(api_error!(IP_ADDRESS_NOT_ON_ACCESS_LIST, client_ip));
     };
-    Ok(Some(Admitted { kind, entry }))
+    Ok(Some(Admitted {
+        kind,
+        collection: entry.collection,
+        key: entry.key,
+    }))
 }
 
 /// Counts a use of the entry that admitted a request from `client_ip`, and when it was.
@@ -310,9 +319,13 @@ pub fn record_use(
     client_ip: &str,
     now: OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let Admitted { kind, entry } = admitted;
+    let Admitted {
+        kind,
+        collection,
+        key,
+    } = admitted;
     // Re-read: another request may have counted since admission read the entry.
-    let Some(mut entry) = tx.get(&entry.collection, &entry.key)? else {
+    let Some(mut entry) = tx.get(collection, key)? else {
         return Ok(());
     };
     if let Value::Object(doc) = &mut entry.doc {

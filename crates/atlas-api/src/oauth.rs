@@ -40,19 +40,18 @@ impl Atlas {
     /// `POST /api/oauth/token`; a rate-limited request is the Atlas-style 429 error.
     pub fn token(&self, request: &TokenRequest<'_>) -> Result<TokenOutcome, ApiError> {
         // Counted in its own transaction: a refused request still spends its token.
-        self.transaction(self.counters.access(), |tx| {
-            let now = crate::clock::now(tx)?;
-            if !request.rate_limits {
-                return Ok(());
-            }
-            let set = ratelimit::token_endpoint();
-            let user = request.client.map_or("", |(id, _)| id);
-            let key = format!("{}|{user}", request.client_ip);
-            match ratelimit::take(tx, &self.counters, &set, &key, now)? {
-                Ok(_) => Ok(()),
-                Err(exhausted) => Err(token_rate_limited(&set, exhausted.retry_after)),
-            }
-        })?;
+        if request.rate_limits {
+            self.transaction(self.counters.access(), |tx| {
+                let now = crate::clock::now(tx)?;
+                let set = ratelimit::token_endpoint();
+                let user = request.client.map_or("", |(id, _)| id);
+                let key = format!("{}|{user}", request.client_ip);
+                match ratelimit::take(tx, &self.counters, &set, &key, now)? {
+                    Ok(_) => Ok(()),
+                    Err(exhausted) => Err(token_rate_limited(&set, exhausted.retry_after)),
+                }
+            })?;
+        }
         self.transaction(Access::Write, |tx| {
             let now = crate::clock::now(tx)?;
             let Some((id, secret)) = request.client else {

@@ -272,6 +272,30 @@ async fn deletion_unassignment_and_access_list_changes_apply_to_the_next_request
     );
     let entry = s.get(&format!("{list}/198.51.100.0%2F24")).await;
     assert_eq!(entry.json()["cidrBlock"], "198.51.100.0/24");
+    // With a host entry inside the block, the host entry (the most specific) is the one that let
+    // the request in, and only its use is counted.
+    let host = json!([{"ipAddress": "198.51.100.20"}]);
+    s.call("POST", &list, Some(JSON_2023), Some(&host)).await;
+    let count = |page: &Value, address: &str| {
+        page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["ipAddress"] == address || e["cidrBlock"] == address)
+            .map(|e| e["count"].as_u64().unwrap_or(0))
+            .unwrap()
+    };
+    let before = s.get(&list).await.json();
+    assert_eq!(key().from("198.51.100.20").get(&clusters).await.status, 200);
+    let after = s.get(&list).await.json();
+    assert_eq!(
+        count(&after, "198.51.100.20"),
+        count(&before, "198.51.100.20") + 1
+    );
+    assert_eq!(
+        count(&after, "198.51.100.0/24"),
+        count(&before, "198.51.100.0/24")
+    );
     let removed = s
         .call(
             "DELETE",
