@@ -116,6 +116,34 @@ impl Counters {
         }
     }
 
+    /// Keeps only the counters of `table` that `keep` accepts.
+    pub fn retain(
+        &self,
+        tx: &mut dyn Tx,
+        table: &str,
+        keep: impl Fn(&Value) -> bool,
+    ) -> StoreResult<()> {
+        match self {
+            Counters::Memory(tables) => {
+                if let Some(counters) = tables
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_mut(table)
+                {
+                    counters.retain(|_, value| keep(value));
+                }
+                Ok(())
+            }
+            Counters::Stored => {
+                let (counters, _) = tx.list(table, Page::ALL)?;
+                for counter in counters.iter().filter(|c| !keep(&c.doc)) {
+                    tx.delete(table, &counter.key)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Empties `table`.
     pub fn clear(&self, tx: &mut dyn Tx, table: &str) -> StoreResult<()> {
         match self {

@@ -13,7 +13,9 @@
 //! (100 per 60 s); the others are inferred at the same proportion (about 40 % per minute).
 
 use atlas_model::Operation;
-use atlas_store::Tx;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use atlas_store::{StoreResult, Tx};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -190,6 +192,7 @@ pub fn take(
     let token = u128::from(set.refill_seconds.max(1)) * 1000;
     let full = u128::from(set.capacity) * token;
     let rate = u128::from(set.refill_rate.max(1));
+    sweep_once_a_minute(tx, counters, now_ms)?;
     let outcome = counters.modify(tx, BUCKETS, &key, |stored| {
         let field = |name: &str| stored.and_then(|doc| doc.get(name));
         let units = field("units")
@@ -215,9 +218,36 @@ pub fn take(
                 }),
             )
         };
-        (json!({"units": units.to_string(), "at": now_ms}), outcome)
+        // When the bucket will be full again: from then on it is the same as no bucket.
+        let full_at =
+            now_ms.saturating_add(i64::try_from((full - units) / rate).unwrap_or(i64::MAX));
+        let bucket = json!({"units": units.to_string(), "at": now_ms, "fullAt": full_at});
+        (bucket, outcome)
     })?;
     Ok(outcome)
+}
+
+/// The minute (epoch ms / 60,000) of the last sweep in this process.
+static SWEPT_MINUTE: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Sweeps the buckets at most once a minute (per process), so the table holds the callers of
+/// the last refill period instead of every address, user and project ever seen.
+fn sweep_once_a_minute(tx: &mut dyn Tx, counters: &Counters, now_ms: i64) -> StoreResult<()> {
+    let minute = now_ms.div_euclid(60_000);
+    if SWEPT_MINUTE.swap(minute, Ordering::Relaxed) == minute {
+        return Ok(());
+    }
+    sweep(tx, counters, now_ms)
+}
+
+/// Drops the buckets that are full again by `now_ms`: a full bucket and no bucket answer alike.
+fn sweep(tx: &mut dyn Tx, counters: &Counters, now_ms: i64) -> StoreResult<()> {
+    counters.retain(tx, BUCKETS, |bucket| {
+        bucket
+            .get("fullAt")
+            .and_then(Value::as_i64)
+            .is_none_or(|full_at| full_at > now_ms)
+    })
 }
 
 /// The 429 of an empty bucket (recorded body, semantics §6): the request path without its
@@ -334,6 +364,18 @@ mod tests {
                 remaining: 0
             })
         );
+        // Swept once full again (3 tokens × 10 s after the last take), not before.
+        let ms = |t: OffsetDateTime| t.unix_timestamp() * 1000;
+        let swept_at = |t: OffsetDateTime| {
+            store
+                .write(|tx| {
+                    sweep(tx, counters, ms(t))?;
+                    counters.is_empty(tx, BUCKETS)
+                })
+                .unwrap()
+        };
+        assert!(!swept_at(refilled + time::Duration::seconds(29)));
+        assert!(swept_at(refilled + time::Duration::seconds(30)));
     }
 
     #[test]
