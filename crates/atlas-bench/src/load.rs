@@ -15,7 +15,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use atlas_api::credentials::digest_authorization;
+use atlas_api::identity::credentials::digest_authorization;
 
 /// How a connection authenticates.
 #[derive(Clone)]

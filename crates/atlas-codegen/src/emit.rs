@@ -15,7 +15,8 @@ fn header(model: &Model, items: &str) -> String {
 pub fn module(model: &Model) -> String {
     let mut out = header(
         model,
-        "`operations` (the operation table), `SCHEMAS_JSON` (stripped schemas by name).",
+        "`operations` (the operation table), `SCHEMAS_JSON` (stripped schemas by name); \
+         `operation_ids.rs` beside them is declared by the crate root, beneath the hand-written types.",
     );
     out.push_str(
         "\npub mod operations;\n\n\
@@ -35,18 +36,24 @@ pub fn module(model: &Model) -> String {
     out
 }
 
-pub fn operations(model: &Model) -> String {
-    let mut out = header(
-        model,
-        "[`OperationId`] (one variant per `operationId`), [`OPERATIONS`] (indexed by `OperationId as usize`).",
-    );
-    out.push_str("\n#![allow(clippy::all)]\n\nuse crate::operation::*;\n\n");
-    out.push_str("/// One variant per operation of the spec, named after its `operationId`.\n");
+/// The operation ids alone, depending on nothing: the hand-written types name them, and the
+/// table (which depends on those types) is written apart, so the crate's modules form no cycle.
+pub fn operation_ids(model: &Model) -> String {
+    let mut out = header(model, "[`OperationId`] (one variant per `operationId`).");
+    out.push_str("\n/// One variant per operation of the spec, named after its `operationId`.\n");
     out.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum OperationId {\n");
     for op in &model.operations {
         let _ = writeln!(out, "    {},", op.variant);
     }
-    out.push_str("}\n\n");
+    out.push_str("}\n");
+    out
+}
+
+pub fn operations(model: &Model) -> String {
+    let mut out = header(model, "[`OPERATIONS`] (indexed by `OperationId as usize`).");
+    out.push_str(
+        "\n#![allow(clippy::all)]\n\nuse crate::operation::*;\nuse crate::operation_ids::OperationId;\n\n",
+    );
     // Parameters repeat across operations (envelope, pretty, groupId ...): each distinct one is
     // written once as a constant.
     let mut params: Vec<String> = Vec::new();

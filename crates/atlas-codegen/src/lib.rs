@@ -78,6 +78,7 @@ pub fn generate(inputs: &Inputs) -> anyhow::Result<Generated> {
     Ok(Generated {
         files: vec![
             ("mod.rs".to_owned(), emit::module(&model)),
+            ("operation_ids.rs".to_owned(), emit::operation_ids(&model)),
             ("operations.rs".to_owned(), emit::operations(&model)),
             ("schemas.json".to_owned(), emit::schemas(&model)),
         ],

@@ -1,16 +1,16 @@
 //! Authentication on the wire: parsing the `Authorization` header (HTTP Digest with API keys,
 //! Bearer tokens from `/api/oauth/token`, Basic on the token endpoints) and Atlas's 401
 //! challenge (semantics §4.1). Verifying what was presented is admission's first step
-//! (`atlas_api::admission`).
+//! (`atlas_api::stages::admission`).
 
-use atlas_api::credentials::{self, DigestResponse};
+use atlas_api::identity::credentials::{self, DigestResponse};
 use atlas_api::{ApiError, Atlas};
 use atlas_store::Access;
 use axum::body::Body;
 use axum::http::{Response, StatusCode, header};
 
 /// A parsed `Authorization` header.
-pub use atlas_api::credentials::Presented as Credentials;
+pub use atlas_api::identity::credentials::Presented as Credentials;
 
 /// Parses the `Authorization` header value.
 pub fn parse(value: Option<&str>) -> Credentials {
@@ -99,7 +99,7 @@ fn digest_fields(text: &str) -> Option<DigestResponse> {
 pub fn challenge(atlas: &Atlas, stale: bool) -> Response<Body> {
     let nonce = atlas
         .transaction(Access::Read, |tx| {
-            let now = atlas_api::clock::now(tx)?;
+            let now = atlas_api::kernel::clock::now(tx)?;
             let secret = credentials::instance_secret(tx)?;
             Ok::<_, ApiError>(credentials::new_nonce(&secret, now))
         })

@@ -6,7 +6,7 @@
 //! from elsewhere.
 
 use atlas_api::ApiError;
-use atlas_api::clock::Change;
+use atlas_api::kernel::clock::Change;
 use atlas_model::OPERATIONS;
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode, header};
@@ -25,7 +25,11 @@ fn json(status: StatusCode, body: &Value) -> Response<Body> {
 }
 
 fn bad_request(detail: impl Into<String>) -> ApiError {
-    ApiError::with_detail(atlas_api::error_codes::VALIDATION_ERROR, detail, vec![])
+    ApiError::with_detail(
+        atlas_api::kernel::error_codes::VALIDATION_ERROR,
+        detail,
+        vec![],
+    )
 }
 
 /// The JSON body of a control request (`{}` when empty).
@@ -49,7 +53,8 @@ pub fn handle(
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
             .body(Body::from(
-                app.metrics.render(&atlas_api::error::store_errors()),
+                app.metrics
+                    .render(&atlas_api::kernel::error::store_errors()),
             ))
             .unwrap_or_else(|_| Response::new(Body::empty()))),
         ("GET", "state") => Ok(json(StatusCode::OK, &app.atlas.export_state()?)),
@@ -59,7 +64,7 @@ pub fn handle(
         )),
         ("GET", "coverage") => Ok(json(
             StatusCode::OK,
-            &app.observe.coverage(app.atlas.behaviours()),
+            &app.observe.coverage(app.atlas.registry()),
         )),
         ("GET", "requests") => Ok(json(StatusCode::OK, &app.observe.recent())),
         ("GET", "resources") => Ok(json(StatusCode::OK, &app.atlas.overview()?)),
@@ -103,8 +108,8 @@ pub fn handle(
         ("POST", "lifecycle") => {
             let body = body_json(body)?;
             app.atlas.configure_lifecycles(&body).map_err(|e| match e {
-                atlas_api::lifecycle::ConfigError::Invalid(detail) => bad_request(detail),
-                atlas_api::lifecycle::ConfigError::Api(e) => e,
+                atlas_api::kernel::lifecycle::ConfigError::Invalid(detail) => bad_request(detail),
+                atlas_api::kernel::lifecycle::ConfigError::Api(e) => e,
             })?;
             Ok(json(StatusCode::OK, &app.atlas.lifecycle_state()?))
         }

@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use atlas_api::error_codes::{self, ErrorCode};
-use atlas_api::{ApiError, Principal, api_error, ratelimit};
+use atlas_api::kernel::error_codes::{self, ErrorCode};
+use atlas_api::stages::admission::throttle;
+use atlas_api::{ApiError, Principal, api_error};
 use atlas_model::Operation;
 use serde_json::{Map, Value, json};
 
@@ -355,13 +356,13 @@ impl Rule {
                 ))
             }
             Answer::RateLimited { retry_after } => {
-                let exhausted = ratelimit::Exhausted {
+                let exhausted = throttle::Exhausted {
                     retry_after: *retry_after,
                 };
-                let e = match t.op.and_then(ratelimit::endpoint_set) {
-                    Some(set) => ratelimit::exhausted_error(&set, t.path, exhausted),
+                let e = match t.op.and_then(throttle::endpoint_set) {
+                    Some(set) => throttle::exhausted_error(&set, t.path, exhausted),
                     None => {
-                        let set = ratelimit::token_endpoint();
+                        let set = throttle::token_endpoint();
                         api_error!(RATE_LIMITED, t.path, set.capacity, set.refill_seconds / 60)
                             .with_header("Retry-After", retry_after.to_string())
                     }

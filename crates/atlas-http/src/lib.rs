@@ -31,9 +31,6 @@ use axum::body::Body;
 use axum::http::Response;
 use tower_http::catch_panic::CatchPanicLayer;
 
-/// Where the versioned Admin API lives.
-pub const API_PREFIX: &str = "/api/atlas/v2";
-
 /// HTTP settings.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {

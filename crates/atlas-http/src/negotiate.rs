@@ -116,7 +116,10 @@ fn whole_operation_deprecation(op: &Operation) -> Option<&'static str> {
     if !op.deprecated {
         return None;
     }
-    let rel = op.path.strip_prefix(crate::API_PREFIX).unwrap_or(op.path);
+    let rel = op
+        .path
+        .strip_prefix(atlas_model::API_PREFIX)
+        .unwrap_or(op.path);
     let parts: Vec<&str> = rel.split('/').collect();
     match parts.as_slice() {
         ["", "groups", _, "invites", ..] => Some("2023-10-04"),

@@ -1,9 +1,10 @@
 //! The service-account token endpoints: `POST /api/oauth/token` (client credentials) and
 //! `POST /api/oauth/revoke`, answering OAuth-style bodies (semantics §4.2). The decisions are
-//! `atlas_api::oauth`'s; this module reads the form and writes the answers.
+//! `atlas_api::service::oauth`'s; this module reads the form and writes the answers.
 
-use atlas_api::oauth::{TokenOutcome, TokenRequest};
-use atlas_api::{ApiError, Atlas, credentials};
+use atlas_api::identity::credentials;
+use atlas_api::service::oauth::{TokenOutcome, TokenRequest};
+use atlas_api::{ApiError, Atlas};
 use axum::body::Body;
 use axum::http::{Response, StatusCode, header};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use atlas_api::behaviours::Registry;
+use atlas_api::engine::Registry;
 use atlas_model::{OPERATIONS, Operation};
 use serde_json::{Value, json};
 
@@ -116,7 +116,7 @@ impl Observe {
             .map(|e| {
                 json!({
                     "seq": e.seq,
-                    "at": atlas_api::clock::atlas_timestamp(e.at),
+                    "at": atlas_api::kernel::clock::atlas_timestamp(e.at),
                     "method": e.method,
                     "path": e.path,
                     // A dropped connection got no status at all.
@@ -231,7 +231,7 @@ mod tests {
         for status in [503, 503, 201, 400] {
             o.record("POST", "/x", status, Duration::ZERO, Some(&t), None);
         }
-        let report = o.coverage(&Registry::standard());
+        let report = o.coverage(&atlas_api::families::standard());
         let entry = report["operations"]
             .as_array()
             .unwrap()

@@ -1,10 +1,16 @@
 //! The request pipeline: every request enters [`handle`] and passes the stages in Atlas's order
-//! (semantics §3.4, blueprint §2):
+//! (semantics §3.4, blueprint §2), as [`atlas_request`] runs them:
 //!
-//! ingress → route (model) → [admission: authenticate (401) → access list (403) → version
-//! (406) → resolve project/org → rate limit (429)] → decode (path, query, body) →
-//! [engine: resolve org/project → authorize (401) → validate → dispatch → store transaction]
-//! → render, with the admission's `RateLimit-*` headers on whatever the operation answers.
+//! 1. route and negotiate the version (computed from the request line and `Accept`; their
+//!    errors wait), read the body;
+//! 2. in one store transaction where the counters allow (`atlas_api::service`): admission
+//!    (`atlas_api::stages::admission`: authenticate 401 → API access list 403 → rate limit 429,
+//!    counted only for a routed, negotiated request);
+//! 3. the route's own errors (404, 405), the fault rules, the version (406), decoding the path,
+//!    query and body (400);
+//! 4. the engine (`atlas_api::engine::Engine::execute`, which declares its stages' order once:
+//!    parameters → organization/project → roles → parents → body → family or generic engine);
+//! 5. render, with admission's `RateLimit-*` headers on whatever the operation answers.
 //!
 //! Credentials are checked before the route is reported, so an unauthenticated request to an
 //! unknown path gets 401 and an authenticated one 404. Every failure leaves through
@@ -14,8 +20,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use atlas_api::admission::{self, Admission};
-use atlas_api::api_access_list;
+use atlas_api::stages::admission::address_check;
+use atlas_api::stages::admission::{self, Admission};
 use atlas_api::{ApiError, Call, Origin, Principal, api_error};
 use atlas_model::Method;
 use axum::body::{Body, to_bytes};
@@ -32,7 +38,8 @@ use crate::observe::{Injected, Touched};
 use crate::render::{self, Style};
 use crate::router::Routed;
 use crate::serve::Cut;
-use crate::{API_PREFIX, App, console, control, oauth, private};
+use crate::{App, console, control, oauth, private};
+use atlas_model::API_PREFIX;
 
 /// Runs blocking work off the async workers, in the request's log span: control operations
 /// (resets, imports) and every store transaction of a store that is not embedded (a PostgreSQL
@@ -61,7 +68,7 @@ fn request_id(headers: &HeaderMap) -> String {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
-        .map_or_else(atlas_api::ids::uuid, str::to_owned)
+        .map_or_else(atlas_api::kernel::ids::uuid, str::to_owned)
 }
 
 /// Runs an API request's store work on the calling worker. Its transactions take microseconds,
@@ -533,22 +540,22 @@ fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, config: &crate::Http
         return ip.to_string();
     }
     peer.map(|p| p.ip().to_string())
-        .and_then(|ip| api_access_list::parse_address(&ip))
+        .and_then(|ip| address_check::parse_address(&ip))
         .map_or_else(|| "127.0.0.1".to_owned(), |ip| ip.to_string())
 }
 
 /// One address of a forwarding header: `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]:4711`.
 fn forwarded_address(text: &str) -> Option<std::net::IpAddr> {
     let text = text.trim().trim_matches('"');
-    if let Some(ip) = api_access_list::parse_address(text) {
+    if let Some(ip) = address_check::parse_address(text) {
         return Some(ip);
     }
     if let Some(rest) = text.strip_prefix('[') {
-        return api_access_list::parse_address(rest.split(']').next()?);
+        return address_check::parse_address(rest.split(']').next()?);
     }
     let (host, port) = text.rsplit_once(':')?;
     port.parse::<u16>().ok()?;
-    api_access_list::parse_address(host)
+    address_check::parse_address(host)
 }
 
 /// Decodes path parameters, query parameters and the JSON body into a [`Call`].

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use atlas_model::{Method, OPERATIONS, Operation};
 
-use crate::API_PREFIX;
+use atlas_model::API_PREFIX;
 
 /// What a request path resolved to.
 #[derive(Debug)]

@@ -295,7 +295,7 @@ fn check_success(
 ) {
     let status = answer.status.as_u16();
     let declared: Vec<u16> = op.success_for(version).map(|(s, _)| s).collect();
-    let real = atlas_api::engine::render::success_status(op, version);
+    let real = atlas_api::kernel::render::success_status(op, version);
     if !declared.contains(&status) && status != real {
         failures.push(format!("{label}: status {status}, declared {declared:?}"));
     }

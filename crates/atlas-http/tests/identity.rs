@@ -1546,7 +1546,7 @@ async fn a_digest_without_qop_is_good_for_one_request() {
         .next()
         .unwrap();
     let uri = "/api/atlas/v2/groups";
-    let header = atlas_api::credentials::digest_authorization(
+    let header = atlas_api::identity::credentials::digest_authorization(
         &s.boot.public_key,
         &s.boot.private_key,
         "GET",

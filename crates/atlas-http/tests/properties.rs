@@ -43,7 +43,7 @@ fn instantiate(template: &str, values: &[String]) -> String {
 }
 
 fn relative(path: &str) -> &str {
-    path.strip_prefix(atlas_http::API_PREFIX).unwrap_or(path)
+    path.strip_prefix(atlas_model::API_PREFIX).unwrap_or(path)
 }
 
 proptest! {

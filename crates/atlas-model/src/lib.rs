@@ -1,20 +1,28 @@
 //! The Atlas Administration API v2 as data.
 //!
 //! `generated/` is written by `atlas-codegen` from the spec and never edited by hand: the
-//! operation table ([`OPERATIONS`], [`OperationId`]) and the stripped schemas. The hand-written
-//! modules next to it give that data its types ([`operation`]) and make the schemas usable
-//! ([`schemas`]).
+//! operation ids ([`OperationId`]), the operation table ([`OPERATIONS`]) and the stripped
+//! schemas (made usable by the `atlas-schema` crate). The hand-written [`operation`] module gives
+//! that data its types. Three layers, in this order: the ids (generated, depending on nothing),
+//! the types (which name the ids), the table and schemas (values of those types).
+
+#[rustfmt::skip]
+#[path = "generated/operation_ids.rs"]
+pub mod operation_ids;
 
 pub mod operation;
-pub mod schemas;
 
 #[rustfmt::skip]
 pub mod generated;
 
-pub use generated::operations::{OPERATIONS, OperationId};
+/// Where the versioned Admin API lives: every operation's path starts with it.
+pub const API_PREFIX: &str = "/api/atlas/v2";
+
+pub use generated::operations::OPERATIONS;
 pub use operation::{
     Format, Location, Media, Method, Operation, Param, ParamKind, ScalarKind, Shape, Success,
 };
+pub use operation_ids::OperationId;
 
 impl OperationId {
     /// The operation's full description.

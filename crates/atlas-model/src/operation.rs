@@ -159,7 +159,7 @@ pub enum Shape {
 /// Everything the server knows about one operation.
 #[derive(Debug, Clone, Copy)]
 pub struct Operation {
-    pub id: crate::OperationId,
+    pub id: crate::operation_ids::OperationId,
     /// The spec's `operationId`.
     pub name: &'static str,
     pub method: Method,

@@ -37,6 +37,14 @@ use crate::pattern::Patterns;
 use crate::spec::Spec;
 use crate::validate::Validation;
 
+/// The options every validator of this crate is built with: draft 2020-12, formats as
+/// annotations only (the probe does not assert them either).
+pub(crate) fn validator_options<'i>() -> jsonschema::ValidationOptions<'i> {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(false)
+}
+
 /// Which side of the exchange a schema is applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {

@@ -281,7 +281,7 @@ fn compile(raw: &str) -> Option<Compiled> {
         return None;
     }
     let translated = for_validation(raw);
-    let matcher = crate::validate::options()
+    let matcher = crate::validator_options()
         .build(&json!({"pattern": translated}))
         .ok()?;
     Some(Compiled {

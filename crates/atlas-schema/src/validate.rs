@@ -17,21 +17,13 @@ use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::paths::{Location, LocationSegment};
-use jsonschema::{Draft, Registry, ValidationError, ValidationOptions, Validator};
+use jsonschema::{Draft, Registry, ValidationError, Validator};
 use serde_json::{Map, Value};
 
 use crate::convert::{self, Converter};
 use crate::pattern::Patterns;
 use crate::spec::Spec;
 use crate::{Mode, Violation, ViolationKind};
-
-/// The options every validator of this crate is built with: draft 2020-12, formats as
-/// annotations only (the probe does not assert them either).
-pub(crate) fn options<'i>() -> ValidationOptions<'i> {
-    jsonschema::options()
-        .with_draft(Draft::Draft202012)
-        .should_validate_formats(false)
-}
 
 /// One lazily compiled validator per mode.
 type Slots = [OnceLock<Option<Validator>>; 2];
@@ -90,7 +82,10 @@ impl Validation {
         let cell = &self.validators.get(name)?[slot(mode)];
         cell.get_or_init(|| {
             let root = self.roots[slot(mode)].get(name)?;
-            options().with_registry(registry).build(root).ok()
+            crate::validator_options()
+                .with_registry(registry)
+                .build(root)
+                .ok()
         })
         .as_ref()
     }

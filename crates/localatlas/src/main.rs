@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use atlas_api::lifecycle::Policy;
+use atlas_api::kernel::lifecycle::Policy;
 use atlas_api::{Atlas, Config};
 use atlas_http::serve::{self, Limits};
 use atlas_http::{App, HttpConfig, tls};

@@ -11,16 +11,16 @@ use atlas_store::{Page, Record, StoreError};
 use serde_json::{Map, Value};
 
 use crate::api_error;
-use crate::call::{Payload, Reply};
-use crate::engine::paging::Paging;
-use crate::engine::paths::{composite_key, concrete, segment};
-use crate::engine::render::{any_branch_properties, is_read_only, merge_patch, top_properties};
-use crate::engine::resources::{KeyKind, Resource, ResourceIndex, relative};
-use crate::engine::scope::not_found;
-use crate::engine::{Ctx, lifecycles};
-use crate::error::ApiError;
-use crate::ids;
-use crate::lifecycle::{self, Settled, Then};
+use crate::engine::{Ctx, generic_lifecycles};
+use crate::kernel::call::{Payload, Reply};
+use crate::kernel::error::ApiError;
+use crate::kernel::ids;
+use crate::kernel::lifecycle::{self, Settled, Step};
+use crate::kernel::paging::Paging;
+use crate::kernel::paths::{composite_key, concrete, segment};
+use crate::kernel::render::{any_branch_properties, is_read_only, merge_patch, top_properties};
+use crate::kernel::resources::{KeyKind, Resource, ResourceIndex, relative};
+use crate::stages::scope::not_found;
 
 /// Serves `cx.call` by its shape.
 pub fn handle(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
@@ -74,7 +74,6 @@ fn trailing_params(cx: &Ctx<'_>, resource: &Resource) -> Vec<&'static str> {
         .collect()
 }
 
-/// The stored item the call addresses, or the family's 404.
 /// The stored item the call addresses, settled for this read (a completed deletion is a 404
 /// whose writes stand), or the family's 404.
 pub fn find(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Record, ApiError> {
@@ -95,7 +94,7 @@ fn scope_missing(cx: &Ctx<'_>, resource: &Resource) -> ApiError {
 
 /// Applies the collection's lifecycle to a read: `None` when the item is gone.
 fn settle(cx: &mut Ctx<'_>, record: Record) -> Result<Option<Record>, ApiError> {
-    if lifecycles::of(cx.call.op.resource).is_none() {
+    if generic_lifecycles::of(cx.call.op.resource).is_none() {
         return Ok(Some(record));
     }
     let Record {
@@ -115,20 +114,11 @@ fn settle(cx: &mut Ctx<'_>, record: Record) -> Result<Option<Record>, ApiError> 
     }
 }
 
-/// Starts a transition from the collection's lifecycle, if it declares one for this change.
-fn begin(
-    cx: &mut Ctx<'_>,
-    doc: &mut Value,
-    change: Option<(&str, &str, i64)>,
-    then: Then,
-) -> Result<(), ApiError> {
-    let (Some(spec), Some((from, to, seconds))) = (lifecycles::of(cx.call.op.resource), change)
-    else {
-        return Ok(());
-    };
-    lifecycle::begin(
-        cx.tx, doc, spec.kind, spec.field, from, to, then, seconds, cx.now,
-    )?;
+/// Starts the collection's declared transition for this change, if it has one.
+fn begin(cx: &mut Ctx<'_>, doc: &mut Value, step: Option<Step>) -> Result<(), ApiError> {
+    if let Some(step) = step {
+        step.begin(cx.tx, doc, cx.now)?;
+    }
     Ok(())
 }
 
@@ -293,8 +283,8 @@ fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
         if let Some(schema) = item_schema {
             fill_read_only(cx, schema, &mut doc, &path);
         }
-        let on_create = lifecycles::of(cx.call.op.resource).map(|s| s.created);
-        begin(cx, &mut doc, on_create, Then::Settle)?;
+        let on_create = generic_lifecycles::of(cx.call.op.resource).map(|s| s.created);
+        begin(cx, &mut doc, on_create)?;
         if bulk {
             cx.tx.upsert(&collection, &key, &doc)?;
         } else {
@@ -430,8 +420,8 @@ fn patch(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
     if let Some(body) = &cx.call.body {
         merge_patch(&mut record.doc, body);
     }
-    let updated = lifecycles::of(cx.call.op.resource).and_then(|s| s.updated);
-    begin(cx, &mut record.doc, updated, Then::Settle)?;
+    let updated = generic_lifecycles::of(cx.call.op.resource).and_then(|s| s.updated);
+    begin(cx, &mut record.doc, updated)?;
     cx.tx.update(&record.collection, &record.key, &record.doc)?;
     Ok(render_item(cx, &record))
 }
@@ -465,15 +455,10 @@ fn is_stored_read_only(cx: &Ctx<'_>, name: &str) -> bool {
 
 fn delete(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
     let mut record = find(cx, resource)?;
-    let deleting = lifecycles::of(cx.call.op.resource).and_then(|s| s.deleting);
-    if let Some((state, seconds)) = deleting {
+    let deleting = generic_lifecycles::of(cx.call.op.resource).and_then(|s| s.deleting);
+    if deleting.is_some() {
         // The item shows its deleting state until the transition removes it.
-        begin(
-            cx,
-            &mut record.doc,
-            Some((state, "DELETED", seconds)),
-            Then::Delete,
-        )?;
+        begin(cx, &mut record.doc, deleting)?;
         cx.tx.update(&record.collection, &record.key, &record.doc)?;
     } else {
         cx.tx.delete(&record.collection, &record.key)?;
@@ -535,7 +520,7 @@ pub fn computed(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         Format::Gzip => Ok(Reply {
             status,
             payload: Payload::Binary {
-                bytes: crate::download::empty_gzip(),
+                bytes: crate::kernel::download::empty_gzip(),
                 filename: None,
             },
             headers: Vec::new(),

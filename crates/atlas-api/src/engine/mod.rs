@@ -6,13 +6,9 @@
 //! behaviour looks its items up itself) → validate the body (400) → dispatch to the behaviour
 //! that claims the operation, else the generic engine.
 
+mod behaviour;
 pub mod generic;
-pub mod lifecycles;
-pub mod paging;
-pub mod paths;
-pub mod render;
-pub mod resources;
-pub mod scope;
+pub mod generic_lifecycles;
 
 use std::collections::BTreeMap;
 
@@ -21,13 +17,15 @@ use atlas_store::Tx;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::behaviours::Registry;
-use crate::call::{Call, Reply};
-use crate::clock::atlas_timestamp;
-use crate::error::ApiError;
-use crate::{authorize, lifecycle, validate};
-use render::Renderer;
-use scope::Scope;
+use crate::kernel::call::{Call, Reply};
+use crate::kernel::clock::atlas_timestamp;
+use crate::kernel::error::ApiError;
+use crate::kernel::lifecycle;
+use crate::kernel::render::Renderer;
+use crate::stages::scope::{self, Scope};
+use crate::stages::{authorize, validate};
+
+pub use behaviour::{Behaviour, Registry};
 
 /// What a handler works with: the transaction, the call, the time, and the resolved scope.
 pub struct Ctx<'a> {
@@ -66,7 +64,7 @@ impl Engine {
     pub fn writes_on_read(&self, op: atlas_model::OperationId) -> bool {
         match self.behaviours.get(op) {
             Some(behaviour) => behaviour.writes_on_read(),
-            None => lifecycles::of(op.op().resource).is_some(),
+            None => generic_lifecycles::of(op.op().resource).is_some(),
         }
     }
 

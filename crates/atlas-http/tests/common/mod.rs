@@ -8,8 +8,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use atlas_api::bootstrap::Bootstrap;
-use atlas_api::credentials::digest_authorization;
+use atlas_api::control::bootstrap::Bootstrap;
+use atlas_api::identity::credentials::digest_authorization;
 use atlas_api::{Atlas, Config};
 use atlas_http::{App, HttpConfig};
 use atlas_store::sqlite::SqliteStore;
@@ -326,9 +326,9 @@ impl Server {
     pub fn advance(&self, seconds: i64) {
         self.state
             .atlas
-            .move_clock(atlas_api::clock::Change::Advance(time::Duration::seconds(
-                seconds,
-            )))
+            .move_clock(atlas_api::kernel::clock::Change::Advance(
+                time::Duration::seconds(seconds),
+            ))
             .expect("moving the clock");
     }
 

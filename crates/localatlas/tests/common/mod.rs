@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use atlas_api::credentials::digest_authorization;
+use atlas_api::identity::credentials::digest_authorization;
 use serde_json::{Value, json};
 
 pub const ACCEPT: &str = "application/vnd.atlas.2023-01-01+json";

@@ -1,0 +1,150 @@
+//! The control operations on [`Atlas`]: the clock, snapshots, lifecycle policies, the bootstrap
+//! identities, reset, minted principals and the console's overview — each one transaction over
+//! the functions of `crate::control`.
+
+use atlas_store::Access;
+use serde_json::Value;
+
+use crate::control::bootstrap::{self, Bootstrap};
+use crate::control::{minting, overview, state};
+use crate::identity::credentials;
+use crate::kernel::error::ApiError;
+use crate::kernel::{clock, lifecycle};
+use crate::stages::admission::throttle;
+
+use super::Atlas;
+
+impl Atlas {
+    /// The controlled clock as the control API shows it.
+    pub fn clock_state(&self) -> Result<Value, ApiError> {
+        self.transaction(Access::Read, |tx| {
+            Ok(clock::describe(clock::Clock::load(tx)?))
+        })
+    }
+
+    /// Moves the clock, for every instance sharing the store, and completes the pending manual
+    /// transitions (they wait for time to move), in one transaction.
+    pub fn move_clock(&self, change: clock::Change) -> Result<Value, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            let moved = clock::change(tx, change)?;
+            lifecycle::advance(tx)?;
+            Ok(clock::describe(moved))
+        })
+    }
+
+    /// Stops the clock where it stands (tests counting exact seconds).
+    pub fn freeze_clock(&self) -> Result<(), ApiError> {
+        self.transaction(Access::Write, |tx| {
+            clock::freeze(tx).map(|_| ()).map_err(Into::into)
+        })
+    }
+
+    /// The whole state as a snapshot (see [`state`]).
+    pub fn export_state(&self) -> Result<Value, ApiError> {
+        self.transaction(Access::Read, state::export)
+    }
+
+    /// Replaces the whole state with a snapshot, in one transaction.
+    pub fn import_state(&self, snapshot: &Value) -> Result<Value, ApiError> {
+        self.transaction(Access::Write, |tx| state::import(tx, snapshot))
+    }
+
+    /// Whether the store answers (health endpoint).
+    pub fn store_health(&self) -> Result<(), atlas_store::StoreError> {
+        self.store.check()
+    }
+
+    /// Completes every pending manual transition (control API).
+    pub fn advance_lifecycles(&self) -> Result<u64, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            lifecycle::advance(tx).map_err(ApiError::from)
+        })
+    }
+
+    /// The lifecycle policies in force (control API).
+    pub fn lifecycle_state(&self) -> Result<Value, ApiError> {
+        let settings = self.lifecycle().clone();
+        self.transaction(Access::Read, |tx| {
+            let shared = lifecycle::Shared::load(tx)?;
+            Ok(shared.describe(&settings))
+        })
+    }
+
+    /// Changes lifecycle policies: `{"default": "manual", "kinds": {"cluster": "instant"}}`
+    /// (a kind set to `null` falls back to the default).
+    pub fn configure_lifecycles(&self, request: &Value) -> Result<(), lifecycle::ConfigError> {
+        let mut result = Ok(());
+        self.transaction(Access::Write, |tx| {
+            let mut shared = lifecycle::Shared::load(tx)?;
+            result = shared.apply(request);
+            if result.is_ok() {
+                shared.save(tx)?;
+            }
+            Ok(())
+        })
+        .map_err(lifecycle::ConfigError::Api)?;
+        result
+    }
+
+    /// Creates the bootstrap identities if missing and returns them.
+    pub fn bootstrap(&self) -> Result<Bootstrap, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            let now = clock::now(tx)?;
+            bootstrap::ensure(tx, now)
+        })
+    }
+
+    /// Back to the bootstrap state: everything else is deleted; the bootstrap identities keep
+    /// their ids and secrets, and tokens issued to the bootstrap service account stay valid.
+    pub fn reset(&self) -> Result<Bootstrap, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            let now = clock::now(tx)?;
+            let boot = bootstrap::ensure(tx, now)?;
+            // Every Atlas document (all collections under `/`); internal `__` ones are pruned below.
+            tx.delete_tree("")?;
+            let (keys, _) = tx.list("__apiKeys", atlas_store::Page::ALL)?;
+            for key in keys.iter().filter(|k| k.key != boot.public_key) {
+                tx.delete("__apiKeys", &key.key)?;
+            }
+            let (accounts, _) = tx.list("__serviceAccounts", atlas_store::Page::ALL)?;
+            for account in accounts.iter().filter(|a| a.key != boot.client_id) {
+                tx.delete("__serviceAccounts", &account.key)?;
+            }
+            for subject in credentials::token_subjects(tx)? {
+                if subject != boot.client_id {
+                    credentials::revoke_subject(tx, &subject)?;
+                }
+            }
+            throttle::clear(tx, &self.counters)?;
+            bootstrap::ensure(tx, now)
+        })
+    }
+
+    /// Creates a principal with the given roles; returns its secrets (shown only here).
+    pub fn create_principal(&self, spec: &Value) -> Result<Value, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            let now = clock::now(tx)?;
+            minting::create(tx, spec, now)
+        })
+    }
+
+    /// Accepts pending invitations (by `invitationId` or `username`) as the invitee; returns the
+    /// user and a session token for it.
+    pub fn accept_invitations(&self, spec: &Value) -> Result<Value, ApiError> {
+        self.transaction(Access::Write, |tx| {
+            let now = clock::now(tx)?;
+            minting::accept(tx, spec, now)
+        })
+    }
+
+    /// Organizations → projects → stored resources with their live state, settling nothing.
+    pub fn overview(&self) -> Result<Value, ApiError> {
+        let settings = self.lifecycle().clone();
+        self.transaction(Access::Read, |tx| overview::organizations(tx, &settings))
+    }
+
+    /// The newest `limit` events of every organization and project, newest first.
+    pub fn timeline(&self, limit: usize) -> Result<Value, ApiError> {
+        self.transaction(Access::Read, |tx| overview::timeline(tx, limit))
+    }
+}
