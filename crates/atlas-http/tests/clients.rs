@@ -208,10 +208,12 @@ async fn the_mcp_servers_requests_are_served() {
         .call("POST", &clusters_uri(&s), Some(&accept), Some(&free))
         .await;
     assert_eq!(made.status, 201, "{}", made.text());
-    // Another project's id is still the read-only attribute Atlas refuses.
+    // A read-only `groupId` is ignored whatever it names: the entry belongs to the path's project.
     let foreign = json!([{"groupId": "ffffffffffffffffffffffff", "ipAddress": "192.0.2.1"}]);
-    let refused = s.call("POST", &uri, Some(&accept), Some(&foreign)).await;
-    assert_atlas_error(&refused, 400, "INVALID_ATTRIBUTE");
+    let added = s.call("POST", &uri, Some(&accept), Some(&foreign)).await;
+    assert_eq!(added.status, 201, "{}", added.text());
+    let entry = s.get(&format!("{uri}/192.0.2.1")).await.json();
+    assert_eq!(entry["groupId"], project.as_str());
 }
 
 #[tokio::test]

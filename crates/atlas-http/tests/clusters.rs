@@ -67,8 +67,12 @@ async fn one_cluster_in_every_version() {
     let created = create(&s, "multi", vec![shard("M30"), shard("M30")]).await;
     assert_eq!(created["stateName"], "CREATING");
     assert_eq!(created["replicationSpecs"].as_array().unwrap().len(), 2);
+    // Recorded (TestIndependendShardScalingCluster): a dedicated cluster has no host strings
+    // while it is created; the first read after shows them.
+    assert!(created["connectionStrings"].get("standardSrv").is_none());
+    let _ = get(&s, "multi", "2024-08-05").await;
     assert!(
-        created["connectionStrings"]["standardSrv"]
+        get(&s, "multi", "2024-08-05").await.json()["connectionStrings"]["standardSrv"]
             .as_str()
             .unwrap()
             .starts_with("mongodb+srv://multi.")
@@ -432,6 +436,18 @@ async fn flex_and_dedicated_clusters_refuse_each_other() {
         wrong_api.json()["detail"],
         "Flex cluster flexy cannot be used in the Cluster API."
     );
+    // Recorded (TestFlexBackup): the same answer for every cluster-API method on a flex cluster.
+    for (method, body) in [("PATCH", Some(json!({"paused": false}))), ("DELETE", None)] {
+        let answer = s
+            .call(
+                method,
+                &format!("{}/flexy", clusters_uri(&s)),
+                Some(&v("2023-02-01")),
+                body.as_ref(),
+            )
+            .await;
+        assert_atlas_error(&answer, 400, "CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API");
+    }
     create(&s, "dedicated", vec![shard("M10")]).await;
     let other = s
         .call("GET", &format!("{flex_uri}/dedicated"), Some(&accept), None)
@@ -1092,4 +1108,328 @@ async fn organization_events_record_projects() {
         .collect();
     assert_eq!(kinds, ["GROUP_DELETED", "GROUP_CREATED"]);
     assert_eq!(events["results"][0]["groupId"], id.as_str());
+}
+
+/// The region configs of the first replication spec of a cluster document.
+fn region_configs(doc: &Value) -> Vec<Value> {
+    doc["replicationSpecs"][0]["regionConfigs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn cluster_documents_derive_what_atlas_fills_in() {
+    // Recorded (TestRestores, TestClustersFlags, 2023-02-01 POST then 2024-08-05 reads): every
+    // region config gets its autoscaling switched off, read-only and analytics specs mirroring
+    // the electable size with no nodes, AWS volume fields; 2024-08-05 adds the effective specs
+    // and effectiveReplicationSpecs; 2023-02-01 shows no featureCompatibilityVersion; replica
+    // sets show no config server fields; no host strings while CREATING.
+    let s = Server::new();
+    let body = json!({"name": "derived", "clusterType": "REPLICASET", "diskSizeGB": 30.0,
+        "replicationSpecs": [{"numShards": 1, "zoneName": "Zone 1", "regionConfigs": [{
+            "priority": 7, "regionName": "US_EAST_1", "providerName": "AWS",
+            "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}}]}]});
+    let created = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2023-02-01")),
+            Some(&body),
+        )
+        .await;
+    let created = assert_valid("createGroupCluster", &created);
+    assert_eq!(created["connectionStrings"], json!({}));
+    assert!(created.get("featureCompatibilityVersion").is_none());
+    assert!(created.get("configServerManagementMode").is_none());
+    assert!(created.get("configServerType").is_none());
+    assert!(created.get("replicaSetScalingStrategy").is_none());
+    let rc = &region_configs(&created)[0];
+    assert_eq!(rc["autoScaling"]["compute"]["enabled"], false);
+    assert_eq!(rc["autoScaling"]["compute"]["scaleDownEnabled"], false);
+    assert_eq!(rc["autoScaling"]["diskGB"]["enabled"], false);
+    for spec in ["readOnlySpecs", "analyticsSpecs"] {
+        assert_eq!(rc[spec]["instanceSize"], "M10", "{spec}");
+        assert_eq!(rc[spec]["nodeCount"], 0, "{spec}");
+        assert_eq!(rc[spec]["diskIOPS"], 3000, "{spec}");
+        assert_eq!(rc[spec]["ebsVolumeType"], "STANDARD", "{spec}");
+    }
+
+    let current = assert_valid("getGroupCluster", &get(&s, "derived", "2024-08-05").await);
+    assert_eq!(current["stateName"], "CREATING");
+    assert_eq!(current["featureCompatibilityVersion"], "8.0");
+    let rc = &region_configs(&current)[0];
+    for (configured, effective) in [
+        ("electableSpecs", "effectiveElectableSpecs"),
+        ("readOnlySpecs", "effectiveReadOnlySpecs"),
+        ("analyticsSpecs", "effectiveAnalyticsSpecs"),
+    ] {
+        assert_eq!(rc[configured], rc[effective], "{effective}");
+        assert_eq!(rc[effective]["diskSizeGB"], 30.0);
+    }
+    let effective = &current["effectiveReplicationSpecs"][0];
+    assert_eq!(effective["id"], current["replicationSpecs"][0]["id"]);
+    assert_eq!(
+        effective["zoneId"],
+        current["replicationSpecs"][0]["zoneId"]
+    );
+    let erc = &effective["regionConfigs"][0];
+    assert_eq!(erc["electableSpecs"]["nodeCount"], 3);
+    assert_eq!(erc["autoScaling"]["diskGB"]["enabled"], false);
+    assert!(erc.get("effectiveElectableSpecs").is_none());
+    // Once created, the host strings show.
+    let idle = assert_valid("getGroupCluster", &get(&s, "derived", "2024-08-05").await);
+    assert_eq!(idle["stateName"], "IDLE");
+    assert!(idle["connectionStrings"]["standard"].is_string());
+    assert!(idle["connectionStrings"]["standardSrv"].is_string());
+}
+
+#[tokio::test]
+async fn sharded_clusters_derive_config_servers_disks_and_autoscaling() {
+    // Recorded (TestAccMockableAdvancedCluster_symmetricSharded, 2024-10-23): FIXED_TO_DEDICATED
+    // shows configServerType DEDICATED, kept after a change to ATLAS_MANAGED; an AWS + Azure
+    // shard of M10 gets 8 GB disks everywhere, Azure its IOPS and throughput; sharded clusters
+    // show their private endpoint strings. A diskGB autoscaling sent on is kept
+    // (TestAccMockableAdvancedCluster_shardedAddAnalyticsAndAutoScaling), compute filled in.
+    let s = Server::new();
+    let spec = json!({"zoneName": "Zone 1", "regionConfigs": [
+        {"providerName": "AWS", "regionName": "EU_WEST_1", "priority": 7,
+         "electableSpecs": {"instanceSize": "M10", "nodeCount": 3},
+         "analyticsSpecs": {"instanceSize": "M10", "nodeCount": 1},
+         "autoScaling": {"compute": {}, "diskGB": {"enabled": true}}},
+        {"providerName": "AZURE", "regionName": "US_EAST_2", "priority": 6,
+         "electableSpecs": {"instanceSize": "M10", "nodeCount": 2}}]});
+    let body = json!({"name": "multicloud", "clusterType": "SHARDED",
+        "configServerManagementMode": "FIXED_TO_DEDICATED",
+        "replicationSpecs": [spec.clone(), spec]});
+    let created = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = assert_valid("createGroupCluster", &created);
+    assert_eq!(created["configServerType"], "DEDICATED");
+    assert_eq!(created["connectionStrings"], json!({"privateEndpoint": []}));
+    let rcs = region_configs(&created);
+    let (aws, azure) = (&rcs[0], &rcs[1]);
+    assert_eq!(aws["electableSpecs"]["diskSizeGB"], 8.0);
+    assert_eq!(aws["analyticsSpecs"]["nodeCount"], 1);
+    assert_eq!(aws["autoScaling"]["diskGB"]["enabled"], true);
+    assert_eq!(aws["autoScaling"]["compute"]["enabled"], false);
+    assert_eq!(azure["electableSpecs"]["diskSizeGB"], 8.0);
+    assert_eq!(azure["electableSpecs"]["diskIOPS"], 3500);
+    assert_eq!(azure["readOnlySpecs"]["diskThroughput"], 125);
+    assert!(azure["electableSpecs"].get("ebsVolumeType").is_none());
+    assert_eq!(azure["autoScaling"]["diskGB"]["enabled"], false);
+
+    let patch = s
+        .call(
+            "PATCH",
+            &format!("{}/multicloud", clusters_uri(&s)),
+            Some(&v("2024-10-23")),
+            Some(&json!({"configServerManagementMode": "ATLAS_MANAGED"})),
+        )
+        .await;
+    let patched = assert_valid("updateGroupCluster", &patch);
+    assert_eq!(patched["configServerManagementMode"], "ATLAS_MANAGED");
+    assert_eq!(patched["configServerType"], "DEDICATED");
+
+    // An AWS-only sharded cluster managed by Atlas: embedded config servers, PrivateLink map.
+    let created = create(&s, "awsonly", vec![shard("M30"), shard("M30")]).await;
+    assert_eq!(created["configServerManagementMode"], "ATLAS_MANAGED");
+    assert_eq!(created["configServerType"], "EMBEDDED");
+    assert_eq!(created["connectionStrings"]["awsPrivateLinkSrv"], json!({}));
+    assert_eq!(
+        region_configs(&created)[0]["electableSpecs"]["diskSizeGB"],
+        40.0
+    );
+}
+
+#[tokio::test]
+async fn dedicated_clusters_create_the_project_network_containers() {
+    // Recorded (TestAccMockableAdvancedCluster_replicasetAdvConfigUpdate,
+    // _shardedAddAnalyticsAndAutoScaling, _symmetricSharded): after a cluster is created the
+    // project lists one provisioned container per AWS region (192.168.248.0/21 first, the next
+    // region 192.168.240.0/21) and one per Azure region, filtered by providerName.
+    let s = Server::new();
+    let containers = format!("/api/atlas/v2/groups/{}/containers", s.boot.project_id);
+    let list = |provider: &'static str| {
+        let uri = format!("{containers}?providerName={provider}");
+        let s = &s;
+        async move {
+            let answer = s.call("GET", &uri, Some(&v("2023-01-01")), None).await;
+            assert_valid("listGroupContainers", &answer)
+        }
+    };
+    assert_eq!(list("AWS").await["totalCount"], 0);
+    create(&s, "first", vec![shard("M10")]).await;
+    create(&s, "second", vec![shard("M30")]).await;
+    let aws = list("AWS").await;
+    assert_eq!(aws["totalCount"], 1, "{aws}");
+    let container = &aws["results"][0];
+    assert_eq!(container["regionName"], "US_EAST_1");
+    assert_eq!(container["atlasCidrBlock"], "192.168.248.0/21");
+    assert_eq!(container["provisioned"], true);
+    assert!(container["vpcId"].as_str().unwrap().starts_with("vpc-"));
+
+    let body = json!({"name": "elsewhere", "clusterType": "REPLICASET", "replicationSpecs": [
+        {"zoneName": "Zone 1", "regionConfigs": [
+            {"providerName": "AWS", "regionName": "EU_WEST_1", "priority": 7,
+             "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}},
+            {"providerName": "AZURE", "regionName": "US_EAST_2", "priority": 6,
+             "electableSpecs": {"instanceSize": "M10", "nodeCount": 2}}]}]});
+    let created = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2024-10-23")),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let aws = list("AWS").await;
+    assert_eq!(aws["totalCount"], 2);
+    assert_eq!(aws["results"][1]["regionName"], "EU_WEST_1");
+    assert_eq!(aws["results"][1]["atlasCidrBlock"], "192.168.240.0/21");
+    let azure = list("AZURE").await;
+    assert_eq!(azure["totalCount"], 1);
+    assert_eq!(azure["results"][0]["region"], "US_EAST_2");
+    assert!(azure["results"][0]["vnetName"].is_string());
+    assert_eq!(list("GCP").await["totalCount"], 0);
+
+    // One container by id, and every provider's at once.
+    let id = aws["results"][0]["id"].as_str().unwrap().to_owned();
+    let one = s
+        .call(
+            "GET",
+            &format!("{containers}/{id}"),
+            Some(&v("2023-01-01")),
+            None,
+        )
+        .await;
+    assert_eq!(assert_valid("getGroupContainer", &one)["id"], id.as_str());
+    let all = s
+        .call(
+            "GET",
+            &format!("{containers}/all"),
+            Some(&v("2023-01-01")),
+            None,
+        )
+        .await;
+    assert_eq!(assert_valid("listGroupContainerAll", &all)["totalCount"], 3);
+
+    // A container created explicitly is served the same way, and reused by a cluster there.
+    let explicit = s
+        .call(
+            "POST",
+            &containers,
+            Some(&v("2023-01-01")),
+            Some(&json!({"providerName": "AWS", "regionName": "AP_SOUTHEAST_2", "atlasCidrBlock": "10.8.0.0/21"})),
+        )
+        .await;
+    assert!(explicit.status.is_success(), "{}", explicit.text());
+    let mut sydney = shard("M10");
+    sydney["regionConfigs"][0]["regionName"] = json!("AP_SOUTHEAST_2");
+    create(&s, "sydney", vec![sydney]).await;
+    let aws = list("AWS").await;
+    assert_eq!(aws["totalCount"], 3, "{aws}");
+    assert!(
+        aws["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["atlasCidrBlock"] == "10.8.0.0/21")
+    );
+}
+
+#[tokio::test]
+async fn process_args_answer_every_option() {
+    // Recorded (TestClustersFlags at 2023-01-01, TestAccMockableAdvancedCluster_
+    // replicasetAdvConfigUpdate at 2024-08-05): the whole document of options, unset ones with
+    // their default or null; a PATCH changes what it names and answers the whole document; the
+    // TLS options are the cluster's advancedConfiguration.
+    let s = Server::new();
+    create(&s, "args", vec![shard("M10")]).await;
+    let uri = format!("{}/args/processArgs", clusters_uri(&s));
+    let legacy = s.call("GET", &uri, Some(&v("2023-01-01")), None).await;
+    let legacy = assert_valid("getGroupClusterProcessArgs", &legacy);
+    assert_eq!(legacy["javascriptEnabled"], true);
+    assert_eq!(legacy["minimumEnabledTlsProtocol"], "TLS1_2");
+    assert_eq!(legacy["noTableScan"], false);
+    assert_eq!(legacy["tlsCipherConfigMode"], "DEFAULT");
+    assert_eq!(legacy["customOpensslCipherConfigTls12"], json!([]));
+    // Atlas shows the unset options as null; the spec declares most of them non-nullable, so
+    // a schema-valid answer leaves those out (the conformance walk checks every answer).
+    for key in ["sampleSizeBIConnector", "transactionLifetimeLimitSeconds"] {
+        assert!(legacy.get(key).is_none_or(Value::is_null), "{key}");
+    }
+    let patch = s
+        .call(
+            "PATCH",
+            &uri,
+            Some(&v("2024-08-05")),
+            Some(&json!({"noTableScan": true, "defaultMaxTimeMS": 65, "minimumEnabledTlsProtocol": "TLS1_3"})),
+        )
+        .await;
+    let patched = assert_valid("updateGroupClusterProcessArgs", &patch);
+    assert_eq!(patched["noTableScan"], true);
+    assert_eq!(patched["defaultMaxTimeMS"], 65);
+    assert_eq!(patched["javascriptEnabled"], true);
+    assert_eq!(patched["queryStatsLogVerbosity"], 1);
+    assert!(patched.get("failIndexKeyTooLong").is_none());
+    let read = s
+        .call("GET", &uri, Some(&v("2024-08-05")), None)
+        .await
+        .json();
+    assert_eq!(read, patched);
+    let cluster = get(&s, "args", "2024-08-05").await.json();
+    assert_eq!(
+        cluster["advancedConfiguration"]["minimumEnabledTlsProtocol"],
+        "TLS1_3"
+    );
+    let missing = s
+        .call(
+            "GET",
+            &format!("{}/nope/processArgs", clusters_uri(&s)),
+            Some(&v("2024-08-05")),
+            None,
+        )
+        .await;
+    assert_atlas_error(&missing, 404, "CLUSTER_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn shared_tier_clusters_show_their_size_and_srv_string_at_once() {
+    // Recorded (TestClustersM0Flags, 2023-02-01 POST then reads): an M0 answers its creation
+    // with its SRV string only and `effectiveInstanceSize`; the first read shows both strings.
+    let s = Server::new();
+    let body = json!({"name": "free", "clusterType": "REPLICASET", "replicationSpecs": [
+        {"numShards": 1, "zoneName": "Zone 1", "regionConfigs": [{"priority": 7,
+            "regionName": "US_EAST_1", "providerName": "TENANT", "backingProviderName": "AWS",
+            "electableSpecs": {"instanceSize": "M0"}}]}]});
+    let created = s
+        .call(
+            "POST",
+            &clusters_uri(&s),
+            Some(&v("2023-02-01")),
+            Some(&body),
+        )
+        .await;
+    let created = assert_valid("createGroupCluster", &created);
+    let strings = created["connectionStrings"].as_object().unwrap();
+    assert!(strings.contains_key("standardSrv"));
+    assert!(!strings.contains_key("standard"));
+    let rc = &region_configs(&created)[0];
+    assert_eq!(rc["electableSpecs"]["effectiveInstanceSize"], "M0");
+    assert!(rc.get("autoScaling").is_none());
+    let read = assert_valid("getGroupCluster", &get(&s, "free", "2024-08-05").await);
+    assert!(read["connectionStrings"]["standard"].is_string());
+    assert_eq!(
+        read["effectiveReplicationSpecs"][0]["regionConfigs"][0]["electableSpecs"]["effectiveInstanceSize"],
+        "M0"
+    );
 }

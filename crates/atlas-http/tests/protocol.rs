@@ -394,10 +394,16 @@ async fn bad_bodies_get_atlas_validation_codes() {
             "POST",
             uri,
             Some(JSON_2023),
-            Some(&json!({"name": "p", "orgId": org, "clusterCount": 1})),
+            Some(&json!({"name": "p", "orgId": org, "clusterCount": 1,
+                "created": "0001-01-01T00:00:00Z"})),
         )
         .await;
-    assert_atlas_error(&read_only, 400, "INVALID_ATTRIBUTE");
+    // Read-only attributes are accepted and ignored: the Go SDK's `admin.Group` always sends
+    // `clusterCount` and `created` (no omitempty), so every Go tool and the Terraform provider
+    // create projects with them, and Atlas answers 201.
+    assert_eq!(read_only.status, 201, "{}", read_only.text());
+    assert_eq!(read_only.json()["clusterCount"], 0);
+    assert_ne!(read_only.json()["created"], "0001-01-01T00:00:00Z");
     let missing = s
         .call("POST", uri, Some(JSON_2023), Some(&json!({"orgId": org})))
         .await;

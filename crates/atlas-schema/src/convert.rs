@@ -15,7 +15,10 @@
 //! - request: every value position (root, property, item, map value) whose schema declares
 //!   properties gets `unevaluatedProperties: false`, which sees through `allOf`/`anyOf`/`$ref`/
 //!   `then`; composition members stay open so a sub-type's properties are not refused by its base.
-//!   Read-only properties become `false` (reported as read-only attributes) and leave `required`;
+//!   properties read-only where declared become `true` (Atlas ignores them: accepted whatever
+//!   their value) and read-only ones leave `required`;
+//! - a few components accept more than the spec declares, as Atlas does ([`NOT_REQUIRED`],
+//!   [`ALSO_ENUM`], [`ALSO_A_LIST`], each with its evidence);
 //! - response: write-only properties leave `required`; undeclared properties are allowed.
 
 use std::cell::RefCell;
@@ -230,10 +233,15 @@ impl<'a> Converter<'a> {
         if let Some(props) = map.get("properties").and_then(Value::as_object) {
             let mut converted = Map::new();
             for (k, v) in props {
-                let schema = if self.mode == Mode::Request && self.spec.is_read_only(v) {
-                    Value::Bool(false)
+                let schema = if self.mode == Mode::Request && self.spec.is_declared_read_only(v) {
+                    // Accepted and ignored, whatever its value (see `Spec::is_declared_read_only`).
+                    Value::Bool(true)
                 } else {
-                    self.conv(v, false, Position::Value, current)
+                    let mut converted = self.conv(v, false, Position::Value, current);
+                    if let Some(values) = relaxed_enum(current, node, self.spec, k) {
+                        widen_enum(&mut converted, values);
+                    }
+                    converted
                 };
                 converted.insert(k.clone(), schema);
             }
@@ -247,6 +255,7 @@ impl<'a> Converter<'a> {
                     Mode::Request => !self.spec.required_is_read_only(node, r),
                     Mode::Response => !self.spec.required_is_write_only(node, r),
                 })
+                .filter(|r| !relaxed_required(current, node, self.spec, r))
                 .map(|r| Value::String(r.to_owned()))
                 .collect();
             if !kept.is_empty() {
@@ -338,10 +347,91 @@ impl<'a> Converter<'a> {
         if pos == Position::Value && self.closes(node) {
             out.insert("unevaluatedProperties".into(), Value::Bool(false));
         }
-        if spec::flag(node, "nullable") {
-            return nullable(out);
+        let out = if spec::flag(node, "nullable") {
+            nullable(out)
+        } else {
+            Value::Object(out)
+        };
+        if is_component(current, node, self.spec)
+            && current.is_some_and(|c| ALSO_A_LIST.contains(&c))
+        {
+            return json!({"anyOf": [out.clone(), {"type": "array", "items": out}]});
         }
-        Value::Object(out)
+        out
+    }
+}
+
+/// Where Atlas accepts more than its spec declares, by component. The recordings of real
+/// exchanges are the evidence (`../shared/conformance/corpus.jsonl`, answered 2xx by Atlas).
+///
+/// Attributes the spec lists as required that Atlas does not require:
+/// - `DatabasePermittedNamespaceResource`: a custom role's privilege names either a cluster
+///   (`{"cluster": true}`) or a namespace (`{"db", "collection"}`), never all three
+///   (Atlas CLI `TestDBRoles`, create and update, 202/200);
+/// - `CloudAppUser.mobileNumber`: users are created without one (Atlas CLI `TestAtlasUsers`,
+///   201).
+pub(crate) const NOT_REQUIRED: &[(&str, &[&str])] = &[
+    (
+        "DatabasePermittedNamespaceResource",
+        &["cluster", "collection", "db"],
+    ),
+    ("CloudAppUser", &["mobileNumber"]),
+];
+
+/// Enum values Atlas takes (and answers with) besides the spec's: the BI Connector read
+/// preference in lower case, as the Terraform provider sends it and Atlas echoes it
+/// (`mongodbatlas_advanced_cluster` `replicasetAdvConfigUpdate`, 2024-10-23, 200).
+const ALSO_ENUM: &[(&str, &str, &[&str])] = &[(
+    "BiConnector",
+    "readPreference",
+    &["primary", "secondary", "analytics"],
+)];
+
+/// Components whose value may also be a list of them: an Atlas Search field mapping that
+/// indexes one field as several types (`"comments": [{"type": "document"}, {"type":
+/// "string"}]`, Atlas CLI `TestSearch`, 201, answered back as sent).
+const ALSO_A_LIST: &[&str] = &["Fields"];
+
+/// Whether `node` is the top of component `current` (not a node nested inside it).
+fn is_component(current: Option<&str>, node: &Value, spec: Spec<'_>) -> bool {
+    current
+        .and_then(|c| spec.get(c))
+        .is_some_and(|top| std::ptr::eq(top, node))
+}
+
+fn relaxed_required(current: Option<&str>, node: &Value, spec: Spec<'_>, name: &str) -> bool {
+    is_component(current, node, spec)
+        && NOT_REQUIRED
+            .iter()
+            .any(|(c, names)| Some(*c) == current && names.contains(&name))
+}
+
+fn relaxed_enum(
+    current: Option<&str>,
+    node: &Value,
+    spec: Spec<'_>,
+    property: &str,
+) -> Option<&'static [&'static str]> {
+    if !is_component(current, node, spec) {
+        return None;
+    }
+    ALSO_ENUM
+        .iter()
+        .find(|(c, p, _)| Some(*c) == current && *p == property)
+        .map(|(_, _, values)| *values)
+}
+
+/// Adds values to the `enum` of a converted scalar schema (wherever it sits in a nullable
+/// wrapper).
+fn widen_enum(schema: &mut Value, values: &[&str]) {
+    if let Some(Value::Array(existing)) = schema.get_mut("enum") {
+        existing.extend(values.iter().map(|v| Value::String((*v).to_owned())));
+        return;
+    }
+    if let Some(Value::Array(alts)) = schema.get_mut("anyOf") {
+        for alt in alts {
+            widen_enum(alt, values);
+        }
     }
 }
 
@@ -424,12 +514,12 @@ mod tests {
     }
 
     #[test]
-    fn request_mode_closes_values_and_refuses_read_only() {
+    fn request_mode_closes_values_and_accepts_read_only() {
         let doc = json!({
             "S": {"type": "object", "properties": {"id": {"type": "string", "readOnly": true}, "sub": {"type": "object", "properties": {"a": {"type": "string"}}}}, "required": ["id", "sub"]}
         });
         let out = convert(doc.clone(), Mode::Request, "S");
-        assert_eq!(out["properties"]["id"], json!(false));
+        assert_eq!(out["properties"]["id"], json!(true));
         assert_eq!(
             out["properties"]["sub"]["unevaluatedProperties"],
             json!(false)

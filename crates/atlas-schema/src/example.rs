@@ -62,6 +62,59 @@ fn fnv(s: &str) -> u64 {
     h
 }
 
+/// How deep [`crate::Schemas::variants`] fills optional properties.
+pub(crate) const VARIANT_DEPTH: usize = 8;
+
+/// The largest number of branches (discriminator mappings or alternatives) of a polymorphic
+/// schema reachable from `node`.
+pub(crate) fn widest_choice<'a>(spec: Spec<'a>, node: &'a Value) -> usize {
+    fn walk<'a>(
+        spec: Spec<'a>,
+        node: &'a Value,
+        seen: &mut std::collections::HashSet<&'a str>,
+        depth: usize,
+    ) -> usize {
+        if depth > MAX_DEPTH {
+            return 0;
+        }
+        if let Some(name) = spec::ref_name(node) {
+            if !seen.insert(name) {
+                return 0;
+            }
+            return spec.get(name).map_or(0, |n| walk(spec, n, seen, depth + 1));
+        }
+        let Value::Object(map) = node else { return 0 };
+        let mut widest = 0;
+        if let Some((_, pairs)) = spec::discriminator(node) {
+            widest = widest.max(pairs.len());
+            for (_, target) in pairs {
+                if let Some(t) = spec.get(target)
+                    && seen.insert(target)
+                {
+                    widest = widest.max(walk(spec, t, seen, depth + 1));
+                }
+            }
+        }
+        if let Some(alts) = spec::alternatives(node) {
+            widest = widest.max(alts.len());
+        }
+        for (key, value) in map {
+            let children: Vec<&'a Value> = match key.as_str() {
+                "properties" => value.as_object().map(|p| p.values().collect()),
+                "items" | "additionalProperties" | "not" => Some(vec![value]),
+                "allOf" | "oneOf" | "anyOf" => value.as_array().map(|a| a.iter().collect()),
+                _ => None,
+            }
+            .unwrap_or_default();
+            for child in children {
+                widest = widest.max(walk(spec, child, seen, depth + 1));
+            }
+        }
+        widest
+    }
+    walk(spec, node, &mut std::collections::HashSet::new(), 0)
+}
+
 pub(crate) struct Builder<'a> {
     spec: Spec<'a>,
     patterns: &'a Patterns,
@@ -72,6 +125,9 @@ pub(crate) struct Builder<'a> {
     /// Optional properties (and one item of optional-length arrays) are produced above this
     /// depth; 0 keeps examples minimal. Tests use it to exercise every declared attribute.
     optional_depth: usize,
+    /// Which branch polymorphic schemas start from: the `n`th mapping or alternative (modulo
+    /// their number) instead of the first, so a series of rotations reaches every branch.
+    rotation: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -92,14 +148,30 @@ impl<'a> Builder<'a> {
                 mode,
             },
             optional_depth: 0,
+            rotation: 0,
         }
     }
 
     /// The same builder, also producing optional properties down to `depth`.
-    #[cfg(test)]
     pub(crate) fn with_optional_depth(mut self, depth: usize) -> Builder<'a> {
         self.optional_depth = depth;
         self
+    }
+
+    /// The same builder, starting each polymorphic choice at branch `n` (see `rotation`).
+    pub(crate) fn with_rotation(mut self, n: usize) -> Builder<'a> {
+        self.rotation = n;
+        self
+    }
+
+    /// `items` starting at the builder's rotation.
+    fn rotated<'i, T>(&self, items: &'i [T]) -> impl Iterator<Item = &'i T> + 'i {
+        let start = if items.is_empty() {
+            0
+        } else {
+            self.rotation % items.len()
+        };
+        items[start..].iter().chain(items[..start].iter())
     }
 
     pub(crate) fn checker(&self) -> &Checker<'a> {
@@ -160,7 +232,7 @@ impl<'a> Builder<'a> {
         pairs: &[(&'a str, &'a str)],
         ctx: Ctx,
     ) -> Value {
-        let candidates = pairs.iter().filter_map(|(key, target)| {
+        let candidates = self.rotated(pairs).filter_map(|(key, target)| {
             let t = self.spec.get(target)?;
             let mut obj = self.object(flat, ctx);
             if let Value::Object(sub) = self.value(t, None, ctx.deeper()) {
@@ -189,10 +261,12 @@ impl<'a> Builder<'a> {
         ctx: Ctx,
     ) -> Value {
         if self.spec.has_scalar_alternatives(node) || !flat.is_object() {
-            let candidates = alts.iter().map(|a| self.value(a, name, ctx.deeper()));
+            let candidates = self
+                .rotated(alts)
+                .map(|a| self.value(a, name, ctx.deeper()));
             return self.first_conforming(node, candidates);
         }
-        let candidates = alts.iter().map(|a| {
+        let candidates = self.rotated(alts).map(|a| {
             let mut obj = self.object(flat, ctx);
             if let Value::Object(sub) = self.value(a, None, ctx.deeper()) {
                 obj.extend(sub);
@@ -252,7 +326,7 @@ impl<'a> Builder<'a> {
     /// Whether this side may carry a property (any of its declarations).
     fn sendable(&self, decls: &[&'a Value]) -> bool {
         match self.mode {
-            Mode::Request => !decls.iter().all(|p| self.spec.is_read_only(p)),
+            Mode::Request => !decls.iter().all(|p| self.spec.is_declared_read_only(p)),
             Mode::Response => !decls.iter().any(|p| self.spec.is_write_only(p)),
         }
     }

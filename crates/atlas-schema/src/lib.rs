@@ -2,9 +2,12 @@
 //!
 //! `atlas-model` carries the schemas as stripped OpenAPI 3.0 (`SCHEMAS_JSON`). This crate turns
 //! them into three services the server needs:
-//! - [`Schemas::validate`]: JSON-Schema validation of a request body (unknown and read-only
-//!   attributes rejected, required read-only attributes not required) or a response body, with
-//!   violations that name the offending attribute so Atlas's error codes can be produced;
+//! - [`Schemas::validate`]: JSON-Schema validation of a request body (unknown attributes
+//!   rejected, read-only ones accepted and not required, as Atlas ignores them) or a response
+//!   body, with violations that name the offending attribute so Atlas's error codes can be
+//!   produced;
+//! - [`Schemas::without_read_only`]: a request body without the read-only attributes Atlas
+//!   ignores, so what the server stores is never a client's copy of a value it owns;
 //! - [`Schemas::example`]: a minimal valid instance of a schema (conformance requests, defaults of
 //!   singleton documents, plausible answers of computed operations);
 //! - [`Schemas::fit`]: a stored document rendered in one version's response schema — declared
@@ -13,7 +16,7 @@
 //! Module map: `spec` navigates the OpenAPI schemas, `pattern` handles the spec's ECMA regular
 //! expressions, `convert` writes the JSON Schema 2020-12 documents, `validate` owns the compiled
 //! validators and the violation mapping, `check` is the quick conformance test the builders use,
-//! `example` and `fit` build documents.
+//! `example` and `fit` build documents, `strip` removes the read-only attributes of a request.
 
 mod check;
 mod convert;
@@ -22,6 +25,7 @@ mod fit;
 mod memo;
 mod pattern;
 mod spec;
+mod strip;
 mod validate;
 
 #[cfg(test)]
@@ -48,7 +52,8 @@ pub(crate) fn validator_options<'i>() -> jsonschema::ValidationOptions<'i> {
 /// Which side of the exchange a schema is applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
-    /// A request body: read-only properties are not allowed, unknown properties are not allowed.
+    /// A request body: unknown properties are not allowed; read-only ones are accepted and
+    /// ignored (see [`Schemas::without_read_only`]), never required.
     Request,
     /// A response body: write-only properties are not required.
     Response,
@@ -59,8 +64,8 @@ pub enum Mode {
 pub struct Violation {
     pub kind: ViolationKind,
     /// JSON pointer of the offending value's parent object or the value itself: the object holding
-    /// the attribute for `UnknownAttribute`, `ReadOnlyAttribute` and `MissingAttribute`, the value
-    /// itself for the other kinds.
+    /// the attribute for `UnknownAttribute` and `MissingAttribute`, the value itself for the other
+    /// kinds.
     pub pointer: String,
     /// The attribute name Atlas would quote (the leaf property name), when there is one.
     pub attribute: Option<String>,
@@ -71,7 +76,6 @@ pub struct Violation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ViolationKind {
     UnknownAttribute,
-    ReadOnlyAttribute,
     MissingAttribute,
     InvalidEnumValue,
     WrongType,
@@ -192,6 +196,19 @@ impl Schemas {
         self.validation().is_valid(name, mode, instance)
     }
 
+    /// `body` without the attributes request schema `name` declares read-only where they are
+    /// declared (at any depth: items, map values, the branch a discriminator selects), or
+    /// `None` when it has none. Atlas accepts and ignores those attributes; the server must not
+    /// store a client's copy of a value it owns (an id, a state, a creation date).
+    pub fn without_read_only(&self, name: &str, body: &Value) -> Option<Value> {
+        let loaded = self.loaded();
+        let node = loaded.schemas.get(name)?;
+        let mut copy = body.clone();
+        strip::Stripper::new(self.spec())
+            .strip(&[node], &mut copy)
+            .then_some(copy)
+    }
+
     /// A minimal instance valid against schema `name` in `mode` (`null` for an unknown name).
     pub fn example(&self, name: &str, mode: Mode, hints: &Hints) -> Value {
         let loaded = self.loaded();
@@ -199,6 +216,30 @@ impl Schemas {
             return Value::Null;
         };
         example::Builder::new(self.spec(), &loaded.patterns, mode, hints).root(node)
+    }
+
+    /// Instances of schema `name` in `mode` that together take every branch of every
+    /// polymorphic schema they reach (each discriminator mapping, each `oneOf`/`anyOf`
+    /// alternative) and carry every optional property the side may send, a few levels deep.
+    /// Variant `k` starts each choice at its `k`th branch (modulo the branch count), for `k`
+    /// up to the widest choice reachable; duplicates are dropped. Empty for an unknown name.
+    pub fn variants(&self, name: &str, mode: Mode, hints: &Hints) -> Vec<Value> {
+        let loaded = self.loaded();
+        let Some(node) = loaded.schemas.get(name) else {
+            return Vec::new();
+        };
+        let widest = example::widest_choice(self.spec(), node);
+        let mut out: Vec<Value> = Vec::new();
+        for k in 0..widest.max(1) {
+            let v = example::Builder::new(self.spec(), &loaded.patterns, mode, hints)
+                .with_optional_depth(example::VARIANT_DEPTH)
+                .with_rotation(k)
+                .root(node);
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
     }
 
     /// `doc` rendered in response schema `name` (returned unchanged for an unknown name).

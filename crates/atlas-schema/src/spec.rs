@@ -203,6 +203,17 @@ impl<'a> Spec<'a> {
             .is_some_and(|parts| parts.iter().any(|p| flag(self.deref(p), "readOnly")))
     }
 
+    /// Whether a property is read-only where it is declared (`readOnly` on the property itself).
+    /// Atlas ignores such an attribute in a request body: clients send back what they read (the
+    /// Go SDK's `admin.Group` always carries `clusterCount` and `created`, the Atlas CLI returns
+    /// a cluster's `groupId` and its replication specs' `zoneId` in updates) and Atlas answers
+    /// 2xx. A component flagged read-only as a whole and reached through a reference is not
+    /// this: the same component serves writable attributes too (`DedicatedHardwareSpec20240805`
+    /// is both `analyticsSpecs`, which clusters are created with, and `effectiveAnalyticsSpecs`).
+    pub(crate) fn is_declared_read_only(&self, prop: &'a Value) -> bool {
+        flag(prop, "readOnly")
+    }
+
     /// Whether a property schema is write-only (flagged itself or through its reference).
     pub(crate) fn is_write_only(&self, prop: &'a Value) -> bool {
         flag(prop, "writeOnly") || flag(self.deref(prop), "writeOnly")

@@ -207,12 +207,15 @@ fn group_request_violations_name_the_attribute() {
     assert_eq!(v[0].pointer, "");
     assert_eq!(v[0].value, Some(json!(1)));
 
-    let read_only = json!({"name": "x", "orgId": HEX, "clusterCount": 1});
-    let v = s.validate("Group", Mode::Request, &read_only).unwrap_err();
+    // Read-only attributes are accepted and ignored, as Atlas does: the Go SDK's `admin.Group`
+    // always sends `clusterCount` and `created` (zero values) when it creates a project.
+    let read_only = json!({"name": "x", "orgId": HEX, "clusterCount": 0, "created": "0001-01-01T00:00:00Z", "id": HEX, "links": []});
+    assert_eq!(s.validate("Group", Mode::Request, &read_only), Ok(()));
     assert_eq!(
-        kinds(&v),
-        vec![(ViolationKind::ReadOnlyAttribute, Some("clusterCount"))]
+        s.without_read_only("Group", &read_only),
+        Some(json!({"name": "x", "orgId": HEX}))
     );
+    assert_eq!(s.without_read_only("Group", &ok), None);
 
     let missing = json!({"orgId": HEX});
     let v = s.validate("Group", Mode::Request, &missing).unwrap_err();
@@ -492,11 +495,12 @@ mod inline {
             kinds(&v),
             vec![(ViolationKind::UnknownAttribute, Some("breed"))]
         );
-        let ro = json!({"kind": "dog", "secret": "s", "id": "1"});
-        let v = s.validate("Pet", Mode::Request, &ro).unwrap_err();
+        // Read-only: accepted whatever the value, and stripped.
+        let ro = json!({"kind": "dog", "secret": "s", "id": 1});
+        assert_eq!(s.validate("Pet", Mode::Request, &ro), Ok(()));
         assert_eq!(
-            kinds(&v),
-            vec![(ViolationKind::ReadOnlyAttribute, Some("id"))]
+            s.without_read_only("Pet", &ro),
+            Some(json!({"kind": "dog", "secret": "s"}))
         );
         let v = s
             .validate("Pet", Mode::Request, &json!({"kind": "cat", "secret": "s"}))
@@ -823,8 +827,9 @@ fn objects(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
-/// Mutations of every request example: a read-only attribute added or a required one removed
-/// must be reported exactly; a value of the wrong type must be refused.
+/// Mutations of every request example: a read-only attribute added is accepted (and stripped
+/// again), a required one removed must be reported exactly; a value of the wrong type must be
+/// refused.
 #[test]
 fn request_example_mutations_are_reported() {
     let s = Schemas::global();
@@ -843,13 +848,26 @@ fn request_example_mutations_are_reported() {
         let response = s.example(name, Mode::Response, &h);
         for (prop, decls) in &flat.properties {
             let mut m = map.clone();
-            let expect = if decls.iter().all(|d| spec.is_read_only(d)) {
+            if decls.iter().all(|d| spec.is_declared_read_only(d)) {
                 m.insert(
                     (*prop).to_owned(),
                     response.get(*prop).cloned().unwrap_or(json!("x")),
                 );
-                (ViolationKind::ReadOnlyAttribute, *prop)
-            } else if map.contains_key(*prop) && flat.required.contains(prop) {
+                total += 1;
+                let sent = Value::Object(m);
+                let got = s.validate(name, Mode::Request, &sent);
+                let stripped = s.without_read_only(name, &sent);
+                if got.is_err() || stripped.as_ref() != Some(&example) {
+                    failures.push(format!(
+                        "{name} read-only {prop}: {got:?}, stripped {stripped:?}"
+                    ));
+                }
+                continue;
+            }
+            let relaxed = crate::convert::NOT_REQUIRED
+                .iter()
+                .any(|(c, names)| c == name && names.contains(prop));
+            let expect = if map.contains_key(*prop) && flat.required.contains(prop) && !relaxed {
                 m.remove(*prop);
                 (ViolationKind::MissingAttribute, *prop)
             } else {

@@ -253,10 +253,10 @@ fn explain(error: &ValidationError<'_>, out: &mut Vec<Found>) {
             }
         }
         ValidationErrorKind::FalseSchema => {
-            // Only read-only properties are converted to `false` schemas.
+            // A property whose schema admits nothing: not an attribute this object takes.
             let (pointer, attribute) = split_last(error.instance_path());
             push(Violation {
-                kind: ViolationKind::ReadOnlyAttribute,
+                kind: ViolationKind::UnknownAttribute,
                 pointer,
                 attribute,
                 value: Some(error.instance().clone().into_owned()),

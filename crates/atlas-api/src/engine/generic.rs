@@ -18,7 +18,7 @@ use crate::kernel::ids;
 use crate::kernel::lifecycle::{self, Settled, Step};
 use crate::kernel::paging::Paging;
 use crate::kernel::paths::{composite_key, concrete, segment};
-use crate::kernel::render::{any_branch_properties, is_read_only, merge_patch, top_properties};
+use crate::kernel::render::{any_branch_properties, is_read_only, merge_patch};
 use crate::kernel::resources::{KeyKind, Resource, ResourceIndex, relative};
 use crate::stages::scope::not_found;
 
@@ -377,6 +377,22 @@ const CREATION_FIELDS: &[&str] = &[
     "creationDate",
 ];
 
+/// Read-only fields holding the time of the last change: set on creation and on every update
+/// (recorded alert configurations: `updated` equals `created`, then moves with each PUT).
+const UPDATE_FIELDS: &[&str] = &["updated", "updatedAt", "updatedDate", "lastUpdated"];
+
+/// Stamps the update fields the served schema declares read-only with the call's time.
+fn touch_update_fields(cx: &Ctx<'_>, doc: &mut Value) {
+    let (Some(schema), Value::Object(target)) = (cx.render.schema(), doc) else {
+        return;
+    };
+    for (name, prop) in any_branch_properties(schema) {
+        if UPDATE_FIELDS.contains(&name.as_str()) && is_read_only(prop) {
+            target.insert(name, Value::String(cx.render.hints.now.clone()));
+        }
+    }
+}
+
 /// Stores the read-only fields the served schema declares (ids, creation dates, parent ids) so
 /// they stay stable across reads.
 fn fill_read_only(cx: &Ctx<'_>, schema: &'static str, doc: &mut Value, path: &str) {
@@ -392,7 +408,8 @@ fn fill_read_only(cx: &Ctx<'_>, schema: &'static str, doc: &mut Value, path: &st
         }
         let value = if let Some(hint) = cx.render.hints.values.get(&name) {
             Some(hint.clone())
-        } else if CREATION_FIELDS.contains(&name.as_str()) {
+        } else if CREATION_FIELDS.contains(&name.as_str()) || UPDATE_FIELDS.contains(&name.as_str())
+        {
             Some(Value::String(cx.render.hints.now.clone()))
         } else {
             fitted.get(&name).cloned()
@@ -420,6 +437,7 @@ fn patch(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
     if let Some(body) = &cx.call.body {
         merge_patch(&mut record.doc, body);
     }
+    touch_update_fields(cx, &mut record.doc);
     let updated = generic_lifecycles::of(cx.call.op.resource).and_then(|s| s.updated);
     begin(cx, &mut record.doc, updated)?;
     cx.tx.update(&record.collection, &record.key, &record.doc)?;
@@ -441,13 +459,16 @@ fn replace(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
             }
         }
     }
+    touch_update_fields(cx, &mut doc);
     cx.tx.update(&existing.collection, &existing.key, &doc)?;
     Ok(render_item(cx, &Record { doc, ..existing }))
 }
 
+/// Whether `name` is read-only in any branch of the served schema (a polymorphic answer, such
+/// as an alert configuration, declares its properties in its branches).
 fn is_stored_read_only(cx: &Ctx<'_>, name: &str) -> bool {
     cx.render.schema().is_some_and(|schema| {
-        top_properties(schema)
+        any_branch_properties(schema)
             .iter()
             .any(|(k, p)| k == name && is_read_only(p))
     })

@@ -82,7 +82,22 @@ impl Engine {
         if !behaviour.is_some_and(|b| b.resolves_own_items()) {
             scope::check_parents(tx, call)?;
         }
-        validate::body(call)?;
+        // Read-only attributes a client sends back are accepted and ignored, as Atlas does (the
+        // Go SDK always sends a project's `clusterCount` and `created`). The generic engine
+        // merges bodies blindly, so it gets the body without them; a family picks the
+        // attributes it takes itself and sees what was sent (a cluster's echoed spec ids).
+        let stripped = validate::body(call)?;
+        let without_read_only;
+        let call = match stripped {
+            Some(body) if behaviour.is_none() => {
+                without_read_only = Call {
+                    body: Some(body),
+                    ..call.clone()
+                };
+                &without_read_only
+            }
+            _ => call,
+        };
         let hints = hints(call, &scope, now);
         let mut cx = Ctx {
             tx,

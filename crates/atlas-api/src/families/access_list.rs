@@ -36,6 +36,12 @@ impl Behaviour for AccessList {
         OPERATIONS
     }
 
+    /// An entry is addressed by its address or its block (`192.0.2.10` is `192.0.2.10/32`), for
+    /// the entry and for its `/status` alike: the family finds it, not the engine's parent check.
+    fn resolves_own_items(&self) -> bool {
+        true
+    }
+
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         let collection = format!(
             "/groups/{}/accessList",

@@ -17,6 +17,7 @@ pub mod flex_restores;
 pub mod global_writes;
 pub mod integrations;
 pub(crate) mod invitations;
+pub mod network_containers;
 pub mod online_archives;
 pub(crate) mod organizations;
 pub mod private_endpoints;
@@ -60,6 +61,7 @@ pub fn standard() -> Registry {
         Arc::new(private_endpoints::PrivateEndpoints),
         Arc::new(integrations::Integrations),
         Arc::new(streams::Streams),
+        Arc::new(network_containers::NetworkContainers),
     ];
     match Registry::new(all) {
         Ok(registry) => registry,

@@ -7,6 +7,7 @@
 pub mod call;
 pub mod clock;
 pub mod counters;
+pub mod defaults;
 pub mod download;
 pub mod error;
 pub mod error_codes;

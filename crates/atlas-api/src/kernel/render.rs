@@ -9,6 +9,7 @@ use atlas_schema::{Hints, Mode, Schemas};
 use serde_json::{Map, Value, json};
 
 use crate::kernel::call::Call;
+use crate::kernel::defaults;
 use atlas_model::API_PREFIX;
 
 /// The real success status where Atlas answers differently from the spec (semantics §7.5,
@@ -67,8 +68,36 @@ impl<'a> Renderer<'a> {
     pub fn fit_owned(&self, mut doc: Value) -> Value {
         strip_internal(&mut doc);
         match self.schema() {
-            Some(name) => Schemas::global().fit(name, &doc, &self.hints),
+            Some(name) => {
+                self.fill_defaults(&mut doc);
+                Schemas::global().fit(name, &doc, &self.hints)
+            }
             None => doc,
+        }
+    }
+
+    /// Merges what Atlas fills in for the operation's resource ([`defaults`]) under the document,
+    /// or under each item of a list answer.
+    fn fill_defaults(&self, doc: &mut Value) {
+        let resource = self.call.op.resource;
+        if !defaults::declared(resource) {
+            return;
+        }
+        let values = &self.hints.values;
+        match doc {
+            Value::Array(items) => {
+                for item in items {
+                    defaults::fill(resource, item, values);
+                }
+            }
+            Value::Object(map) if self.is_paginated_list() => {
+                if let Some(Value::Array(items)) = map.get_mut("results") {
+                    for item in items {
+                        defaults::fill(resource, item, values);
+                    }
+                }
+            }
+            _ => defaults::fill(resource, doc, values),
         }
     }
 

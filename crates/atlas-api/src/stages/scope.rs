@@ -159,6 +159,12 @@ pub fn not_found(collection_template: &str, call: &Call, key: &str) -> ApiError 
         "/users" | "/orgs/{orgId}/users" | "/groups/{groupId}/users" => {
             api_error!(USER_NOT_FOUND, key)
         }
+        // A database user is keyed `databaseName/username`; Atlas names the username only, and
+        // clients match the code (the Go SDK's IsErrorCode, the CLI's and provider's lookups).
+        "/groups/{groupId}/databaseUsers" => {
+            let username = call.path_param("username").unwrap_or(key);
+            api_error!(USERNAME_NOT_FOUND, username)
+        }
         "/groups/{groupId}/streams" => api_error!(STREAM_TENANT_NOT_FOUND_FOR_NAME, key, group),
         "/groups/{groupId}/privateEndpoint/{cloudProvider}/endpointService" => {
             api_error!(PRIVATELINK_NOT_FOUND, key)

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
-use atlas_model::{Location, OperationId, Param, ParamKind, ScalarKind};
+use atlas_model::{Location, Method, Param, ParamKind, ScalarKind};
 use atlas_schema::{Mode, Schemas, ViolationKind};
 use regex::Regex;
 use serde_json::Value;
@@ -132,72 +132,43 @@ fn compiled(pattern: &'static str) -> Option<&'static Regex> {
     re
 }
 
-/// Checks the JSON body against the request schema of the served version.
-pub fn body(call: &Call) -> Result<(), ApiError> {
+/// Checks the JSON body against the request schema of the served version, and returns it
+/// without the read-only attributes it carries (`None` when it has none, or no schema).
+///
+/// Atlas accepts read-only attributes in request bodies and ignores them: real clients send
+/// back what they read (the Go SDK's `admin.Group` always carries `clusterCount` and `created`;
+/// the Atlas CLI's cluster update sends a cluster's `groupId` and its replication specs'
+/// `zoneId`, answered 200). What the server stores must not take a client's copy of a value it
+/// owns, so the caller serves the call with the returned body when there is one. Unknown
+/// attributes are still refused (400 `INVALID_ATTRIBUTE`).
+///
+/// A PATCH body is partial: the attributes its schema requires of a whole document are not
+/// required of it (the CLI's database user and team role updates send only what changes,
+/// answered 200). Attributes required inside a value the PATCH does send still are.
+pub fn body(call: &Call) -> Result<Option<Value>, ApiError> {
     let Some(media) = request_media(call) else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(body) = &call.body else {
         if call.op.request_required {
             return Err(api_error!(INVALID_JSON));
         }
-        return Ok(());
+        return Ok(None);
     };
     let Some(schema) = media.schema else {
-        return Ok(());
+        return Ok(None);
     };
-    let without_echoes = without_echoed_ids(call, body);
-    let body = without_echoes.as_ref().unwrap_or(body);
-    match Schemas::global().validate(schema, Mode::Request, body) {
-        Ok(()) => Ok(()),
-        Err(violations) => Err(violations
-            .first()
-            .map(|v| violation_error(v, body))
-            .unwrap_or_else(|| api_error!(INVALID_JSON))),
+    let schemas = Schemas::global();
+    if let Err(violations) = schemas.validate(schema, Mode::Request, body) {
+        let partial = call.op.method == Method::Patch;
+        let refused = violations.iter().find(|v| {
+            !(partial && v.kind == ViolationKind::MissingAttribute && v.pointer.is_empty())
+        });
+        if let Some(v) = refused {
+            return Err(violation_error(v, body));
+        }
     }
-}
-
-/// Read-only fields real clients send in request bodies, which Atlas accepts when they repeat
-/// the id the path names: (operation, body field, path parameter). MongoDB's MCP server sends
-/// `groupId` in every IP access-list entry it creates (`atlas-create-access-list`, and the
-/// current-IP entry before creating clusters) and in the cluster `atlas-create-free-cluster`
-/// creates, and those requests succeed against Atlas.
-const ECHOED_IDS: &[(OperationId, &str, &str)] = &[
-    (
-        OperationId::CreateGroupAccessListEntry,
-        "groupId",
-        "groupId",
-    ),
-    (OperationId::CreateGroupCluster, "groupId", "groupId"),
-];
-
-/// The body without the echoed ids that match the path (top level, or in each entry of an array
-/// body), or `None` when there is nothing to remove. A different id stays in, to be refused as
-/// the read-only attribute it is.
-fn without_echoed_ids(call: &Call, body: &Value) -> Option<Value> {
-    let (_, field, param) = ECHOED_IDS.iter().find(|(op, ..)| *op == call.op.id)?;
-    let expected = call.path_param(param)?;
-    let echoes = |v: &Value| v.get(*field).and_then(Value::as_str) == Some(expected);
-    let strip = |v: &mut Value| {
-        if let Some(map) = v.as_object_mut()
-            && map.get(*field).and_then(Value::as_str) == Some(expected)
-        {
-            map.remove(*field);
-        }
-    };
-    match body {
-        Value::Array(items) if items.iter().any(echoes) => {
-            let mut copy = body.clone();
-            copy.as_array_mut()?.iter_mut().for_each(strip);
-            Some(copy)
-        }
-        Value::Object(_) if echoes(body) => {
-            let mut copy = body.clone();
-            strip(&mut copy);
-            Some(copy)
-        }
-        _ => None,
-    }
+    Ok(schemas.without_read_only(schema, body))
 }
 
 /// The request media of the served version (or the newest one before it).
@@ -215,9 +186,7 @@ fn request_media(call: &Call) -> Option<&'static atlas_model::Media> {
 fn violation_error(v: &atlas_schema::Violation, body: &Value) -> ApiError {
     let attribute = v.attribute.clone().unwrap_or_default();
     match v.kind {
-        ViolationKind::UnknownAttribute
-        | ViolationKind::ReadOnlyAttribute
-        | ViolationKind::InvalidValue => {
+        ViolationKind::UnknownAttribute | ViolationKind::InvalidValue => {
             api_error!(INVALID_ATTRIBUTE, attribute)
         }
         ViolationKind::MissingAttribute => api_error!(MISSING_ATTRIBUTE, attribute),

@@ -78,6 +78,76 @@ pub fn provider(name: &str) -> Option<&'static Provider> {
     providers().iter().find(|p| p.name == name)
 }
 
+/// The disk size (GB) Atlas gives an instance size of a provider when the request names none.
+/// Recorded: AWS M10 with no size asked shows its tier default, M30 shows 40
+/// (`TestAccMockableAdvancedCluster_shardedAddAnalyticsAndAutoScaling`); an Azure M10 shows 8
+/// (`TestAccMockableAdvancedCluster_symmetricSharded`, where the AWS region of the same shard
+/// shows 8 too: a shard's region configs share one disk size, see [`shard_disk_gb`]).
+pub fn default_disk_gb(provider: &str, instance_size: &str) -> f64 {
+    let tier = instance_size.split('_').next().unwrap_or_default();
+    let tier = tier.trim_start_matches(['M', 'R']);
+    let shared = ["0", "2", "5"].contains(&tier) || instance_size == "FLEX";
+    if shared {
+        return 0.5;
+    }
+    // Azure premium disks come in powers of two from 8 GB.
+    let azure = provider == "AZURE";
+    match tier.parse::<u32>().unwrap_or(0) {
+        0..=10 if azure => 8.0,
+        0..=10 => 10.0,
+        11..=20 if azure => 16.0,
+        11..=20 => 20.0,
+        21..=30 if azure => 32.0,
+        21..=30 => 40.0,
+        31..=40 if azure => 64.0,
+        31..=40 => 80.0,
+        41..=50 if azure => 128.0,
+        41..=50 => 160.0,
+        51..=60 if azure => 256.0,
+        51..=60 => 320.0,
+        61..=80 if azure => 512.0,
+        61..=80 => 750.0,
+        81..=140 => 1000.0,
+        _ => 1500.0,
+    }
+}
+
+/// The disk size of one shard when the request names none: the smallest default of its region
+/// configs' providers (a multi-cloud shard shares one size).
+pub fn shard_disk_gb(region_configs: &[Value], instance_size: &str) -> f64 {
+    region_configs
+        .iter()
+        .map(|rc| {
+            let provider = rc
+                .get("providerName")
+                .and_then(Value::as_str)
+                .unwrap_or("AWS");
+            default_disk_gb(provider, instance_size)
+        })
+        .fold(None, |min: Option<f64>, d| {
+            Some(min.map_or(d, |m| m.min(d)))
+        })
+        .unwrap_or_else(|| default_disk_gb("AWS", instance_size))
+}
+
+/// The hardware fields a provider's specs carry besides size, count and disk, as Atlas fills
+/// them when the request names none: AWS gp3 volumes (`diskIOPS` 3000, `ebsVolumeType`
+/// `STANDARD`, every recorded AWS cluster), Azure premium SSD v2 (`diskIOPS` 3500,
+/// `diskThroughput` 125, `TestAccMockableAdvancedCluster_symmetricSharded`); GCP shows none.
+pub fn hardware_defaults(provider: &str) -> Vec<(&'static str, Value)> {
+    match provider {
+        "AWS" => vec![
+            ("diskIOPS", Value::from(3000)),
+            ("ebsVolumeType", Value::from("STANDARD")),
+        ],
+        "AZURE" => vec![
+            ("diskIOPS", Value::from(3500)),
+            ("diskThroughput", Value::from(125)),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 /// The first region/size problem of a cluster's canonical replication specs: the attribute
 /// Atlas names (`regionName`, `instanceSize`).
 pub fn check(specs: &[Value]) -> Result<(), &'static str> {

@@ -9,6 +9,7 @@
 //! clusters the way clients rely on (`CANNOT_USE_FLEX_CLUSTER_IN_CLUSTER_API`).
 
 pub mod catalog;
+mod process_args;
 mod render;
 pub mod shape;
 pub mod topology;
@@ -18,6 +19,7 @@ use atlas_store::{Page, Record, StoreError};
 use serde_json::{Map, Value, json};
 
 use super::events::project_event;
+use super::network_containers;
 use super::shared::backups::BACKUP_SINCE;
 use crate::api_error;
 use crate::engine::Behaviour;
@@ -65,6 +67,8 @@ const OPERATIONS: &[OperationId] = &[
     OperationId::ListClusterDetails,
     OperationId::RestartGroupClusterPrimaries,
     OperationId::UpgradeGroupClusterTenantUpgrade,
+    OperationId::GetGroupClusterProcessArgs,
+    OperationId::UpdateGroupClusterProcessArgs,
 ];
 
 impl Behaviour for Clusters {
@@ -111,6 +115,22 @@ impl Behaviour for Clusters {
                 Ok(Reply::json(200, json!({})))
             }
             OperationId::UpgradeGroupClusterTenantUpgrade => tenant_upgrade(cx),
+            // Answered whole. Atlas shows the options never set as `null`; where the spec
+            // declares them non-nullable, fitting leaves them out (a schema-valid answer).
+            OperationId::GetGroupClusterProcessArgs => {
+                let cluster = current(cx)?;
+                let doc = process_args::document(&cluster.doc, cx.call.version);
+                Ok(Reply::json(200, cx.render.fit_owned(doc)))
+            }
+            OperationId::UpdateGroupClusterProcessArgs => {
+                let mut cluster = current(cx)?;
+                let body = cx.call.body.clone().unwrap_or_else(|| json!({}));
+                process_args::apply(&mut cluster.doc, &body);
+                cx.tx
+                    .update(&cluster.collection, &cluster.key, &cluster.doc)?;
+                let doc = process_args::document(&cluster.doc, cx.call.version);
+                Ok(Reply::json(200, cx.render.fit_owned(doc)))
+            }
             OperationId::AutoGroupClusterScalingConfiguration => {
                 let cluster = current(cx)?;
                 Ok(Reply::json(
@@ -325,8 +345,6 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         ("rootCertType", json!("ISRGROOTX1")),
         ("versionReleaseSystem", json!("LTS")),
         ("diskWarmingMode", json!("FULLY_WARMED")),
-        ("replicaSetScalingStrategy", json!("WORKLOAD_TYPE")),
-        ("configServerManagementMode", json!("ATLAS_MANAGED")),
         ("globalClusterSelfManagedSharding", json!(false)),
         (
             "biConnector",
@@ -340,6 +358,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if doc.get("backupEnabled").and_then(Value::as_bool) == Some(true) {
         doc.insert(BACKUP_SINCE.into(), json!(cx.now.unix_timestamp()));
     }
+    settle_config_server_type(&mut doc);
     let mut doc = Value::Object(doc);
     (if is_tenant(&doc) {
         kinds::cluster::TENANT_CREATE
@@ -359,6 +378,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         }
         Err(e) => return Err(e.into()),
     }
+    ensure_containers(cx, &doc)?;
     project_event(cx, "CLUSTER_CREATED", event_details(&name))?;
     let record = Record {
         collection,
@@ -367,6 +387,44 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         seq: 0,
     };
     Ok(Reply::json(cx.render.status(), render(cx, &record)?))
+}
+
+/// Keeps the config server type a sharded cluster runs with, from its management mode and the
+/// type it had (see [`render::config_server_type`]); replica sets have none.
+fn settle_config_server_type(doc: &mut Map<String, Value>) {
+    if doc.get("clusterType").and_then(Value::as_str) == Some("REPLICASET") {
+        doc.remove(render::CONFIG_SERVER_TYPE);
+        return;
+    }
+    let mode = doc
+        .get("configServerManagementMode")
+        .and_then(Value::as_str);
+    let previous = doc.get(render::CONFIG_SERVER_TYPE).and_then(Value::as_str);
+    let kind = render::config_server_type(mode, previous);
+    doc.insert(render::CONFIG_SERVER_TYPE.into(), json!(kind));
+}
+
+/// The project's network container for each provider and region a dedicated cluster runs in,
+/// created as Atlas creates them with the cluster (see [`network_containers`]).
+fn ensure_containers(cx: &mut Ctx<'_>, doc: &Value) -> Result<(), ApiError> {
+    let group = cx.scope.group_id.clone().unwrap_or_default();
+    let placements: Vec<(String, String)> = doc
+        .get("replicationSpecs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("regionConfigs").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|rc| {
+            let provider = rc.get("providerName").and_then(Value::as_str)?;
+            let region = rc.get("regionName").and_then(Value::as_str)?;
+            Some((provider.to_owned(), region.to_owned()))
+        })
+        .collect();
+    for (provider, region) in placements {
+        network_containers::ensure(cx, &group, &provider, &region)?;
+    }
+    Ok(())
 }
 
 fn event_details(name: &str) -> Map<String, Value> {
@@ -437,9 +495,11 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if let Some(major) = body.get("mongoDBMajorVersion").and_then(Value::as_str) {
         doc.insert("mongoDBVersion".into(), json!(full_version(major)));
     }
+    settle_config_server_type(doc);
     let collection = cluster.collection.clone();
     kinds::cluster::UPDATE.begin(cx.tx, &mut cluster.doc, cx.now)?;
     cx.tx.update(&collection, &name, &cluster.doc)?;
+    ensure_containers(cx, &cluster.doc)?;
     project_event(cx, "CLUSTER_UPDATE_SUBMITTED", event_details(&name))?;
     Ok(Reply::json(200, render(cx, &cluster)?))
 }
@@ -641,6 +701,7 @@ fn tenant_upgrade(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     cluster.doc["replicationSpecs"] = Value::Array(specs);
     kinds::cluster::TIER_UPGRADE.begin(cx.tx, &mut cluster.doc, cx.now)?;
     cx.tx.update(&cluster.collection, &name, &cluster.doc)?;
+    ensure_containers(cx, &cluster.doc)?;
     project_event(cx, "CLUSTER_UPDATE_SUBMITTED", event_details(&name))?;
     Ok(Reply::json(200, render(cx, &cluster)?))
 }

@@ -9,34 +9,48 @@
 
 use serde_json::{Map, Value, json};
 
+use super::catalog;
+
 /// A cluster shape that an older version cannot express.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asymmetric;
 
-/// Default disk size per instance size, in GB (Atlas's defaults for the tier).
+/// Default disk size per instance size, in GB (Atlas's defaults for the tier on AWS).
 pub fn default_disk_gb(instance_size: &str) -> f64 {
-    let tier = instance_size.split('_').next().unwrap_or_default();
-    match tier {
-        "M0" | "M2" | "M5" | "FLEX" => 0.5,
-        "M10" => 10.0,
-        "M20" => 20.0,
-        "M30" => 40.0,
-        "M40" | "R40" => 80.0,
-        "M50" | "R50" => 160.0,
-        "M60" | "R60" => 320.0,
-        "M80" | "R80" => 750.0,
-        "M100" | "M140" => 1000.0,
-        _ => 1500.0,
-    }
+    catalog::default_disk_gb("AWS", instance_size)
 }
 
 fn is_tenant(region_config: &Value) -> bool {
     region_config.get("providerName").and_then(Value::as_str) == Some("TENANT")
 }
 
+/// The disk size a shard's hardware gets when a region config names none: the size another of
+/// its region configs names, else the smallest default of their providers for the first
+/// electable size.
+fn shard_default_disk(spec: &Value) -> Option<f64> {
+    let rcs = spec.get("regionConfigs").and_then(Value::as_array)?;
+    if let Some(sent) = rcs.iter().find_map(|rc| {
+        rc.pointer("/electableSpecs/diskSizeGB")
+            .and_then(Value::as_f64)
+    }) {
+        return Some(sent);
+    }
+    let size = rcs
+        .iter()
+        .find_map(|rc| {
+            rc.pointer("/electableSpecs/instanceSize")
+                .and_then(Value::as_str)
+        })
+        .unwrap_or("M10");
+    Some(catalog::shard_disk_gb(rcs, size))
+}
+
 /// Completes one region config the way Atlas shows it: every hardware spec has an instance size,
-/// node count and disk size; AWS specs carry IOPS and volume type.
-fn complete_region_config(rc: &mut Value, disk_gb: Option<f64>) {
+/// node count and disk size, plus the provider's volume fields (AWS IOPS and volume type, Azure
+/// IOPS and throughput); read-only and analytics specs mirror the electable hardware with no
+/// nodes when not sent. `disk_gb` is the cluster-wide size (2023-02-01, legacy), `shard_disk`
+/// the shard's default when nothing names one.
+fn complete_region_config(rc: &mut Value, disk_gb: Option<f64>, shard_disk: Option<f64>) {
     let tenant = is_tenant(rc);
     let provider = rc
         .get("providerName")
@@ -52,16 +66,17 @@ fn complete_region_config(rc: &mut Value, disk_gb: Option<f64>) {
         .to_owned();
     let disk = disk_gb
         .or_else(|| electable.get("diskSizeGB").and_then(Value::as_f64))
-        .unwrap_or_else(|| default_disk_gb(&size));
+        .or(shard_disk)
+        .unwrap_or_else(|| catalog::default_disk_gb(&provider, &size));
+    let defaults = catalog::hardware_defaults(&provider);
     if let Value::Object(e) = &mut electable {
         e.insert("instanceSize".into(), json!(size));
         if !tenant {
             e.entry("nodeCount").or_insert(json!(3));
         }
         e.insert("diskSizeGB".into(), json!(disk));
-        if provider == "AWS" {
-            e.entry("diskIOPS").or_insert(json!(3000));
-            e.entry("ebsVolumeType").or_insert(json!("STANDARD"));
+        for (key, value) in &defaults {
+            e.entry(*key).or_insert(value.clone());
         }
     }
     map.insert("electableSpecs".into(), electable.clone());
@@ -75,11 +90,9 @@ fn complete_region_config(rc: &mut Value, disk_gb: Option<f64>) {
             s.entry("instanceSize").or_insert(json!(size));
             s.entry("nodeCount").or_insert(json!(0));
             s.insert("diskSizeGB".into(), json!(disk));
-            if provider == "AWS" {
-                for key in ["diskIOPS", "ebsVolumeType"] {
-                    if let Some(v) = electable.get(key) {
-                        s.entry(key).or_insert(v.clone());
-                    }
+            for (key, _) in &defaults {
+                if let Some(v) = electable.get(*key) {
+                    s.entry(*key).or_insert(v.clone());
                 }
             }
         }
@@ -114,9 +127,10 @@ pub fn from_current(specs: &[Value], ids: &mut dyn FnMut() -> String) -> Vec<Val
                 }
                 map.insert("zoneId".into(), json!(zone_id));
                 map.insert("zoneName".into(), json!(zone_name));
+                let shard_disk = shard_default_disk(&Value::Object(map.clone()));
                 if let Some(Value::Array(rcs)) = map.get_mut("regionConfigs") {
                     for rc in rcs.iter_mut() {
-                        complete_region_config(rc, None);
+                        complete_region_config(rc, None, shard_disk);
                     }
                 }
             }
@@ -143,9 +157,10 @@ pub fn from_2023_02(
             if let Value::Object(map) = &mut one {
                 map.remove("numShards");
                 map.remove("id");
+                let shard_disk = shard_default_disk(&Value::Object(map.clone()));
                 if let Some(Value::Array(rcs)) = map.get_mut("regionConfigs") {
                     for rc in rcs.iter_mut() {
-                        complete_region_config(rc, disk_gb);
+                        complete_region_config(rc, disk_gb, shard_disk);
                     }
                 }
             }
@@ -200,7 +215,7 @@ pub fn from_legacy(body: &Value, ids: &mut dyn FnMut() -> String) -> Vec<Value> 
                 rc["autoScaling"] = a.clone();
             }
         }
-        complete_region_config(&mut rc, disk_gb);
+        complete_region_config(&mut rc, disk_gb, None);
         rc
     };
     let mut specs = Vec::new();

@@ -1,0 +1,218 @@
+//! What Atlas fills in: the values a resource shows although the client never sent them, as
+//! data (`atlas.json` beside this file), each entry with the evidence it was taken from.
+//!
+//! An entry names a resource (the collection template an operation acts on, as in the
+//! operation catalogue) and a partial document. Every answer about that resource — from a
+//! family or the generic engine, item or list — gets the entry merged under what is stored,
+//! just before it is fitted to the served version's schema ([`crate::kernel::render`]): a value
+//! the client set (or a PATCH changed) always wins, and a version whose schema does not declare
+//! a property never shows it.
+//!
+//! Paths: a key `a[].b` means the property `b` of every element of the array `a`. A string
+//! value `"{groupId}"` stands for the path parameter (or scope value) of that name, and is left
+//! out where the call has none. Values derived from the resource's own configuration (a state
+//! that follows another field, computed hardware specs) are not data: the family derives them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+/// The table, parsed once.
+static TABLE: OnceLock<Table> = OnceLock::new();
+
+/// The declared defaults, by resource template.
+struct Table {
+    by_resource: HashMap<String, Vec<Fill>>,
+}
+
+/// One value to fill where missing, at a path.
+#[derive(Debug, Clone)]
+struct Fill {
+    path: Vec<Step>,
+    value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    /// Every element of the array found so far.
+    Each,
+}
+
+fn table() -> &'static Table {
+    TABLE.get_or_init(|| parse(include_str!("atlas.json")).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Parses the table; an error names the entry (caught by the unit tests).
+fn parse(text: &str) -> Result<Table, String> {
+    let entries: Vec<Value> =
+        serde_json::from_str(text).map_err(|e| format!("defaults table: {e}"))?;
+    let mut by_resource: HashMap<String, Vec<Fill>> = HashMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let resource = entry
+            .get("resource")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("defaults entry {i}: no resource"))?;
+        if entry
+            .get("evidence")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(format!("defaults entry {resource}: no evidence"));
+        }
+        let fill = entry
+            .get("fill")
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("defaults entry {resource}: no fill object"))?;
+        let fills = by_resource.entry(resource.to_owned()).or_default();
+        for (key, value) in fill {
+            fills.push(Fill {
+                path: parse_path(key),
+                value: value.clone(),
+            });
+        }
+    }
+    Ok(Table { by_resource })
+}
+
+fn parse_path(key: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for part in key.split('.') {
+        match part.strip_suffix("[]") {
+            Some(name) => {
+                steps.push(Step::Key(name.to_owned()));
+                steps.push(Step::Each);
+            }
+            None => steps.push(Step::Key(part.to_owned())),
+        }
+    }
+    steps
+}
+
+/// Whether any default is declared for `resource` (saves a walk for the rest).
+pub fn declared(resource: &str) -> bool {
+    table().by_resource.contains_key(resource)
+}
+
+/// Merges the defaults of `resource` under `doc` (one item of that resource). `values` gives
+/// the `{name}` placeholders their values.
+pub fn fill(resource: &str, doc: &mut Value, values: &BTreeMap<String, Value>) {
+    let Some(fills) = table().by_resource.get(resource) else {
+        return;
+    };
+    for f in fills {
+        let Some(value) = substitute(&f.value, values) else {
+            continue;
+        };
+        fill_at(doc, &f.path, &value);
+    }
+}
+
+/// The value with its placeholders replaced; `None` when one has no value here.
+fn substitute(value: &Value, values: &BTreeMap<String, Value>) -> Option<Value> {
+    match value {
+        Value::String(s) if s.starts_with('{') && s.ends_with('}') && s.len() > 2 => {
+            values.get(&s[1..s.len() - 1]).cloned()
+        }
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                if let Some(v) = substitute(v, values) {
+                    out.insert(k.clone(), v);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        other => Some(other.clone()),
+    }
+}
+
+fn fill_at(doc: &mut Value, path: &[Step], value: &Value) {
+    match path.split_first() {
+        None => merge_missing(doc, value),
+        Some((Step::Each, rest)) => {
+            if let Value::Array(items) = doc {
+                for item in items {
+                    fill_at(item, rest, value);
+                }
+            }
+        }
+        Some((Step::Key(key), rest)) => {
+            let Value::Object(map) = doc else { return };
+            if rest.is_empty() {
+                match map.get_mut(key) {
+                    Some(existing) => merge_missing(existing, value),
+                    None => {
+                        map.insert(key.clone(), value.clone());
+                    }
+                }
+            } else if let Some(child) = map.get_mut(key) {
+                // A path through an array or object the document does not have fills nothing:
+                // defaults complete what exists, they do not invent structure.
+                fill_at(child, rest, value);
+            }
+        }
+    }
+}
+
+/// Adds what `defaults` has and `doc` lacks, recursively through objects; an explicit `null` or
+/// any other value in `doc` stays.
+fn merge_missing(doc: &mut Value, defaults: &Value) {
+    if let (Value::Object(have), Value::Object(add)) = (doc, defaults) {
+        for (k, v) in add {
+            match have.get_mut(k) {
+                Some(existing) => merge_missing(existing, v),
+                None => {
+                    have.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_table_parses_and_every_resource_is_one_the_model_knows() {
+        let table = parse(include_str!("atlas.json")).unwrap();
+        for resource in table.by_resource.keys() {
+            assert!(
+                atlas_model::OPERATIONS
+                    .iter()
+                    .any(|op| op.resource == resource),
+                "{resource} is no operation's resource"
+            );
+        }
+    }
+
+    #[test]
+    fn fills_missing_values_through_arrays_and_keeps_what_is_set() {
+        let table = parse(
+            r#"[{"resource": "/r", "evidence": "test",
+                 "fill": {"a": {"x": 1, "y": 2}, "list[].b": {"on": false}, "g": "{groupId}",
+                          "missing[].c": 1, "o": "{orgId}"}}]"#,
+        )
+        .unwrap();
+        let mut doc = json!({"a": {"x": 5}, "list": [{"b": {"on": true}}, {}]});
+        let values = BTreeMap::from([("groupId".to_owned(), json!("g1"))]);
+        for f in &table.by_resource["/r"] {
+            if let Some(v) = substitute(&f.value, &values) {
+                fill_at(&mut doc, &f.path, &v);
+            }
+        }
+        assert_eq!(
+            doc,
+            json!({"a": {"x": 5, "y": 2}, "list": [{"b": {"on": true}}, {"b": {"on": false}}],
+                   "g": "g1"})
+        );
+    }
+
+    #[test]
+    fn an_entry_without_evidence_is_refused() {
+        assert!(parse(r#"[{"resource": "/r", "fill": {"a": 1}}]"#).is_err());
+    }
+}
