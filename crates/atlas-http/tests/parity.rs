@@ -260,3 +260,87 @@ async fn an_alert_configuration_keeps_its_identity_through_a_replacement() {
     assert_ne!(put["updated"], created["updated"]);
     assert_eq!(put["enabled"], false);
 }
+
+/// Evidence: atlas-cli TestIdentityProviders reads its organization's federation settings, then
+/// reads and changes the organization's connected configuration without creating either: every
+/// organization has both.
+#[tokio::test]
+async fn an_organization_is_connected_to_its_federation_settings() {
+    let s = Server::new();
+    let settings = s
+        .get(&format!(
+            "/api/atlas/v2/orgs/{}/federationSettings",
+            s.boot.org_id
+        ))
+        .await;
+    let settings = assert_valid("getOrgFederationSettings", &settings);
+    assert_eq!(settings["identityProviderStatus"], "INACTIVE");
+    let id = settings["id"].as_str().unwrap().to_owned();
+    let again = s
+        .get(&format!(
+            "/api/atlas/v2/orgs/{}/federationSettings",
+            s.boot.org_id
+        ))
+        .await;
+    assert_eq!(again.json()["id"], id.as_str(), "the settings are kept");
+    let uri = format!(
+        "/api/atlas/v2/federationSettings/{id}/connectedOrgConfigs/{}",
+        s.boot.org_id
+    );
+    let connected = assert_valid("getFederationSettingConnectedOrgConfig", &s.get(&uri).await);
+    assert_eq!(connected["postAuthRoleGrants"], json!(["ORG_OWNER"]));
+    assert_eq!(connected["orgId"], s.boot.org_id.as_str());
+    let changed = s
+        .call(
+            "PATCH",
+            &uri,
+            Some(JSON_2023),
+            Some(
+                &json!({"domainAllowList": ["example.com"], "domainRestrictionEnabled": false,
+                "postAuthRoleGrants": ["ORG_MEMBER"]}),
+            ),
+        )
+        .await;
+    let changed = assert_valid("updateFederationSettingConnectedOrgConfig", &changed);
+    assert_eq!(changed["domainAllowList"], json!(["example.com"]));
+    assert_eq!(
+        s.get(&uri).await.json()["postAuthRoleGrants"],
+        json!(["ORG_MEMBER"])
+    );
+    let unknown = s
+        .get(&format!(
+            "/api/atlas/v2/federationSettings/{}/connectedOrgConfigs/{}",
+            "aaaaaaaaaaaaaaaaaaaaaaaa", s.boot.org_id
+        ))
+        .await;
+    assert_eq!(unknown.status, 404);
+}
+
+/// Evidence: atlas-cli TestDataFederationQueryLimit sets a query limit with PATCH on a tenant that has
+/// none (Atlas answers 200 with the limit), reads it, lists it and deletes it.
+#[tokio::test]
+async fn a_data_federation_query_limit_is_set_by_patch() {
+    let s = Server::new();
+    let base = format!("/api/atlas/v2/groups/{}/dataFederation", s.boot.project_id);
+    let tenant = json!({"name": "df1", "dataProcessRegion": {"cloudProvider": "AWS", "region": "VIRGINIA_USA"},
+        "cloudProviderConfig": {"aws": {"roleId": "aaaaaaaaaaaaaaaaaaaaaaaa", "testS3Bucket": "b"}}});
+    let made = s.call("POST", &base, Some(JSON_2023), Some(&tenant)).await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let limit = format!("{base}/df1/limits/bytesProcessed.daily");
+    let set = s
+        .call(
+            "PATCH",
+            &limit,
+            Some(JSON_2023),
+            Some(&json!({"value": 1_000_000_000_u64, "overrunPolicy": "BLOCK"})),
+        )
+        .await;
+    let set = assert_valid("setGroupDataFederationLimit", &set);
+    assert_eq!(set["name"], "bytesProcessed.daily");
+    assert_eq!(s.get(&limit).await.json()["overrunPolicy"], "BLOCK");
+    assert_eq!(
+        s.call("DELETE", &limit, Some(JSON_2023), None).await.status,
+        204
+    );
+    assert_eq!(s.get(&limit).await.status, 404);
+}

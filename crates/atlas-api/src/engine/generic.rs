@@ -433,7 +433,12 @@ fn duplicate(cx: &Ctx<'_>, resource: &Resource, key: &str) -> ApiError {
 }
 
 fn patch(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
-    let mut record = find(cx, resource)?;
+    let mut record = match find(cx, resource) {
+        Ok(r) => r,
+        // A PATCH that sets an item at its key (a data federation query limit) makes it.
+        Err(_) if cx.call.op.shape_detail.contains("upsert") => return create(cx, resource),
+        Err(e) => return Err(e),
+    };
     if let Some(body) = &cx.call.body {
         merge_patch(&mut record.doc, body);
     }

@@ -11,6 +11,7 @@ pub(crate) mod api_keys;
 pub mod cloud_backups;
 pub mod clusters;
 pub mod events;
+mod federation;
 pub mod flex_backups;
 pub mod flex_clusters;
 pub mod flex_restores;
@@ -61,6 +62,7 @@ pub fn standard() -> Registry {
         Arc::new(private_endpoints::PrivateEndpoints),
         Arc::new(integrations::Integrations),
         Arc::new(streams::Streams),
+        Arc::new(federation::Federation),
         Arc::new(network_containers::NetworkContainers),
     ];
     match Registry::new(all) {
