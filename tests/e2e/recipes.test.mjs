@@ -1,12 +1,12 @@
 // The copy-paste recipes of docs/clients.md, run as written: every block preceded by an
-// `<!-- e2e: NAME [tls] [python|node] expect="TEXT" -->` marker is extracted and executed (bash,
-// Python or Node) against a fresh localatlas — plain HTTP, or HTTPS for blocks marked `tls` —
+// `<!-- e2e: NAME [tls] [python|node|go] expect="TEXT" -->` marker is extracted and executed (bash,
+// Python, Node or Go) against a fresh localatlas — plain HTTP, or HTTPS for blocks marked `tls` —
 // with the variables the page tells users to set; it must exit 0 and print TEXT.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { binary, start } from "./lib/localatlas.mjs";
@@ -65,6 +65,28 @@ function run(recipe, env) {
         rmSync(file, { force: true });
       }
     }
+    case "go": {
+      // Run inside the Go SDK test module (tests/go-sdk), whose go.mod pins the SDK, with the
+      // Go caches of tests/e2e/go-clients.sh.
+      const dir = join(here, "../go-sdk/recipes", recipe.name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "main.go"), recipe.code);
+      const cache = join(here, ".cache");
+      const goEnv = {
+        ...env,
+        GOPATH: join(cache, "go"),
+        GOMODCACHE: join(cache, "go/pkg/mod"),
+        GOCACHE: join(cache, "go-build"),
+        GOFLAGS: "-modcacherw",
+        GOTOOLCHAIN: "local",
+        SSL_CERT_FILE: env.LOCALATLAS_CA || undefined,
+      };
+      try {
+        return spawnSync("go", ["run", "."], { cwd: dir, env: goEnv, encoding: "utf8", timeout: 300_000 });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
     default:
       throw new Error(`recipe ${recipe.name}: no runner for ${recipe.lang}`);
   }
@@ -74,8 +96,11 @@ test("docs/clients.md has runnable recipes", () => {
   assert.ok(recipes.length >= 7, `found ${recipes.map((r) => r.name).join(", ")}`);
 });
 
+const haveGo = spawnSync("go", ["version"]).status === 0;
+
 for (const recipe of recipes) {
-  test(`recipe ${recipe.name}`, () => {
+  const skip = recipe.lang === "go" && !haveGo ? "go is not installed" : false;
+  test(`recipe ${recipe.name}`, { skip }, () => {
     const result = run(recipe, environment(recipe.tls ? secure : plain));
     const output = `${result.stdout}\n${result.stderr}`;
     assert.equal(result.status, 0, `exit ${result.status}\n${output}`);

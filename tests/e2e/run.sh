@@ -3,7 +3,8 @@
 # (npm ci from package-lock.json; a Python venv from requirements.txt; Debian's chromium when it
 # is missing and we are root), builds the release binary unless LOCALATLAS_BIN names one, then
 # runs every tests/e2e/*.test.mjs with Node's test runner. Each test file starts its own
-# localatlas on a free port with an in-memory store.
+# localatlas on a free port with an in-memory store. Then go-clients.sh: the Go SDK program and
+# the Terraform scenarios (Go clients installed as Go modules; skipped without Go).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,4 +29,7 @@ if [ ! -x "$chromium" ]; then
   fi
 fi
 
-node --test --test-concurrency=1 --test-timeout=300000 ./*.test.mjs
+status=0
+node --test --test-concurrency=1 --test-timeout=300000 ./*.test.mjs || status=$?
+bash ./go-clients.sh || status=$?
+exit $status
