@@ -344,3 +344,128 @@ async fn a_data_federation_query_limit_is_set_by_patch() {
     );
     assert_eq!(s.get(&limit).await.status, 404);
 }
+
+/// Evidence: atlas-cli TestSearch loads the sample dataset into its cluster (201 with an `_id`
+/// and `state: WORKING`) and polls the load by that `_id`.
+#[tokio::test]
+async fn a_sample_dataset_load_is_followed_by_its_id() {
+    let s = Server::new();
+    let group = format!("/api/atlas/v2/groups/{}", s.boot.project_id);
+    let body = json!({"name": "c1", "clusterType": "REPLICASET", "replicationSpecs": [{
+        "regionConfigs": [{"providerName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+        "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}}]}]});
+    let v2024 = common::v("2024-10-23");
+    let made = s
+        .call(
+            "POST",
+            &format!("{group}/clusters"),
+            Some(&v2024),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let load = s
+        .call(
+            "POST",
+            &format!("{group}/sampleDatasetLoad/c1"),
+            Some(JSON_2023),
+            None,
+        )
+        .await;
+    let load = assert_valid("requestGroupSampleDatasetLoad", &load);
+    assert_eq!(load["state"], "WORKING");
+    assert_eq!(load["clusterName"], "c1");
+    let id = load["_id"].as_str().unwrap().to_owned();
+    let polled = s.get(&format!("{group}/sampleDatasetLoad/{id}")).await;
+    assert_eq!(
+        assert_valid("getGroupSampleDatasetLoad", &polled)["_id"],
+        id.as_str()
+    );
+    let again = s.get(&format!("{group}/sampleDatasetLoad/{id}")).await;
+    assert_eq!(again.json()["state"], "COMPLETED");
+    let missing = s
+        .call(
+            "POST",
+            &format!("{group}/sampleDatasetLoad/nope"),
+            Some(JSON_2023),
+            None,
+        )
+        .await;
+    assert_atlas_error(&missing, 404, "CLUSTER_NOT_FOUND");
+}
+
+/// Evidence: atlas-cli TestLinkToken deletes the organization's link token before making one:
+/// 404 `UNEXPECTED_ERROR` "Could not find the requested external organization link.".
+#[tokio::test]
+async fn deleting_a_link_token_that_is_not_there_is_refused() {
+    let s = Server::new();
+    let uri = format!(
+        "/api/atlas/v2/orgs/{}/liveMigrations/linkTokens",
+        s.boot.org_id
+    );
+    let refused = s.call("DELETE", &uri, Some(JSON_2023), None).await;
+    assert_atlas_error(&refused, 404, "UNEXPECTED_ERROR");
+    assert_eq!(
+        refused.json()["detail"],
+        "Could not find the requested external organization link."
+    );
+}
+
+/// Evidence: recorded integration answers (atlas-cli TestIntegrations at 2023-01-01): a Datadog
+/// integration shows its metric flags off; a PagerDuty one has none.
+#[tokio::test]
+async fn integration_defaults_follow_the_integration_type() {
+    let s = Server::new();
+    let base = format!("/api/atlas/v2/groups/{}/integrations", s.boot.project_id);
+    let pager = json!({"type": "PAGER_DUTY", "serviceKey": "11111111111111111111111111111111", "region": "US"});
+    let made = s
+        .call(
+            "POST",
+            &format!("{base}/PAGER_DUTY"),
+            Some(JSON_2023),
+            Some(&pager),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let datadog =
+        json!({"type": "DATADOG", "apiKey": "11111111111111111111111111111111", "region": "US"});
+    let made = s
+        .call(
+            "POST",
+            &format!("{base}/DATADOG"),
+            Some(JSON_2023),
+            Some(&datadog),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    for item in made.json()["results"].as_array().unwrap() {
+        let flag = &item["sendDatabaseMetrics"];
+        match item["type"].as_str() {
+            Some("DATADOG") => assert_eq!(flag, false, "{item}"),
+            _ => assert!(flag.is_null(), "{item}"),
+        }
+    }
+}
+
+/// Evidence: recorded PUT of the backup compliance policy at 2023-10-01 (atlas-cli
+/// TestBackupCompliancePolicySetup): the answer names who changed it and when.
+#[tokio::test]
+async fn the_compliance_policy_records_who_changed_it() {
+    let s = Server::new();
+    let uri = format!(
+        "/api/atlas/v2/groups/{}/backupCompliancePolicy",
+        s.boot.project_id
+    );
+    let body = json!({"authorizedEmail": "a@example.com", "authorizedUserFirstName": "a",
+        "authorizedUserLastName": "b", "copyProtectionEnabled": false, "encryptionAtRestEnabled": false,
+        "pitEnabled": false, "projectId": s.boot.project_id, "restoreWindowDays": 0,
+        "scheduledPolicyItems": []});
+    let put = s
+        .call("PUT", &uri, Some(&common::v("2023-10-01")), Some(&body))
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let put = put.json();
+    assert_eq!(put["updatedUser"], s.boot.public_key.as_str());
+    assert!(put["updatedDate"].is_string(), "{put}");
+    assert_eq!(put["deletable"], false);
+}

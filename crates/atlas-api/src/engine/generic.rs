@@ -5,7 +5,7 @@
 //! Operations that are not CRUD-shaped (actions, downloads, metrics, searches) answer a
 //! well-formed, schema-valid document derived from stored state.
 
-use atlas_model::{Format, Shape};
+use atlas_model::{Format, OperationId, Shape};
 use atlas_schema::Schemas;
 use atlas_store::{Page, Record, StoreError};
 use serde_json::{Map, Value};
@@ -14,6 +14,7 @@ use crate::api_error;
 use crate::engine::{Ctx, generic_lifecycles};
 use crate::kernel::call::{Payload, Reply};
 use crate::kernel::error::ApiError;
+use crate::kernel::error_codes;
 use crate::kernel::ids;
 use crate::kernel::lifecycle::{self, Settled, Step};
 use crate::kernel::paging::Paging;
@@ -381,14 +382,24 @@ const CREATION_FIELDS: &[&str] = &[
 /// (recorded alert configurations: `updated` equals `created`, then moves with each PUT).
 const UPDATE_FIELDS: &[&str] = &["updated", "updatedAt", "updatedDate", "lastUpdated"];
 
-/// Stamps the update fields the served schema declares read-only with the call's time.
+/// Read-only fields naming who made the last change (recorded backup compliance policy:
+/// `updatedUser` is the public key of the API key that PUT it).
+const UPDATER_FIELDS: &[&str] = &["updatedUser", "updatedBy"];
+
+/// Stamps the update fields the served schema declares read-only with the call's time and
+/// caller.
 fn touch_update_fields(cx: &Ctx<'_>, doc: &mut Value) {
     let (Some(schema), Value::Object(target)) = (cx.render.schema(), doc) else {
         return;
     };
     for (name, prop) in any_branch_properties(schema) {
-        if UPDATE_FIELDS.contains(&name.as_str()) && is_read_only(prop) {
+        if !is_read_only(prop) {
+            continue;
+        }
+        if UPDATE_FIELDS.contains(&name.as_str()) {
             target.insert(name, Value::String(cx.render.hints.now.clone()));
+        } else if UPDATER_FIELDS.contains(&name.as_str()) {
+            target.insert(name, Value::String(cx.call.principal.name().to_owned()));
         }
     }
 }
@@ -522,6 +533,7 @@ fn singleton_update(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiE
     if let Some(body) = &cx.call.body {
         merge_patch(&mut doc, body);
     }
+    touch_update_fields(cx, &mut doc);
     if let Some(path) = collection_of(cx, resource) {
         cx.tx.upsert(&path, "", &doc)?;
     }
@@ -534,9 +546,31 @@ fn singleton_update(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiE
 
 fn singleton_delete(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
     if let Some(path) = collection_of(cx, resource) {
+        if let Some(refusal) = nothing_to_delete(cx.call.op.id)
+            && cx.tx.get(&path, "")?.is_none()
+        {
+            return Err(refusal);
+        }
         cx.tx.delete(&path, "")?;
     }
     Ok(empty_answer(cx, &Value::Object(Map::new())))
+}
+
+/// What Atlas answers for deleting a singleton that is not there, where it refuses (elsewhere
+/// the deletion of nothing succeeds). Recorded: atlas-cli TestLinkToken deletes the
+/// organization's link token before making one and gets 404 `UNEXPECTED_ERROR`.
+fn nothing_to_delete(op: OperationId) -> Option<ApiError> {
+    match op {
+        OperationId::DeleteOrgLiveMigrationLinkTokens => Some(
+            ApiError::with_detail(
+                error_codes::UNEXPECTED_ERROR,
+                "Could not find the requested external organization link.",
+                vec![],
+            )
+            .with_status(404),
+        ),
+        _ => None,
+    }
 }
 
 /// Operations that are not CRUD-shaped: an answer computed from the schema and the target.

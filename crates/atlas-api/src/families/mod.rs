@@ -26,6 +26,7 @@ pub mod processes;
 pub(crate) mod projects;
 mod rate_limits;
 mod root;
+mod sample_datasets;
 pub(crate) mod service_accounts;
 pub mod shared;
 pub mod streams;
@@ -63,6 +64,7 @@ pub fn standard() -> Registry {
         Arc::new(integrations::Integrations),
         Arc::new(streams::Streams),
         Arc::new(federation::Federation),
+        Arc::new(sample_datasets::SampleDatasets),
         Arc::new(network_containers::NetworkContainers),
     ];
     match Registry::new(all) {

@@ -163,7 +163,7 @@ pub fn current(cx: &mut Ctx<'_>) -> Result<Record, ApiError> {
 }
 
 /// The cluster `name`, settled for this read, or Atlas's 404/400.
-fn load(cx: &mut Ctx<'_>, name: String) -> Result<Record, ApiError> {
+pub fn load(cx: &mut Ctx<'_>, name: String) -> Result<Record, ApiError> {
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let collection = collection(cx);
     if let Some(record) = lifecycle::get_settled(cx.tx, cx.lifecycle, &collection, &name, cx.now)? {

@@ -89,6 +89,7 @@ pub const KINDS: &[&str] = &[
     export_job::KIND,
     restore_job::KIND,
     ldap_verify::KIND,
+    sample_dataset::KIND,
 ];
 
 /// Dedicated and shared-tier clusters (`stateName`).
@@ -184,6 +185,13 @@ pub mod ldap_verify {
     use super::*;
     pub const KIND: &str = "ldapVerify";
     pub const CHECK: Step = settle(KIND, "status", "PENDING", "SUCCESS", 10);
+}
+
+/// Sample dataset loads (`state`): recorded answers show `WORKING` right after the request.
+pub mod sample_dataset {
+    use super::*;
+    pub const KIND: &str = "sampleDataset";
+    pub const LOAD: Step = settle(KIND, "state", "WORKING", "COMPLETED", 120);
 }
 
 #[cfg(test)]
