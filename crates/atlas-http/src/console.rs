@@ -4,7 +4,8 @@
 //!
 //! The page (`console.html`) is plain HTML, CSS and JavaScript compiled into the binary, so there
 //! is nothing to build or fetch; it reads the control API, which is what lets it be served with
-//! the control API's rule: open from loopback, Atlas credentials from elsewhere.
+//! the control API's rule (`crate::gate`): open from loopback, the control token from elsewhere
+//! (a browser asks for it with a Basic prompt: any user name, the token as password).
 
 use axum::body::Body;
 use axum::http::{Response, StatusCode, header};
@@ -28,8 +29,10 @@ pub fn page() -> Response<Body> {
         // Everything the page needs is inline or same-origin; nothing else may load.
         .header(
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
         )
+        // No other page may frame it (clickjacking the fault form).
+        .header(header::X_FRAME_OPTIONS, "DENY")
         .body(Body::from(PAGE))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }

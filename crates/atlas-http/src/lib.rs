@@ -4,7 +4,8 @@
 //! fallback handler ([`pipeline::handle`]) instead of 540 routes — the operation table drives a
 //! model-built [`router`]. Modules follow the pipeline: [`router`], [`auth`], [`negotiate`],
 //! [`pipeline`], [`render`]; plus [`oauth`] (token endpoints), [`private`] (the endpoints
-//! outside the spec that clients call), [`control`] (`/__localatlas/`) with [`faults`],
+//! outside the spec that clients call), [`control`] (`/__localatlas/`) with [`faults`], the
+//! [`gate`] in front of the control API, the console and the private endpoints,
 //! [`observe`] (coverage, recent requests), [`metrics`] (Prometheus) and the [`console`]; [`serve`] and [`tls`] put the
 //! service on a socket.
 
@@ -12,6 +13,7 @@ pub mod auth;
 pub mod console;
 pub mod control;
 pub mod faults;
+pub mod gate;
 pub mod metrics;
 pub mod negotiate;
 pub mod oauth;
@@ -45,6 +47,11 @@ pub struct HttpConfig {
     pub rate_limits: bool,
     /// How long a request body may take to arrive once the headers are in (408 after).
     pub body_read_timeout: std::time::Duration,
+    /// Who may use the control API and the console (`--control`).
+    pub control: gate::ControlAccess,
+    /// Host names the control API, the console and the private endpoints answer under besides
+    /// IP addresses and `localhost` (`--allowed-host`; lower case, `*` for any).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -55,6 +62,8 @@ impl Default for HttpConfig {
             trusted_client_ip_header: None,
             rate_limits: true,
             body_read_timeout: std::time::Duration::from_secs(30),
+            control: gate::ControlAccess::default(),
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -38,7 +38,7 @@ use crate::observe::{Injected, Touched};
 use crate::render::{self, Style};
 use crate::router::Routed;
 use crate::serve::Cut;
-use crate::{App, console, control, oauth, private};
+use crate::{App, console, control, gate, oauth, private};
 use atlas_model::API_PREFIX;
 
 /// Runs blocking work off the async workers, in the request's log span: control operations
@@ -192,12 +192,22 @@ async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body
     }
     let mut injected = None;
     let (label, outcome) = if let Some(rest) = path.strip_prefix(control::PREFIX) {
-        let outcome = control_request(app, request, rest.to_owned(), peer, client_ip).await;
+        let outcome = control_request(app, request, rest.to_owned(), client_ip).await;
         ("__control", outcome)
     } else if console::serves(path) {
         let rest = console::CONTROL_PATH.to_owned();
-        let outcome = control_request(app, request, rest, peer, client_ip).await;
+        let outcome = control_request(app, request, rest, client_ip).await;
         ("__control", outcome)
+    } else if path.starts_with(private::PREFIX)
+        && let Err(refusal) = gate::browser_rules(
+            request.method(),
+            request.uri(),
+            request.headers(),
+            &app.config.allowed_hosts,
+        )
+    {
+        // Not reachable from other sites' pages, before any fault rule or credential.
+        ("__private", Ok(refusal.response()))
     } else {
         // The token endpoints and the private endpoints: faults match them by path only.
         let target = faults::Target {
@@ -261,26 +271,66 @@ fn query_flag(query: &str, name: &str) -> bool {
     url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == name && v == "true")
 }
 
+/// A control request (or the console page), past the [`gate`]: `--control off` leaves only the
+/// health probe; otherwise the browser rules (`Host`, `Origin`, `Sec-Fetch-Site`), then the
+/// admin check (loopback, or the control token), then JSON bodies for state changes.
 async fn control_request(
     app: &Arc<App>,
     request: Request,
     rest: String,
-    peer: Option<SocketAddr>,
     client_ip: String,
 ) -> Result<Response<Body>, ApiError> {
-    let local = peer.is_none_or(|p| p.ip().is_loopback());
     let (parts, body) = request.into_parts();
-    if !local && let Some(refusal) = authenticate(app, &parts, client_ip).await? {
-        return Ok(refusal);
+    // Load balancers probe health under whatever name they know the instance by.
+    let probe = parts.method == axum::http::Method::GET && rest == "health";
+    if !probe && let Some(refusal) = control_refusal(app, &parts, &client_ip).await? {
+        return Ok(refusal.response());
     }
     let method = parts.method;
     let body = read_body(body, &app.config).await?;
+    if let Err(refusal) = gate::content_type_rule(&method, &parts.headers, &body) {
+        return Ok(refusal.response());
+    }
     let app = app.clone();
     blocking(move || control::handle(&app, &method, &rest, &body)).await?
 }
 
-/// Authenticates a request outside the operation table (the control API from elsewhere than
-/// loopback, the private endpoints): `None` when admitted, else the answer (a Digest
+/// Why a control request may not pass, if it may not: the mode, the browser rules, then who is
+/// asking. Atlas credentials count for nothing here.
+async fn control_refusal(
+    app: &Arc<App>,
+    parts: &axum::http::request::Parts,
+    client_ip: &str,
+) -> Result<Option<gate::Refusal>, ApiError> {
+    let mode = app.config.control;
+    if mode == gate::ControlAccess::Off {
+        return Ok(Some(gate::control_off()));
+    }
+    if let Err(refusal) = gate::browser_rules(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &app.config.allowed_hosts,
+    ) {
+        return Ok(Some(refusal));
+    }
+    let loopback = gate::is_loopback(client_ip);
+    match mode {
+        gate::ControlAccess::Auto if loopback => return Ok(None),
+        gate::ControlAccess::Loopback if loopback => return Ok(None),
+        gate::ControlAccess::Loopback => return Ok(Some(gate::loopback_only(client_ip))),
+        _ => {}
+    }
+    let Some(token) = gate::presented_token(&parts.headers) else {
+        return Ok(Some(gate::token_required(false, mode)));
+    };
+    let worker = app.clone();
+    let valid = store_work(app, move || worker.atlas.is_control_token(&token)).await??;
+    Ok((!valid).then(|| gate::token_required(true, mode)))
+}
+
+/// Authenticates a request outside the operation table (the authenticated private endpoints):
+/// `None` when admitted, else the answer (a Digest
 /// challenge, a 401 or 403).
 async fn authenticate(
     app: &Arc<App>,

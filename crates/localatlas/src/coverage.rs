@@ -22,6 +22,9 @@ pub struct Args {
     /// CA certificate (PEM) to trust for an https URL, e.g. the file `serve --tls-ca-out` wrote.
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
+    /// The server's control token (needed from anywhere but loopback, or under `--control token`).
+    #[arg(long, env = "LOCALATLAS_CONTROL_TOKEN", value_name = "TOKEN")]
+    control_token: Option<String>,
     /// Print the server's JSON report unchanged.
     #[arg(long)]
     json: bool,
@@ -54,10 +57,13 @@ async fn fetch(args: &Args) -> anyhow::Result<String> {
     let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
         .await
         .with_context(|| format!("connecting to {host}:{port}"))?;
-    let request = hyper::Request::get(target.path())
+    let mut request = hyper::Request::get(target.path())
         .header(hyper::header::HOST, format!("{host}:{port}"))
-        .header(hyper::header::ACCEPT, "application/json")
-        .body(Empty::<Bytes>::new())?;
+        .header(hyper::header::ACCEPT, "application/json");
+    if let Some(token) = &args.control_token {
+        request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = request.body(Empty::<Bytes>::new())?;
     let (status, bytes) = match url.scheme() {
         "http" => exchange(tcp, request).await?,
         "https" => {
@@ -73,7 +79,12 @@ async fn fetch(args: &Args) -> anyhow::Result<String> {
         other => bail!("--url scheme must be http or https, not {other}"),
     };
     if !status.is_success() {
-        bail!("{target} answered {status}");
+        // The control API says why (a missing control token, a host it does not serve ...).
+        let why = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_owned))
+            .map_or_else(String::new, |d| format!(": {d}"));
+        bail!("{target} answered {status}{why}");
     }
     String::from_utf8(bytes).context("the report is not UTF-8")
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use atlas_api::kernel::lifecycle::Policy;
 use atlas_api::{Atlas, Config};
+use atlas_http::gate::ControlAccess;
 use atlas_http::serve::{self, Limits};
 use atlas_http::{App, HttpConfig, tls};
 use atlas_store::Store;
@@ -39,7 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Atlas Administration API v2.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write the whole state of a store as a JSON snapshot to standard output.
     Export(StoreArgs),
     /// Replace the whole state of a store with a JSON snapshot read from standard input.
@@ -100,6 +101,27 @@ struct ServeArgs {
         value_name = "HEADER"
     )]
     trusted_client_ip_header: Option<String>,
+    /// Who may use the control API (`/__localatlas/`) and the console: `auto` — loopback clients
+    /// as they are, others with the control token; `loopback` — loopback clients only; `token` —
+    /// the control token from every client; `off` — nothing but `GET /__localatlas/health`.
+    /// Loopback is the client's address after `--trusted-client-ip-header`.
+    #[arg(long, env = "LOCALATLAS_CONTROL", value_enum, default_value_t = Control::Auto)]
+    control: Control,
+    /// The control token (at least 16 printable characters), for every instance on the store;
+    /// without it the stored one is kept, or one is generated on the first start. Printed at
+    /// start-up and written to the bootstrap file.
+    #[arg(long, env = "LOCALATLAS_CONTROL_TOKEN", value_name = "TOKEN")]
+    control_token: Option<String>,
+    /// A host name the control API, the console and the private endpoints answer under besides
+    /// IP addresses and `localhost` (repeatable; `*` for any). Other names are refused, against
+    /// DNS rebinding.
+    #[arg(
+        long = "allowed-host",
+        env = "LOCALATLAS_ALLOWED_HOST",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     /// Atlas's rate limits (token buckets per endpoint set; 429 when empty). `off` for load tests.
     #[arg(long, env = "LOCALATLAS_RATE_LIMIT", value_enum, default_value_t = Switch::On)]
     rate_limit: Switch,
@@ -183,6 +205,29 @@ enum Switch {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum Control {
+    /// Loopback clients as they are; everyone else with the control token.
+    Auto,
+    /// Loopback clients only.
+    Loopback,
+    /// The control token from every client, loopback included.
+    Token,
+    /// Nothing but the health probe.
+    Off,
+}
+
+impl From<Control> for ControlAccess {
+    fn from(c: Control) -> ControlAccess {
+        match c {
+            Control::Auto => ControlAccess::Auto,
+            Control::Loopback => ControlAccess::Loopback,
+            Control::Token => ControlAccess::Token,
+            Control::Off => ControlAccess::Off,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Lifecycle {
     /// The answer to a change and the first read after it show the transitional state; every
     /// later read shows the final one.
@@ -218,7 +263,7 @@ fn main() -> anyhow::Result<()> {
         logs.init();
     }
     match Cli::parse().command {
-        Command::Serve(args) => run(args, started),
+        Command::Serve(args) => run(*args, started),
         Command::Export(args) => export(&args),
         Command::Import(args) => import(&args),
         Command::Coverage(args) => coverage::run(&args),
@@ -301,6 +346,11 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         counters_in_store: !store.embedded(),
     };
     let atlas = Atlas::new(store.clone(), config);
+    if let Some(token) = args.control_token.as_deref() {
+        atlas
+            .set_control_token(token)
+            .map_err(|e| anyhow::anyhow!("--control-token: {}", e.detail()))?;
+    }
     let boot = atlas
         .bootstrap()
         .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
@@ -340,7 +390,19 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         if let Some(path) = &args.tls.tls_ca_out {
             println!("  CA certificate:  {}", path.display());
         }
-        println!("  console:         {base_url}/");
+        let control = ControlAccess::from(args.control);
+        match control {
+            ControlAccess::Off => println!("  control API:     off (--control off)"),
+            ControlAccess::Auto => println!("  control token:   {}", boot.control_token),
+            mode => println!(
+                "  control token:   {} (--control {})",
+                boot.control_token,
+                mode.name()
+            ),
+        }
+        if control != ControlAccess::Off {
+            println!("  console:         {base_url}/");
+        }
         println!("  ready in {} ms", started.elapsed().as_millis());
         let http = HttpConfig {
             max_body_bytes: args.max_body_bytes,
@@ -351,6 +413,17 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             rate_limits: args.rate_limit == Switch::On,
             body_read_timeout: Duration::from_secs(args.body_read_timeout),
             tls: tls.is_some(),
+            control,
+            allowed_hosts: args
+                .allowed_hosts
+                .iter()
+                .map(|h| {
+                    // A name, without a port.
+                    let name = h.trim().split(':').next().unwrap_or_default();
+                    name.trim_end_matches('.').to_ascii_lowercase()
+                })
+                .filter(|h| !h.is_empty())
+                .collect(),
         };
         let limits = Limits {
             header_read_timeout: Duration::from_secs(args.header_read_timeout),

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use atlas_store::Tx;
 
+use crate::control::admin;
 use crate::families::{api_keys, organizations, projects, service_accounts};
 use crate::identity::credentials::{self, hmac};
 use crate::kernel::clock::atlas_timestamp;
@@ -31,6 +32,9 @@ pub struct Bootstrap {
     pub client_id: String,
     pub client_secret: String,
     pub secret_id: String,
+    /// The emulator's admin credential (see [`crate::control::admin`]), shared by every
+    /// instance on the store and untouched by a reset.
+    pub control_token: String,
 }
 
 impl Bootstrap {
@@ -42,6 +46,7 @@ impl Bootstrap {
             "projectId": self.project_id,
             "apiKey": {"publicKey": self.public_key, "privateKey": self.private_key},
             "serviceAccount": {"clientId": self.client_id, "clientSecret": self.client_secret},
+            "controlToken": self.control_token,
         })
     }
 }
@@ -81,6 +86,7 @@ pub fn ensure(tx: &mut dyn Tx, now: OffsetDateTime) -> Result<Bootstrap, ApiErro
         client_id: field("clientId"),
         client_secret: client_secret(&seed),
         secret_id: field("secretId"),
+        control_token: admin::ensure(tx, None)?,
     };
     let created = field("created");
     create_missing(tx, &boot, &created)?;

@@ -1,7 +1,8 @@
-//! The emulator's own operations, outside Atlas (the control API, the command line): the
-//! bootstrap identities, identities minted for tests, snapshots of the whole state, and the
+//! The emulator's own operations, outside Atlas (the control API, the command line): its admin
+//! credential (the control token), the bootstrap identities, identities minted for tests, snapshots of the whole state, and the
 //! read-only overview the console shows. Above the families, whose documents they create and read.
 
+pub mod admin;
 pub mod bootstrap;
 pub mod minting;
 pub mod overview;

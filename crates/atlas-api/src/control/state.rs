@@ -11,6 +11,10 @@
 //!  "claims": [{"scope": "/orgs/6b0…/groupNames", "value": "p1", "owner": "/groups/6b0…"}, …]}
 //! ```
 //!
+//! The control token (`crate::control::admin`) is left out: it belongs to the deployment, not to
+//! the state, so an import keeps the token the store had and a snapshot handed around carries no
+//! admin credential.
+//!
 //! It works the same on every store, through the `Tx` trait only, so a snapshot taken from a
 //! SQLite file loads into PostgreSQL and back. Importing replaces everything in one transaction:
 //! a snapshot that does not load (a duplicate key, a claim held twice) leaves the state as it was.
@@ -19,6 +23,7 @@ use atlas_store::{Page, StoreError, Tx};
 use serde_json::{Map, Value, json};
 
 use crate::ApiError;
+use crate::control::admin;
 
 pub const FORMAT: &str = "localatlas-state";
 pub const VERSION: u64 = 1;
@@ -27,7 +32,12 @@ pub const VERSION: u64 = 1;
 pub fn export(tx: &mut dyn Tx) -> Result<Value, ApiError> {
     let mut records = Vec::new();
     for collection in tx.collections()? {
-        records.extend(tx.list(&collection, Page::ALL)?.0);
+        records.extend(
+            tx.list(&collection, Page::ALL)?
+                .0
+                .into_iter()
+                .filter(|r| !admin::is_token_document(&r.collection, &r.key)),
+        );
     }
     // Creation order across collections, so an import hands out sequences in the same order.
     records.sort_by_key(|r| r.seq);
@@ -92,9 +102,16 @@ pub fn import(tx: &mut dyn Tx, snapshot: &Value) -> Result<Value, ApiError> {
     }
     let documents = items(snapshot, "documents")?;
     let claims = items(snapshot, "claims")?;
+    let token = admin::load(tx)?;
     tx.clear()?;
+    if let Some(token) = token {
+        admin::ensure(tx, Some(&token))?;
+    }
     for (at, item) in documents.iter().enumerate() {
         let (collection, key) = (text(item, "collection", at)?, text(item, "key", at)?);
+        if admin::is_token_document(collection, key) {
+            continue;
+        }
         let doc = item.get("doc").unwrap_or(&Value::Null);
         match tx.insert(collection, key, doc) {
             Err(StoreError::Duplicate(_)) => {

@@ -6,7 +6,7 @@ use atlas_store::Access;
 use serde_json::Value;
 
 use crate::control::bootstrap::{self, Bootstrap};
-use crate::control::{minting, overview, state};
+use crate::control::{admin, minting, overview, state};
 use crate::identity::credentials;
 use crate::kernel::error::ApiError;
 use crate::kernel::{clock, lifecycle};
@@ -94,8 +94,30 @@ impl Atlas {
         })
     }
 
+    /// Sets the control token (`--control-token`) for every instance on the store; a start
+    /// without one keeps the stored token (or creates one, with the bootstrap identities).
+    pub fn set_control_token(&self, token: &str) -> Result<(), ApiError> {
+        admin::check_format(token).map_err(|detail| {
+            ApiError::with_detail(crate::kernel::error_codes::VALIDATION_ERROR, detail, vec![])
+        })?;
+        self.transaction(Access::Write, |tx| {
+            admin::ensure(tx, Some(token))
+                .map(|_| ())
+                .map_err(Into::into)
+        })
+    }
+
+    /// Whether `presented` is the control token: the emulator's admin credential, which no Atlas
+    /// principal holds.
+    pub fn is_control_token(&self, presented: &str) -> Result<bool, ApiError> {
+        self.transaction(Access::Read, |tx| {
+            admin::verify(tx, presented).map_err(Into::into)
+        })
+    }
+
     /// Back to the bootstrap state: everything else is deleted; the bootstrap identities keep
-    /// their ids and secrets, and tokens issued to the bootstrap service account stay valid.
+    /// their ids and secrets, tokens issued to the bootstrap service account stay valid, and the
+    /// control token is kept.
     pub fn reset(&self) -> Result<Bootstrap, ApiError> {
         self.transaction(Access::Write, |tx| {
             let now = clock::now(tx)?;
