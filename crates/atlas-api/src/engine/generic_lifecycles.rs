@@ -4,7 +4,7 @@
 
 use crate::kernel::lifecycle::Step;
 use crate::kernel::lifecycle::kinds::{
-    export_job, ldap_verify, private_endpoint, restore_job, search_index, snapshot,
+    export_job, ldap_verify, private_endpoint, restore_job, snapshot,
 };
 
 /// The lifecycle of one generic collection.
@@ -20,18 +20,6 @@ pub struct Spec {
 
 /// Every generic collection with a lifecycle.
 pub const SPECS: &[Spec] = &[
-    Spec {
-        resource: "/groups/{groupId}/clusters/{clusterName}/fts/indexes",
-        created: search_index::FTS_BUILD,
-        updated: Some(search_index::FTS_BUILD),
-        deleting: None,
-    },
-    Spec {
-        resource: "/groups/{groupId}/clusters/{clusterName}/search/indexes",
-        created: search_index::BUILD,
-        updated: Some(search_index::BUILD),
-        deleting: Some(search_index::DELETE),
-    },
     Spec {
         resource: "/groups/{groupId}/clusters/{clusterName}/backup/snapshots",
         created: snapshot::TAKE,

@@ -27,6 +27,7 @@ pub(crate) mod projects;
 mod rate_limits;
 mod root;
 mod sample_datasets;
+mod search_indexes;
 pub(crate) mod service_accounts;
 pub mod shared;
 pub mod streams;
@@ -66,6 +67,7 @@ pub fn standard() -> Registry {
         Arc::new(federation::Federation),
         Arc::new(sample_datasets::SampleDatasets),
         Arc::new(network_containers::NetworkContainers),
+        Arc::new(search_indexes::SearchIndexes),
     ];
     match Registry::new(all) {
         Ok(registry) => registry,
