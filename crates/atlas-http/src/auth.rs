@@ -3,7 +3,7 @@
 //! challenge (semantics §4.1). Verifying what was presented is admission's first step
 //! (`atlas_api::stages::admission`).
 
-use atlas_api::identity::credentials::{self, DigestResponse};
+use atlas_api::identity::credentials::{self, DigestResponse, Refusal};
 use atlas_api::{ApiError, Atlas};
 use atlas_store::Access;
 use axum::body::Body;
@@ -12,17 +12,27 @@ use axum::http::{Response, StatusCode, header};
 /// A parsed `Authorization` header.
 pub use atlas_api::identity::credentials::Presented as Credentials;
 
-/// Parses the `Authorization` header value.
+/// Parses the `Authorization` header value. A header that cannot be used is
+/// [`Credentials::Malformed`], saying why (for the log; it authenticates nobody).
 pub fn parse(value: Option<&str>) -> Credentials {
     let Some(value) = value.map(str::trim) else {
         return Credentials::None;
     };
+    if value.is_empty() {
+        return Credentials::Malformed("empty header");
+    }
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     match scheme.to_ascii_lowercase().as_str() {
-        "digest" => digest_fields(rest).map_or(Credentials::None, Credentials::Digest),
+        "digest" => match digest_fields(rest) {
+            Ok(d) => Credentials::Digest(d),
+            Err(why) => Credentials::Malformed(why),
+        },
         "bearer" if !rest.trim().is_empty() => Credentials::Bearer(rest.trim().to_owned()),
-        "basic" => basic(rest.trim()).unwrap_or(Credentials::None),
-        _ => Credentials::None,
+        "bearer" => Credentials::Malformed("Bearer without a token"),
+        "basic" => basic(rest.trim()).unwrap_or(Credentials::Malformed(
+            "Basic credentials are not base64 of id:secret",
+        )),
+        _ => Credentials::Malformed("unknown scheme (Atlas takes Digest or Bearer)"),
     }
 }
 
@@ -47,11 +57,12 @@ fn basic(encoded: &str) -> Option<Credentials> {
 }
 
 /// Splits `k="v", k2=v2` pairs, honouring quotes and backslash escapes.
-fn digest_fields(text: &str) -> Option<DigestResponse> {
+fn digest_fields(text: &str) -> Result<DigestResponse, &'static str> {
+    const UNPARSED: &str = "Digest fields are not key=value pairs";
     let mut d = DigestResponse::default();
     let mut rest = text.trim();
     while !rest.is_empty() {
-        let (key, after) = rest.split_once('=')?;
+        let (key, after) = rest.split_once('=').ok_or(UNPARSED)?;
         let key = key.trim().to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
@@ -72,7 +83,10 @@ fn digest_fields(text: &str) -> Option<DigestResponse> {
                     c => value.push(c),
                 }
             }
-            (value, &quoted[end? + 1..])
+            (
+                value,
+                &quoted[end.ok_or("Digest field with an unclosed quote")? + 1..],
+            )
         } else {
             let end = after.find(',').unwrap_or(after.len());
             (after[..end].trim().to_owned(), &after[end..])
@@ -90,8 +104,10 @@ fn digest_fields(text: &str) -> Option<DigestResponse> {
         }
         rest = remainder.trim_start().trim_start_matches(',').trim_start();
     }
-    let complete = !d.username.is_empty() && !d.nonce.is_empty() && !d.response.is_empty();
-    complete.then_some(d)
+    if d.username.is_empty() || d.nonce.is_empty() || d.response.is_empty() {
+        return Err("Digest header without username, nonce or response");
+    }
+    Ok(d)
 }
 
 /// Atlas's 401: a fresh Digest challenge and the pretty-printed body in Atlas's own field order
@@ -117,6 +133,35 @@ pub fn challenge(atlas: &Atlas, stale: bool) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
+/// Logs at `info` why a request's credentials were refused; Atlas's 401 body says only "You are
+/// not authorized for this resource.". `target` is the request's path and query, to point out a
+/// Digest `uri` that is not the request's. Never logs a secret: the reason names public keys and
+/// client ids only, and the Digest `response` is not logged.
+pub fn log_refusal(reason: &Refusal, presented: &Credentials, target: &str) {
+    let note = match (reason, presented) {
+        (Refusal::BadResponse { .. }, Credentials::Digest(d)) if !same_uri(&d.uri, target) => {
+            format!(
+                " (the Digest uri {:?} is not this request's {target:?})",
+                d.uri
+            )
+        }
+        _ => String::new(),
+    };
+    tracing::info!(
+        reason = reason.code(),
+        "authentication failed: {reason}{note}"
+    );
+}
+
+/// Whether a Digest `uri` names `target` (the request's path and query), also in absolute form.
+fn same_uri(uri: &str, target: &str) -> bool {
+    let path = match uri.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => uri,
+    };
+    path == target
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_headers_are_no_credentials() {
+    fn malformed_headers_are_no_credentials_and_say_why() {
         for bad in [
             "Digest",
             "Digest username=",
@@ -146,8 +191,24 @@ mod tests {
             "Foo bar",
             "",
         ] {
-            assert!(matches!(parse(Some(bad)), Credentials::None), "{bad}");
+            assert!(
+                matches!(parse(Some(bad)), Credentials::Malformed(_)),
+                "{bad}"
+            );
         }
+    }
+
+    #[test]
+    fn digest_uris_compare_in_origin_and_absolute_form() {
+        assert!(same_uri(
+            "/api/atlas/v2/groups?x=1",
+            "/api/atlas/v2/groups?x=1"
+        ));
+        assert!(same_uri(
+            "https://127.0.0.1:8080/api/atlas/v2/groups",
+            "/api/atlas/v2/groups"
+        ));
+        assert!(!same_uri("/api/atlas/v2/orgs", "/api/atlas/v2/groups"));
     }
 
     #[test]

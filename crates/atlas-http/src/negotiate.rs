@@ -5,7 +5,13 @@
 //! `2025-03-12` everywhere and relies on this. No version, or a date older than every declared
 //! version, is 406 `INVALID_VERSION_DATE`. `preview` must be asked for by name.
 
+use atlas_api::{ApiError, api_error};
 use atlas_model::{Format, Media, Operation};
+
+/// The header of a 406 listing the media types the operation serves, newest first, as an
+/// `Accept` value a client can send. Atlas's 406 body ("Invalid accept header or version date.")
+/// is recorded exactly and kept; this header and the log line say what was expected.
+pub const EXPECTED_ACCEPT: &str = "X-Localatlas-Expected-Accept";
 
 /// The version an operation is served in, and its media type.
 #[derive(Debug, Clone, Copy)]
@@ -58,16 +64,21 @@ fn is_date(s: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
-/// Chooses the served version for `accept`, or `None` (406).
-pub fn negotiate(op: &'static Operation, accept: Option<&str>) -> Option<Served> {
+/// The media types an operation can be served in.
+fn candidates(op: &'static Operation) -> Vec<&'static Media> {
     let media: Vec<&'static Media> = op.success.iter().flat_map(|s| s.media.iter()).collect();
     // Operations that answer without a body still declare their versions on the status (204s
     // carry a media type without a schema); a few declare versions only on the request body.
-    let candidates: Vec<&'static Media> = if media.is_empty() {
+    if media.is_empty() {
         op.request.iter().collect()
     } else {
         media
-    };
+    }
+}
+
+/// Chooses the served version for `accept`, or `None` (406).
+pub fn negotiate(op: &'static Operation, accept: Option<&str>) -> Option<Served> {
+    let candidates = candidates(op);
     for want in wanted(accept?) {
         let matches_format = |m: &&&'static Media| want.format.is_none_or(|f| f == m.format);
         let chosen = if want.version == "preview" {
@@ -90,6 +101,78 @@ pub fn negotiate(op: &'static Operation, accept: Option<&str>) -> Option<Served>
         }
     }
     None
+}
+
+/// The media types `op` serves, dated ones newest first, then `preview`: `[("2024-08-05", "json")]`.
+fn offered(op: &'static Operation) -> Vec<(&'static str, &'static str)> {
+    let mut offered: Vec<(&'static str, &'static str)> = candidates(op)
+        .iter()
+        .map(|m| (m.version, m.format.suffix()))
+        .collect();
+    offered.sort_unstable_by(|a, b| {
+        let preview = |v: &str| v == "preview";
+        preview(a.0)
+            .cmp(&preview(b.0))
+            .then_with(|| b.0.cmp(a.0))
+            .then_with(|| a.1.cmp(b.1))
+    });
+    offered.dedup();
+    offered
+}
+
+/// Why `accept` served no version of `op`, in words for the log.
+fn refusal_reason(op: &'static Operation, accept: Option<&str>) -> String {
+    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        return "no Accept header".to_owned();
+    };
+    let asked = wanted(accept);
+    if asked.is_empty() {
+        return format!(
+            "Accept {accept:?} names no version (application/json and */* are not enough; \
+             a date must be given)"
+        );
+    }
+    let oldest = offered(op)
+        .into_iter()
+        .map(|(v, _)| v)
+        .filter(|v| *v != "preview")
+        .min();
+    match (asked.iter().find(|w| w.version != "preview"), oldest) {
+        (Some(w), Some(oldest)) if w.version.as_str() < oldest => format!(
+            "Accept {accept:?} asks for {}, older than this operation's first version {oldest}",
+            w.version
+        ),
+        _ => format!("Accept {accept:?} matches no version or format this operation serves"),
+    }
+}
+
+/// Atlas's 406 for a request to `op` with `accept`: the body as recorded, plus the
+/// [`EXPECTED_ACCEPT`] header, and an `info` log line saying what was wrong and what to send.
+pub fn not_acceptable(op: &'static Operation, accept: Option<&str>) -> ApiError {
+    let offered = offered(op);
+    let expected: Vec<String> = offered
+        .iter()
+        .map(|(version, format)| format!("application/vnd.atlas.{version}+{format}"))
+        .collect();
+    let expected = expected.join(", ");
+    let (oldest, format) = offered
+        .iter()
+        .rev()
+        .find(|(v, _)| *v != "preview")
+        .map_or(("preview", "json"), |(v, f)| (*v, *f));
+    tracing::info!(
+        operation = op.name,
+        "not acceptable: {}; send Accept: application/vnd.atlas.YYYY-MM-DD+{format} with a date on \
+         or after {oldest} (the newest version dated on or before it is served); this operation \
+         serves {expected}",
+        refusal_reason(op, accept)
+    );
+    let e = api_error!(INVALID_VERSION_DATE);
+    if expected.is_empty() {
+        e
+    } else {
+        e.with_header(EXPECTED_ACCEPT, expected)
+    }
 }
 
 /// `Deprecation`/`Sunset` headers for the served version (semantics §1.4).

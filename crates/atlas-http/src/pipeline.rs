@@ -339,6 +339,11 @@ async fn authenticate(
 ) -> Result<Option<Response<Body>>, ApiError> {
     let presented = auth::parse(header_str(&request.headers, header::AUTHORIZATION));
     let method = request.method.as_str().to_owned();
+    let target = request
+        .uri
+        .path_and_query()
+        .map_or("", |p| p.as_str())
+        .to_owned();
     let worker = app.clone();
     store_work(app, move || {
         let admitted = worker.atlas.admit(&admission::Request {
@@ -352,7 +357,10 @@ async fn authenticate(
         })?;
         match admitted {
             Admission::Admitted { .. } => Ok(None),
-            Admission::Challenge { stale } => Ok(Some(auth::challenge(&worker.atlas, stale))),
+            Admission::Challenge { stale, reason } => {
+                auth::log_refusal(&reason, &presented, &target);
+                Ok(Some(auth::challenge(&worker.atlas, stale)))
+            }
             Admission::Refused(e) => Err(e),
         }
     })
@@ -460,6 +468,11 @@ async fn atlas_request(
         Routed::Operation(op, _) => negotiate::negotiate(op, accept),
         _ => None,
     };
+    // Kept for the 406's log line and header when no version was served.
+    let accept = served
+        .is_none()
+        .then(|| accept.map(str::to_owned))
+        .flatten();
     let presented = auth::parse(header_str(request.headers(), header::AUTHORIZATION));
     let method_name = request.method().as_str().to_owned();
     let base_url = base_url(request.headers(), request.uri(), app.config.tls);
@@ -496,7 +509,14 @@ async fn atlas_request(
             let (principal, rate_headers) = match admitted {
                 Ok(Admission::Admitted { principal, headers }) => (principal, headers),
                 // The challenge's fresh nonce needs the store: answered after the transaction.
-                Ok(Admission::Challenge { stale }) => return Err(Early::Challenge { stale }),
+                Ok(Admission::Challenge { stale, reason }) => {
+                    let target = match query.as_str() {
+                        "" => path.clone(),
+                        query => format!("{path}?{query}"),
+                    };
+                    auth::log_refusal(&reason, &presented, &target);
+                    return Err(Early::Challenge { stale });
+                }
                 Ok(Admission::Refused(e)) | Err(e) => return Err(early(&e, &[])),
             };
             let (op, raw_params) = match &routed {
@@ -525,7 +545,10 @@ async fn atlas_request(
                 None => {}
             }
             let Some(served) = served else {
-                return Err(early(&api_error!(INVALID_VERSION_DATE), &[]));
+                return Err(early(
+                    &negotiate::not_acceptable(op, accept.as_deref()),
+                    &[],
+                ));
             };
             extra = negotiate::lifecycle_headers(op, &served);
             extra.extend(rate_headers);

@@ -254,8 +254,13 @@ fn main() -> anyhow::Result<()> {
     // id), `LOCALATLAS_LOG_FORMAT=json` writes one JSON object per line for log collectors.
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALATLAS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colours only on a terminal (and not with `NO_COLOR`): logs piped to a file or a collector
+    // stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if std::env::var("LOCALATLAS_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         logs.json().init();

@@ -184,7 +184,12 @@ pub fn remove_org_credentials(tx: &mut dyn Tx, org_id: &str) -> StoreResult<()> 
 pub enum Presented {
     Digest(DigestResponse),
     Bearer(String),
-    Basic { user: String, password: String },
+    Basic {
+        user: String,
+        password: String,
+    },
+    /// An `Authorization` header that could not be parsed: what was wrong with it.
+    Malformed(&'static str),
     None,
 }
 
@@ -207,8 +212,151 @@ pub enum Verdict {
     Valid(Principal),
     /// Correct credentials, but the nonce is too old or this `nc` was used already: challenge
     /// again with `stale=true`, so a client retries with a fresh nonce.
-    Stale,
-    Invalid,
+    Stale(Refusal),
+    Invalid(Refusal),
+}
+
+/// Why credentials were not accepted. Atlas's 401 says only "You are not authorized for this
+/// resource." (its body is kept as recorded); this is what the server logs at `info` next to it.
+/// It names public identifiers (a key's public key, a client id) and never a secret: no private
+/// key, client secret, token or Digest response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization` header: a Digest client's first request, which the challenge answers.
+    Missing,
+    /// An `Authorization` header that could not be parsed (what was wrong with it).
+    Malformed(&'static str),
+    /// HTTP Basic, which Atlas takes only on the token endpoints (`/api/oauth/token`).
+    Basic,
+    /// A Digest nonce this store's instances did not issue: made up, cut short, or from a server
+    /// on another store (a `memory` store restarted, say).
+    UnknownNonce,
+    /// A Digest `username` that is no API key's public key (never created, or deleted).
+    UnknownKey { public_key: String },
+    /// A Digest `realm` other than Atlas's.
+    WrongRealm { realm: String },
+    /// The Digest `response` does not match: the private key is not this public key's, or the
+    /// client hashed another method or URI than it sent.
+    BadResponse { public_key: String },
+    /// A right Digest response on a nonce older than [`NONCE_SECONDS`].
+    NonceExpired {
+        public_key: String,
+        age_seconds: i64,
+    },
+    /// A right Digest response whose nonce count was used already (a replay).
+    NonceReplayed { public_key: String, nc: u64 },
+    /// A Bearer token this store's instances did not sign (cut short, made up, or another
+    /// server's).
+    TokenUnknown,
+    /// A signed Bearer token with no record: revoked (`/api/oauth/revoke`, a reset, a deleted
+    /// subject).
+    TokenRevoked { subject: String },
+    /// A Bearer token past its expiry ([`TOKEN_SECONDS`] after it was issued).
+    TokenExpired { subject: String },
+    /// A user's session token whose user was removed.
+    UserRemoved { subject: String },
+    /// A service-account token whose account was deleted.
+    AccountRemoved { subject: String },
+    /// A service-account token whose secret was deleted.
+    SecretRemoved { subject: String },
+}
+
+impl Refusal {
+    /// A short stable name for log fields and tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Missing => "no_credentials",
+            Refusal::Malformed(_) => "malformed_header",
+            Refusal::Basic => "basic_not_accepted",
+            Refusal::UnknownNonce => "unknown_nonce",
+            Refusal::UnknownKey { .. } => "unknown_key",
+            Refusal::WrongRealm { .. } => "wrong_realm",
+            Refusal::BadResponse { .. } => "bad_digest_response",
+            Refusal::NonceExpired { .. } => "stale_nonce",
+            Refusal::NonceReplayed { .. } => "replayed_nonce",
+            Refusal::TokenUnknown => "unknown_token",
+            Refusal::TokenRevoked { .. } => "revoked_token",
+            Refusal::TokenExpired { .. } => "expired_token",
+            Refusal::UserRemoved { .. } => "user_removed",
+            Refusal::AccountRemoved { .. } => "service_account_removed",
+            Refusal::SecretRemoved { .. } => "secret_removed",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Missing => write!(
+                f,
+                "no Authorization header (a Digest client's first request; send an API key with \
+                 Digest, e.g. curl --digest -u PUBLIC:PRIVATE, or a service account's token as Bearer)"
+            ),
+            Refusal::Malformed(what) => write!(f, "malformed Authorization header: {what}"),
+            Refusal::Basic => write!(
+                f,
+                "HTTP Basic is accepted only by /api/oauth/token; use Digest with an API key \
+                 (curl --digest -u PUBLIC:PRIVATE) or a Bearer token"
+            ),
+            Refusal::UnknownNonce => write!(
+                f,
+                "Digest nonce not issued by this server (or by another server on this store); \
+                 the client must answer a fresh challenge"
+            ),
+            Refusal::UnknownKey { public_key } => {
+                write!(
+                    f,
+                    "unknown API key: no key has the public key {public_key:?}"
+                )
+            }
+            Refusal::WrongRealm { realm } => {
+                write!(f, "Digest realm {realm:?} is not {REALM:?}")
+            }
+            Refusal::BadResponse { public_key } => write!(
+                f,
+                "bad Digest response for API key {public_key:?}: wrong private key, or hashed \
+                 with another method or URI than the request's"
+            ),
+            Refusal::NonceExpired {
+                public_key,
+                age_seconds,
+            } => write!(
+                f,
+                "stale Digest nonce for API key {public_key:?}: issued {age_seconds} s ago, \
+                 accepted for {NONCE_SECONDS} s; challenged again with stale=true"
+            ),
+            Refusal::NonceReplayed { public_key, nc } => write!(
+                f,
+                "replayed Digest nonce for API key {public_key:?}: nonce count {nc:08x} was used \
+                 already; challenged again with stale=true"
+            ),
+            Refusal::TokenUnknown => write!(
+                f,
+                "Bearer token not signed by this server (cut short, or from a server on another store)"
+            ),
+            Refusal::TokenRevoked { subject } => {
+                write!(
+                    f,
+                    "revoked Bearer token of {subject:?} (revoked, or the server was reset)"
+                )
+            }
+            Refusal::TokenExpired { subject } => write!(
+                f,
+                "expired Bearer token of {subject:?} (tokens last {TOKEN_SECONDS} s; get a new one \
+                 from /api/oauth/token)"
+            ),
+            Refusal::UserRemoved { subject } => {
+                write!(f, "Bearer token of removed user {subject:?}")
+            }
+            Refusal::AccountRemoved { subject } => {
+                write!(f, "Bearer token of deleted service account {subject:?}")
+            }
+            Refusal::SecretRemoved { subject } => write!(
+                f,
+                "Bearer token of service account {subject:?} minted with a secret since deleted"
+            ),
+        }
+    }
 }
 
 /// Checks whatever credentials a request presented for `method`.
@@ -221,10 +369,13 @@ pub fn authenticate(
 ) -> StoreResult<Verdict> {
     match presented {
         Presented::Digest(d) => verify_digest(tx, counters, method, d, now),
-        Presented::Bearer(token) => {
-            Ok(verify_token(tx, token, now)?.map_or(Verdict::Invalid, Verdict::Valid))
-        }
-        Presented::Basic { .. } | Presented::None => Ok(Verdict::Invalid),
+        Presented::Bearer(token) => Ok(match verify_token(tx, token, now)? {
+            Ok(principal) => Verdict::Valid(principal),
+            Err(refusal) => Verdict::Invalid(refusal),
+        }),
+        Presented::Basic { .. } => Ok(Verdict::Invalid(Refusal::Basic)),
+        Presented::Malformed(what) => Ok(Verdict::Invalid(Refusal::Malformed(what))),
+        Presented::None => Ok(Verdict::Invalid(Refusal::Missing)),
     }
 }
 
@@ -384,10 +535,11 @@ pub fn verify_digest(
 ) -> StoreResult<Verdict> {
     let secret = instance_secret(tx)?;
     let Some(issued) = nonce_issued(&secret, &d.nonce) else {
-        return Ok(Verdict::Invalid);
+        return Ok(Verdict::Invalid(Refusal::UnknownNonce));
     };
+    let public_key = d.username.clone();
     let Some(record) = tx.get(API_KEYS, &d.username)? else {
-        return Ok(Verdict::Invalid);
+        return Ok(Verdict::Invalid(Refusal::UnknownKey { public_key }));
     };
     let ha1 = record
         .doc
@@ -399,17 +551,24 @@ pub fn verify_digest(
         _ => None,
     };
     let expected = digest_response(ha1, &d.nonce, counted, method, &d.uri);
-    if d.realm != REALM
-        || !bool::from(
-            expected
-                .as_bytes()
-                .ct_eq(d.response.to_ascii_lowercase().as_bytes()),
-        )
-    {
-        return Ok(Verdict::Invalid);
+    if d.realm != REALM {
+        return Ok(Verdict::Invalid(Refusal::WrongRealm {
+            realm: d.realm.clone(),
+        }));
     }
-    if now.unix_timestamp() - issued > NONCE_SECONDS {
-        return Ok(Verdict::Stale);
+    if !bool::from(
+        expected
+            .as_bytes()
+            .ct_eq(d.response.to_ascii_lowercase().as_bytes()),
+    ) {
+        return Ok(Verdict::Invalid(Refusal::BadResponse { public_key }));
+    }
+    let age_seconds = now.unix_timestamp() - issued;
+    if age_seconds > NONCE_SECONDS {
+        return Ok(Verdict::Stale(Refusal::NonceExpired {
+            public_key,
+            age_seconds,
+        }));
     }
     // Without `qop` there is no count: such a nonce is good for one request.
     let nc = match (&d.qop, &d.nc) {
@@ -417,7 +576,7 @@ pub fn verify_digest(
         _ => 1,
     };
     if !record_nonce_use(tx, counters, &d.nonce, issued, nc, now)? {
-        return Ok(Verdict::Stale);
+        return Ok(Verdict::Stale(Refusal::NonceReplayed { public_key, nc }));
     }
     let field = |name: &str| {
         record
@@ -578,21 +737,21 @@ fn expired(doc: &Value, now: OffsetDateTime) -> bool {
 }
 
 /// The principal a Bearer token authenticates, if it is known, unrevoked and unexpired, and its
-/// account (and, for a service account, the secret it was minted with) still exists.
+/// account (and, for a service account, the secret it was minted with) still exists; else why not.
 pub fn verify_token(
     tx: &mut dyn Tx,
     token: &str,
     now: OffsetDateTime,
-) -> StoreResult<Option<Principal>> {
+) -> StoreResult<Result<Principal, Refusal>> {
     let secret = instance_secret(tx)?;
     let Some(subject) = token_subject(&secret, token) else {
-        return Ok(None);
+        return Ok(Err(Refusal::TokenUnknown));
     };
     let Some(record) = tx.get(&token_collection(&subject), &sha256_hex(token))? else {
-        return Ok(None);
+        return Ok(Err(Refusal::TokenRevoked { subject }));
     };
     if expired(&record.doc, now) {
-        return Ok(None);
+        return Ok(Err(Refusal::TokenExpired { subject }));
     }
     let field = |name: &str| {
         record
@@ -605,9 +764,9 @@ pub fn verify_token(
     if field("kind") == "user" {
         // A removed user's session ends with it.
         if tx.get("/users", &field("userId"))?.is_none() {
-            return Ok(None);
+            return Ok(Err(Refusal::UserRemoved { subject }));
         }
-        return Ok(Some(Principal::User {
+        return Ok(Ok(Principal::User {
             id: field("userId"),
             username: field("username"),
         }));
@@ -615,7 +774,7 @@ pub fn verify_token(
     // A token outlives nothing: deleting the account or the secret it was minted with removes
     // the credential, and with it access.
     let Some(account) = tx.get(SERVICE_ACCOUNTS, &field("clientId"))? else {
-        return Ok(None);
+        return Ok(Err(Refusal::AccountRemoved { subject }));
     };
     let secret_id = field("secretId");
     let secret_alive = account
@@ -626,9 +785,9 @@ pub fn verify_token(
         .flatten()
         .any(|s| s.get("id").and_then(Value::as_str) == Some(secret_id.as_str()));
     if !secret_alive {
-        return Ok(None);
+        return Ok(Err(Refusal::SecretRemoved { subject }));
     }
-    Ok(Some(Principal::ServiceAccount {
+    Ok(Ok(Principal::ServiceAccount {
         client_id: field("clientId"),
         org_id: field("orgId"),
     }))

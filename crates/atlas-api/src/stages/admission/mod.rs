@@ -17,7 +17,7 @@ use atlas_model::Operation;
 use atlas_store::Tx;
 use time::OffsetDateTime;
 
-use crate::identity::credentials::{self, Presented, Verdict};
+use crate::identity::credentials::{self, Presented, Refusal, Verdict};
 use crate::kernel::counters::Counters;
 use crate::kernel::error::ApiError;
 use crate::kernel::paths::segment;
@@ -46,7 +46,9 @@ pub struct Request<'a> {
 #[derive(Debug, Clone)]
 pub enum Admission {
     /// Answer the Digest challenge; `stale` when the credentials were right but the nonce is spent.
-    Challenge { stale: bool },
+    /// `reason` is why the credentials were not accepted, for the log (the 401 body stays
+    /// Atlas's).
+    Challenge { stale: bool, reason: Refusal },
     /// An Atlas error before the operation runs (403 access list, 429).
     Refused(ApiError),
     /// Go on as `principal`, adding `headers` (`RateLimit-*`) to whatever the operation answers.
@@ -69,8 +71,24 @@ pub fn admit(
     } else {
         match credentials::authenticate(tx, counters, request.method, request.presented, now)? {
             Verdict::Valid(principal) => principal,
-            Verdict::Stale => return Ok((Admission::Challenge { stale: true }, None)),
-            Verdict::Invalid => return Ok((Admission::Challenge { stale: false }, None)),
+            Verdict::Stale(reason) => {
+                return Ok((
+                    Admission::Challenge {
+                        stale: true,
+                        reason,
+                    },
+                    None,
+                ));
+            }
+            Verdict::Invalid(reason) => {
+                return Ok((
+                    Admission::Challenge {
+                        stale: false,
+                        reason,
+                    },
+                    None,
+                ));
+            }
         }
     };
     let used = match address_check::admit(tx, &principal, request.client_ip) {
