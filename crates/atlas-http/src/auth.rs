@@ -139,7 +139,9 @@ pub fn challenge(atlas: &Atlas, stale: bool) -> Response<Body> {
 /// client ids only, and the Digest `response` is not logged.
 pub fn log_refusal(reason: &Refusal, presented: &Credentials, target: &str) {
     let note = match (reason, presented) {
-        (Refusal::BadResponse { .. }, Credentials::Digest(d)) if !same_uri(&d.uri, target) => {
+        (Refusal::BadResponse { .. }, Credentials::Digest(d))
+            if !credentials::digest_uri_names(&d.uri, target) =>
+        {
             format!(
                 " (the Digest uri {:?} is not this request's {target:?})",
                 d.uri
@@ -151,15 +153,6 @@ pub fn log_refusal(reason: &Refusal, presented: &Credentials, target: &str) {
         reason = reason.code(),
         "authentication failed: {reason}{note}"
     );
-}
-
-/// Whether a Digest `uri` names `target` (the request's path and query), also in absolute form.
-fn same_uri(uri: &str, target: &str) -> bool {
-    let path = match uri.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
-        None => uri,
-    };
-    path == target
 }
 
 #[cfg(test)]
@@ -200,15 +193,18 @@ mod tests {
 
     #[test]
     fn digest_uris_compare_in_origin_and_absolute_form() {
-        assert!(same_uri(
+        assert!(credentials::digest_uri_names(
             "/api/atlas/v2/groups?x=1",
             "/api/atlas/v2/groups?x=1"
         ));
-        assert!(same_uri(
+        assert!(credentials::digest_uri_names(
             "https://127.0.0.1:8080/api/atlas/v2/groups",
             "/api/atlas/v2/groups"
         ));
-        assert!(!same_uri("/api/atlas/v2/orgs", "/api/atlas/v2/groups"));
+        assert!(!credentials::digest_uri_names(
+            "/api/atlas/v2/orgs",
+            "/api/atlas/v2/groups"
+        ));
     }
 
     #[test]

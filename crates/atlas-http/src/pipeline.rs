@@ -352,6 +352,7 @@ async fn authenticate(
             client_ip: &client_ip,
             op: None,
             path: "",
+            target: &target,
             negotiated: false,
             rate_limits: false,
         })?;
@@ -481,6 +482,11 @@ async fn atlas_request(
         _ => "__unrouted",
     };
     let body = read_body(request.into_body(), &app.config).await;
+    // The request-target as sent: a Digest response must have been computed for it.
+    let target = match query.as_str() {
+        "" => path.clone(),
+        query => format!("{path}?{query}"),
+    };
     let worker = app.clone();
     let answered = store_work(&app, move || {
         let app = worker;
@@ -494,6 +500,7 @@ async fn atlas_request(
             client_ip: &client_ip,
             op,
             path: &path,
+            target: &target,
             negotiated: served.is_some(),
             rate_limits: app.config.rate_limits,
         };
@@ -510,10 +517,6 @@ async fn atlas_request(
                 Ok(Admission::Admitted { principal, headers }) => (principal, headers),
                 // The challenge's fresh nonce needs the store: answered after the transaction.
                 Ok(Admission::Challenge { stale, reason }) => {
-                    let target = match query.as_str() {
-                        "" => path.clone(),
-                        query => format!("{path}?{query}"),
-                    };
                     auth::log_refusal(&reason, &presented, &target);
                     return Err(Early::Challenge { stale });
                 }

@@ -171,8 +171,7 @@ async fn each_digest_failure_logs_its_reason_and_keeps_atlas_body() {
     assert!(!line.contains("not-the-private-key"), "{line}");
 
     // A response that does not match, sent with another URI than the request's: the log points
-    // at the URI. (A right response for another URI is accepted: the server does not compare
-    // the Digest `uri` with the request line.)
+    // at the URI.
     let other_uri = digest(
         &public,
         "not-the-private-key",
@@ -188,6 +187,28 @@ async fn each_digest_failure_logs_its_reason_and_keeps_atlas_body() {
         line.contains("\"/api/atlas/v2/groups\" is not this request's \"/api/atlas/v2/orgs\""),
         "{line}"
     );
+
+    // A right response computed for another request-target is refused (RFC 7616 §3.4.6: a
+    // captured header cannot be replayed on another path), and the log says so.
+    let elsewhere = digest(&public, &private, "GET", "/api/atlas/v2/groups", &n, 2);
+    assert_401(&s.with_authorization("GET", orgs, &elsewhere).await, false);
+    let line = log.refusal();
+    assert!(line.contains("reason=wrong_digest_uri"), "{line}");
+    assert!(!line.contains(&private), "{line}");
+    // The absolute form of the same target is the same target.
+    let absolute = digest(
+        &public,
+        &private,
+        "GET",
+        "http://localhost/api/atlas/v2/orgs",
+        &n,
+        3,
+    );
+    assert_eq!(
+        s.with_authorization("GET", orgs, &absolute).await.status,
+        200
+    );
+    log.take();
 
     // Right, then replayed: stale=true, so clients retry with a fresh nonce.
     let good = digest(&public, &private, "GET", orgs, &n, 7);

@@ -238,6 +238,9 @@ pub enum Refusal {
     /// The Digest `response` does not match: the private key is not this public key's, or the
     /// client hashed another method or URI than it sent.
     BadResponse { public_key: String },
+    /// A right Digest response for another request-target than this request's (a captured
+    /// `Authorization` header replayed on another path: RFC 7616 §3.4.6).
+    WrongUri { public_key: String, uri: String },
     /// A right Digest response on a nonce older than [`NONCE_SECONDS`].
     NonceExpired {
         public_key: String,
@@ -272,6 +275,7 @@ impl Refusal {
             Refusal::UnknownKey { .. } => "unknown_key",
             Refusal::WrongRealm { .. } => "wrong_realm",
             Refusal::BadResponse { .. } => "bad_digest_response",
+            Refusal::WrongUri { .. } => "wrong_digest_uri",
             Refusal::NonceExpired { .. } => "stale_nonce",
             Refusal::NonceReplayed { .. } => "replayed_nonce",
             Refusal::TokenUnknown => "unknown_token",
@@ -316,6 +320,10 @@ impl std::fmt::Display for Refusal {
                 f,
                 "bad Digest response for API key {public_key:?}: wrong private key, or hashed \
                  with another method or URI than the request's"
+            ),
+            Refusal::WrongUri { public_key, uri } => write!(
+                f,
+                "API key {public_key}: the Digest response is for {uri:?}, not this request"
             ),
             Refusal::NonceExpired {
                 public_key,
@@ -364,11 +372,12 @@ pub fn authenticate(
     tx: &mut dyn Tx,
     counters: &Counters,
     method: &str,
+    target: &str,
     presented: &Presented,
     now: OffsetDateTime,
 ) -> StoreResult<Verdict> {
     match presented {
-        Presented::Digest(d) => verify_digest(tx, counters, method, d, now),
+        Presented::Digest(d) => verify_digest(tx, counters, method, target, d, now),
         Presented::Bearer(token) => Ok(match verify_token(tx, token, now)? {
             Ok(principal) => Verdict::Valid(principal),
             Err(refusal) => Verdict::Invalid(refusal),
@@ -377,6 +386,16 @@ pub fn authenticate(
         Presented::Malformed(what) => Ok(Verdict::Invalid(Refusal::Malformed(what))),
         Presented::None => Ok(Verdict::Invalid(Refusal::Missing)),
     }
+}
+
+/// Whether a Digest `uri` names `target`, the request's path and query as sent (clients send
+/// the request-target; a proxy-style absolute URI names it too).
+pub fn digest_uri_names(uri: &str, target: &str) -> bool {
+    let path = match uri.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => uri,
+    };
+    path == target
 }
 
 /// A fresh nonce: issue time and an HMAC over it, 32 base64 characters as Atlas sends.
@@ -530,6 +549,7 @@ pub fn verify_digest(
     tx: &mut dyn Tx,
     counters: &Counters,
     method: &str,
+    target: &str,
     d: &DigestResponse,
     now: OffsetDateTime,
 ) -> StoreResult<Verdict> {
@@ -562,6 +582,12 @@ pub fn verify_digest(
             .ct_eq(d.response.to_ascii_lowercase().as_bytes()),
     ) {
         return Ok(Verdict::Invalid(Refusal::BadResponse { public_key }));
+    }
+    if !digest_uri_names(&d.uri, target) {
+        return Ok(Verdict::Invalid(Refusal::WrongUri {
+            public_key,
+            uri: d.uri.clone(),
+        }));
     }
     let age_seconds = now.unix_timestamp() - issued;
     if age_seconds > NONCE_SECONDS {

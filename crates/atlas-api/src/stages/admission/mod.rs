@@ -36,6 +36,8 @@ pub struct Request<'a> {
     pub op: Option<(&'static Operation, &'a [(&'static str, String)])>,
     /// The request path as sent (for the 429 detail).
     pub path: &'a str,
+    /// The request-target as sent (path and query): what a Digest response must be for.
+    pub target: &'a str,
     /// Whether version negotiation succeeded; a 406 answers before any rate limit.
     pub negotiated: bool,
     /// Whether rate limits are enforced (`--rate-limit off` turns them off).
@@ -69,7 +71,14 @@ pub fn admit(
     let principal = if open {
         Principal::Anonymous
     } else {
-        match credentials::authenticate(tx, counters, request.method, request.presented, now)? {
+        match credentials::authenticate(
+            tx,
+            counters,
+            request.method,
+            request.target,
+            request.presented,
+            now,
+        )? {
             Verdict::Valid(principal) => principal,
             Verdict::Stale(reason) => {
                 return Ok((
