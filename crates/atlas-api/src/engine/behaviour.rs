@@ -29,6 +29,12 @@ pub trait Behaviour: Send + Sync + 'static {
     fn resolves_own_items(&self) -> bool {
         false
     }
+    /// Whether the behaviour reads read-only attributes a client sends back (a cluster's echoed
+    /// replication spec ids say which spec a change is for). Every other behaviour, like the
+    /// generic engine, gets the body without them: Atlas ignores them.
+    fn reads_echoed_read_only(&self) -> bool {
+        false
+    }
 }
 
 /// Behaviours by the operations they claim.

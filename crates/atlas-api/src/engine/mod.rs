@@ -83,13 +83,12 @@ impl Engine {
             scope::check_parents(tx, call)?;
         }
         // Read-only attributes a client sends back are accepted and ignored, as Atlas does (the
-        // Go SDK always sends a project's `clusterCount` and `created`). The generic engine
-        // merges bodies blindly, so it gets the body without them; a family picks the
-        // attributes it takes itself and sees what was sent (a cluster's echoed spec ids).
+        // Go SDK always sends a project's `clusterCount` and `created`): the call goes on
+        // without them, unless its behaviour reads them (a cluster's echoed spec ids).
         let stripped = validate::body(call)?;
         let without_read_only;
         let call = match stripped {
-            Some(body) if behaviour.is_none() => {
+            Some(body) if !behaviour.is_some_and(|b| b.reads_echoed_read_only()) => {
                 without_read_only = Call {
                     body: Some(body),
                     ..call.clone()

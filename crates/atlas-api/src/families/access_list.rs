@@ -1,13 +1,16 @@
 //! The project IP access list (`/groups/{groupId}/accessList`): entries by IP address, CIDR
 //! block or AWS security group, normalized the way Atlas shows them (an address is also its
 //! `/32` or `/128` block), found by either form in the path (`10.0.0.0%2F16`), and the entry's
-//! propagation status.
+//! propagation status. Adding, re-adding and removing an entry records the project event Atlas
+//! records (`NETWORK_PERMISSION_ENTRY_ADDED`, `…_UPDATED`, `…_REMOVED`, the spec's
+//! `NDSAuditTypeViewForNdsGroup`), naming the entry in `whitelistEntry` (`NDSAuditViewForNdsGroup`).
 
 use std::net::IpAddr;
 
 use atlas_model::OperationId;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use super::events::project_event;
 use crate::api_error;
 use crate::engine::Behaviour;
 use crate::engine::Ctx;
@@ -59,7 +62,14 @@ impl Behaviour for AccessList {
                 for entry in entries {
                     let (key, doc) = normalize(&entry, &group)?;
                     // Re-adding an entry updates its comment and expiry instead of failing.
+                    let existed = cx.tx.get(&collection, &segment(&key))?.is_some();
                     cx.tx.upsert(&collection, &segment(&key), &doc)?;
+                    let event = if existed {
+                        "NETWORK_PERMISSION_ENTRY_UPDATED"
+                    } else {
+                        "NETWORK_PERMISSION_ENTRY_ADDED"
+                    };
+                    project_event(cx, event, entry_details(&key))?;
                 }
                 // Recorded: 201 with the whole (paginated) access list (semantics §2.1, §7.5).
                 list(cx, &collection, cx.render.status())
@@ -77,6 +87,7 @@ impl Behaviour for AccessList {
                 match cx.call.op.id {
                     OperationId::DeleteGroupAccessListEntry => {
                         cx.tx.delete(&collection, &record.key)?;
+                        project_event(cx, "NETWORK_PERMISSION_ENTRY_REMOVED", entry_details(&key))?;
                         Ok(Reply::empty(cx.render.status()))
                     }
                     OperationId::GetGroupAccessListStatus => Ok(Reply::json(
@@ -92,6 +103,13 @@ impl Behaviour for AccessList {
             }
         }
     }
+}
+
+/// An access-list event's details: the entry as its block (or security group).
+fn entry_details(key: &str) -> Map<String, Value> {
+    let mut details = Map::new();
+    details.insert("whitelistEntry".into(), json!(key));
+    details
 }
 
 fn with_link(cx: &Ctx<'_>, collection: &str, key: &str, mut doc: Value) -> Value {

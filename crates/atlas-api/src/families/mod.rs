@@ -10,6 +10,7 @@ mod api_access_lists;
 pub(crate) mod api_keys;
 pub mod cloud_backups;
 pub mod clusters;
+mod database_users;
 pub mod events;
 mod federation;
 pub mod flex_backups;
@@ -49,6 +50,7 @@ pub fn standard() -> Registry {
         Arc::new(events::Events),
         Arc::new(processes::Processes),
         Arc::new(access_list::AccessList),
+        Arc::new(database_users::DatabaseUsers),
         Arc::new(flex_backups::FlexBackups),
         Arc::new(cloud_backups::CloudBackups),
         Arc::new(api_keys::ApiKeys),

@@ -84,6 +84,11 @@ impl Behaviour for Clusters {
         true
     }
 
+    /// A change sends back the replication specs it read: their ids say which spec is which.
+    fn reads_echoed_read_only(&self) -> bool {
+        true
+    }
+
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         match cx.call.op.id {
             OperationId::ListGroupClusters => list(cx),
