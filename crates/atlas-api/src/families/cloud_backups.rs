@@ -55,8 +55,7 @@ impl Behaviour for CloudBackups {
     }
 
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-        let cluster = clusters::current(cx)?;
-        let collection = format!("{}/{}/backup/snapshots", cluster.collection, cluster.key);
+        let (cluster, collection) = clusters::current_child(cx, "backup/snapshots")?;
         if cx.call.op.id == OperationId::TakeGroupClusterBackupSnapshots {
             return take(cx, &cluster, &collection);
         }

@@ -46,8 +46,7 @@ impl Behaviour for GlobalWrites {
     }
 
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-        let cluster = clusters::current(cx)?;
-        let path = format!("{}/{}/globalWrites", cluster.collection, cluster.key);
+        let (cluster, path) = clusters::current_child(cx, "globalWrites")?;
         let mut state = cx
             .tx
             .get(&path, "")?

@@ -54,8 +54,7 @@ impl Behaviour for OnlineArchives {
     }
 
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-        let cluster = clusters::current(cx)?;
-        let collection = format!("{}/{}/onlineArchives", cluster.collection, cluster.key);
+        let (cluster, collection) = clusters::current_child(cx, "onlineArchives")?;
         match cx.call.op.id {
             OperationId::ListGroupClusterOnlineArchives => {
                 let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, cx.now)?;

@@ -122,8 +122,7 @@ impl Behaviour for SearchIndexes {
     }
 
     fn handle(&self, cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
-        let cluster = clusters::current(cx)?;
-        let collection = format!("{}/{}/search/indexes", cluster.collection, cluster.key);
+        let (_, collection) = clusters::current_child(cx, "search/indexes")?;
         let view = View::of(cx.call.op.id);
         match cx.call.op.id {
             OperationId::CreateGroupClusterFtsIndex

@@ -167,6 +167,15 @@ pub fn current(cx: &mut Ctx<'_>) -> Result<Record, ApiError> {
     load(cx, name)
 }
 
+/// The cluster the path names (as [`current`]) and the store path of its `child` collection
+/// (`backup/snapshots`, `search/indexes` ...): where the resources a family keeps under a
+/// cluster live, so they go with it.
+pub fn current_child(cx: &mut Ctx<'_>, child: &str) -> Result<(Record, String), ApiError> {
+    let cluster = current(cx)?;
+    let path = format!("{}/{}/{child}", cluster.collection, cluster.key);
+    Ok((cluster, path))
+}
+
 /// The cluster `name`, settled for this read, or Atlas's 404/400.
 pub fn load(cx: &mut Ctx<'_>, name: String) -> Result<Record, ApiError> {
     let group = cx.scope.group_id.clone().unwrap_or_default();
