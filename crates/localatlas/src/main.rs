@@ -1,8 +1,10 @@
 //! The `localatlas` binary: command line, start-up (store, bootstrap, TLS, listener), graceful
 //! shutdown, the state snapshot commands (`export`, `import`), and `localatlas coverage`, which
-//! reads a running server's coverage report.
+//! reads a running server's coverage report, and `localatlas record`, a proxy that records a
+//! client's traffic with a real Atlas.
 
 mod coverage;
+mod record;
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -47,6 +49,9 @@ enum Command {
     Import(StoreArgs),
     /// Print which operations a running localatlas served (calls, error rates) and which it never did.
     Coverage(coverage::Args),
+    /// Forward a client's requests to Atlas (or another upstream) and record every exchange as
+    /// JSON lines, secrets redacted.
+    Record(Box<record::Args>),
 }
 
 #[derive(clap::Args)]
@@ -272,6 +277,7 @@ fn main() -> anyhow::Result<()> {
         Command::Export(args) => export(&args),
         Command::Import(args) => import(&args),
         Command::Coverage(args) => coverage::run(&args),
+        Command::Record(args) => record::run(*args),
     }
 }
 
