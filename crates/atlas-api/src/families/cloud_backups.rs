@@ -177,8 +177,12 @@ fn take(cx: &mut Ctx<'_>, cluster: &Record, collection: &str) -> Result<Reply, A
     ))
 }
 
-/// Every snapshot the cluster has now, newest first.
-fn all(cx: &mut Ctx<'_>, cluster: &Record, collection: &str) -> Result<Vec<Value>, ApiError> {
+/// Every snapshot the cluster has now, newest first (restore jobs look theirs up here).
+pub(super) fn all(
+    cx: &mut Ctx<'_>,
+    cluster: &Record,
+    collection: &str,
+) -> Result<Vec<Value>, ApiError> {
     let (stored, _) = cx.tx.list(collection, Page::ALL)?;
     let mut out = Vec::new();
     let mut overridden = Vec::new();

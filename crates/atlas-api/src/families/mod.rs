@@ -9,6 +9,7 @@ pub mod access_list;
 mod api_access_lists;
 pub(crate) mod api_keys;
 pub mod cloud_backups;
+mod cloud_restores;
 pub mod clusters;
 mod database_users;
 pub mod events;
@@ -53,6 +54,7 @@ pub fn standard() -> Registry {
         Arc::new(database_users::DatabaseUsers),
         Arc::new(flex_backups::FlexBackups),
         Arc::new(cloud_backups::CloudBackups),
+        Arc::new(cloud_restores::CloudRestores),
         Arc::new(api_keys::ApiKeys),
         Arc::new(api_access_lists::ApiAccessLists),
         Arc::new(service_accounts::ServiceAccounts),
