@@ -30,6 +30,21 @@ pub fn apply(schemas: &mut BTreeMap<String, Value>, text: &str) -> anyhow::Resul
         let root = schemas
             .get_mut(schema)
             .with_context(|| format!("overlay targets missing schema {schema}"))?;
+        // `"expect": null` adds what the spec lacks (a property Atlas answers with): the target
+        // must not exist yet, its parent must.
+        if expect.is_null() {
+            let (parent, name) = pointer
+                .rsplit_once('/')
+                .with_context(|| format!("overlay pointer {pointer} names no member"))?;
+            let Some(Value::Object(members)) = root.pointer_mut(parent) else {
+                bail!("overlay adds to missing object {schema}{parent}");
+            };
+            if members.contains_key(name) {
+                bail!("overlay adds {schema}{pointer}, which the spec has now");
+            }
+            members.insert(name.to_owned(), value);
+            continue;
+        }
         let target = root
             .pointer_mut(pointer)
             .with_context(|| format!("overlay targets missing {schema}{pointer}"))?;
@@ -52,6 +67,16 @@ mod tests {
             json!({"properties": {"p": {"type": "object"}}}),
         )]
         .into()
+    }
+
+    #[test]
+    fn adds_a_member_the_spec_lacks_once() {
+        let mut s = schemas();
+        let add = r#"[{"schema":"S","pointer":"/properties/q","expect":null,"value":{"type":"string"},"reason":"r"}]"#;
+        apply(&mut s, add).unwrap();
+        assert_eq!(s["S"]["properties"]["q"], json!({"type": "string"}));
+        // Once the spec has it, the overlay says so instead of overwriting it.
+        assert!(apply(&mut s, add).is_err());
     }
 
     #[test]

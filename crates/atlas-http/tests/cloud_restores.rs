@@ -109,8 +109,12 @@ async fn restore_jobs_show_what_atlas_derives_test_restores() {
     assert_eq!(job["cancelled"], false);
     assert!(job.get("finishedAt").is_none(), "{job}");
     // Atlas also shows `targetDeploymentItemName` (`atlas-72ck1q`, the target's replica sets'
-    // name): the family stores it, but the spec's `DiskBackupSnapshotRestoreJob` does not
-    // declare it, so the rendered answer drops it until an overlay adds it.
+    // name; the spec lacks it, an overlay adds it), the same for every job onto that cluster.
+    let deployment = job["targetDeploymentItemName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(deployment.starts_with("atlas-"), "{job}");
     let id = job["id"].as_str().unwrap().to_owned();
     let links = rels(&job);
     let kinds: Vec<&str> = links.iter().map(|(rel, _)| rel.as_str()).collect();
