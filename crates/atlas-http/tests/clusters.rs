@@ -231,6 +231,41 @@ async fn instant_lifecycle_shows_each_transition_once() {
 }
 
 #[tokio::test]
+async fn lifecycle_policies_name_only_declared_kinds() {
+    // The kinds are declared once (kernel/lifecycle/kinds.rs): a misspelt kind is refused
+    // instead of silently doing nothing, and nothing is stored.
+    let s = Server::new();
+    let refused = s
+        .anonymous(
+            "POST",
+            "/__localatlas/lifecycle",
+            None,
+            Some(&json!({"kinds": {"clusters": "manual"}})),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(
+        refused.text().contains("unknown lifecycle kind"),
+        "{}",
+        refused.text()
+    );
+    let state = s
+        .anonymous("GET", "/__localatlas/lifecycle", None, None)
+        .await
+        .json();
+    assert_eq!(state["kinds"], json!({}));
+    let accepted = s
+        .anonymous(
+            "POST",
+            "/__localatlas/lifecycle",
+            None,
+            Some(&json!({"kinds": {"sampleDataset": "manual", "cluster": "realistic"}})),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text());
+}
+
+#[tokio::test]
 async fn manual_lifecycle_waits_for_the_clock() {
     let s = Server::new();
     set_lifecycle(&s, "manual").await;

@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_state(recorder)
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(super::shutdown_signal())
             .await
             .context("serving")?;
         Ok(())
@@ -129,25 +129,6 @@ fn open_out(path: &Path) -> anyhow::Result<std::fs::File> {
     options
         .open(path)
         .with_context(|| format!("opening {}", path.display()))
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 struct Recorder {

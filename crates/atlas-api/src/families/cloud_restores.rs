@@ -9,12 +9,13 @@
 //! Evidence: atlas-cli TestRestores at 2023-01-01 — an automated job asked at 03:36:19 finished
 //! at 03:40:10; a download asked at 03:40:36 was ready at 03:44:52 and kept an hour.
 
-use atlas_model::{API_PREFIX, OperationId};
+use atlas_model::OperationId;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 use super::cloud_backups;
 use super::clusters::{self, topology};
+use super::shared::support::href;
 use crate::api_error;
 use crate::engine::Behaviour;
 use crate::engine::Ctx;
@@ -205,7 +206,7 @@ fn shown(cx: &mut Ctx<'_>, jobs: &str, key: &str, mut job: Value) -> Result<Valu
 
 /// `self`, then the snapshot restored, the cluster and the project (as Atlas lists them).
 fn with_links(cx: &Ctx<'_>, jobs: &str, mut job: Value) -> Value {
-    let base = format!("{}{API_PREFIX}", cx.call.origin.base_url);
+    let base = href(cx, "");
     let id = job["id"].as_str().unwrap_or_default();
     let cluster = jobs.trim_end_matches("/backup/restoreJobs");
     let group = format!(

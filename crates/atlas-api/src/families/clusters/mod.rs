@@ -350,25 +350,8 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     doc.insert("groupId".into(), json!(group));
     doc.insert("createDate".into(), json!(atlas_timestamp(cx.now)));
     doc.insert("replicationSpecs".into(), Value::Array(specs));
-    for (key, default) in [
-        ("paused", json!(false)),
-        ("backupEnabled", json!(false)),
-        ("pitEnabled", json!(false)),
-        ("terminationProtectionEnabled", json!(false)),
-        ("encryptionAtRestProvider", json!("NONE")),
-        ("rootCertType", json!("ISRGROOTX1")),
-        ("versionReleaseSystem", json!("LTS")),
-        ("diskWarmingMode", json!("FULLY_WARMED")),
-        ("globalClusterSelfManagedSharding", json!(false)),
-        (
-            "biConnector",
-            json!({"enabled": false, "readPreference": "secondary"}),
-        ),
-        ("labels", json!([])),
-        ("tags", json!([])),
-    ] {
-        doc.entry(key).or_insert(default);
-    }
+    // What Atlas shows unless the client said otherwise (paused, backup, TLS, BI Connector,
+    // labels ...) is not stored here: the defaults table (kernel/defaults) fills every answer.
     if doc.get("backupEnabled").and_then(Value::as_bool) == Some(true) {
         doc.insert(BACKUP_SINCE.into(), json!(cx.now.unix_timestamp()));
     }
