@@ -469,3 +469,47 @@ async fn the_compliance_policy_records_who_changed_it() {
     assert!(put["updatedDate"].is_string(), "{put}");
     assert_eq!(put["deletable"], false);
 }
+
+/// Evidence: tools scale a cluster by sending back the replication specs they read with one
+/// size changed (the Go SDK and the Terraform provider; the Atlas CLI's recorded PATCH in
+/// TestClustersFlags echoes read-only attributes and gets 200): the echoed spec ids are
+/// accepted and say which spec changes, so the spec keeps its id.
+#[tokio::test]
+async fn a_scale_up_that_echoes_the_specs_keeps_their_ids() {
+    let s = Server::new();
+    let uri = format!("/api/atlas/v2/groups/{}/clusters", s.boot.project_id);
+    let body = json!({"name": "c1", "clusterType": "REPLICASET", "replicationSpecs": [{
+        "regionConfigs": [{"providerName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+        "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}}]}]});
+    let v2024 = common::v("2024-10-23");
+    let made = s.call("POST", &uri, Some(&v2024), Some(&body)).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let read = s
+        .call("GET", &format!("{uri}/c1"), Some(&v2024), None)
+        .await
+        .json();
+    let spec_id = read["replicationSpecs"][0]["id"].clone();
+    assert!(spec_id.is_string(), "{read}");
+    let mut specs = read["replicationSpecs"].clone();
+    specs[0]["regionConfigs"][0]["electableSpecs"]["instanceSize"] = json!("M20");
+    let changed = s
+        .call(
+            "PATCH",
+            &format!("{uri}/c1"),
+            Some(&v2024),
+            Some(&json!({"replicationSpecs": specs, "stateName": "IDLE"})),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    let after = s
+        .call("GET", &format!("{uri}/c1"), Some(&v2024), None)
+        .await
+        .json();
+    assert_eq!(after["replicationSpecs"][0]["id"], spec_id);
+    assert_eq!(
+        after["replicationSpecs"][0]["regionConfigs"][0]["electableSpecs"]["instanceSize"],
+        "M20"
+    );
+    // The echoed read-only state is ignored: the change shows its own transition.
+    assert_ne!(changed.json()["stateName"], "IDLE");
+}
