@@ -513,3 +513,36 @@ async fn a_scale_up_that_echoes_the_specs_keeps_their_ids() {
     // The echoed read-only state is ignored: the change shows its own transition.
     assert_ne!(changed.json()["stateName"], "IDLE");
 }
+
+/// Evidence: recorded on-demand snapshots (atlas-cli TestSnapshots at 2023-01-01) answer
+/// `frequencyType: ondemand` and no policy items, in the take answer and in later reads.
+#[tokio::test]
+async fn an_on_demand_snapshot_says_so() {
+    let s = Server::new();
+    let uri = format!("/api/atlas/v2/groups/{}/clusters", s.boot.project_id);
+    let body = json!({"name": "c1", "clusterType": "REPLICASET", "backupEnabled": true,
+        "replicationSpecs": [{"regionConfigs": [{"providerName": "AWS", "regionName": "US_EAST_1",
+        "priority": 7, "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}}]}]});
+    let made = s
+        .call("POST", &uri, Some(&common::v("2024-10-23")), Some(&body))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let snapshots = format!("{uri}/c1/backup/snapshots");
+    let taken = s
+        .call(
+            "POST",
+            &snapshots,
+            Some(JSON_2023),
+            Some(&json!({"description": "before", "retentionInDays": 1})),
+        )
+        .await;
+    let taken = assert_valid("takeGroupClusterBackupSnapshots", &taken);
+    assert_eq!(taken["frequencyType"], "ondemand");
+    assert_eq!(taken["policyItems"], json!([]));
+    let id = taken["id"].as_str().unwrap().to_owned();
+    let read = s.get(&format!("{snapshots}/{id}")).await;
+    assert_eq!(
+        assert_valid("getGroupClusterBackupSnapshot", &read)["frequencyType"],
+        "ondemand"
+    );
+}
