@@ -9,6 +9,14 @@ import os
 import sys
 
 
+def null_when_unset_patterns(overlays_path):
+    """The schema failures of a property the overlays declare Atlas answers as null when unset."""
+    with open(overlays_path) as f:
+        overlays = json.load(f)
+    names = {n for o in overlays for n in o.get("null_when_unset", [])}
+    return [f"{n}: None is not of type" for n in sorted(names)]
+
+
 def main() -> int:
     report = json.load(open(sys.argv[1]))
     here = os.path.dirname(os.path.abspath(__file__))
@@ -29,6 +37,9 @@ def main() -> int:
         # An aggregate surface check is excused only when every failing request fails for a
         # listed reason.
         patterns = entry.get("surface_errors")
+        if entry.get("null_when_unset_from"):
+            patterns = (patterns or []) + null_when_unset_patterns(
+                os.path.join(here, "..", entry["null_when_unset_from"]))
         if patterns is not None:
             other = [
                 f"{x['method']} {x['path']}: {x.get('reason')}"

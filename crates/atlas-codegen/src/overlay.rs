@@ -2,6 +2,11 @@
 //! stripped schemas at generation time. Each one names its target, the value it expects to
 //! replace (so a spec update that changes the target fails loudly instead of being silently
 //! overwritten), the new value, and the evidence (`overlays.json`).
+//!
+//! A second form, `{"schema", "null_when_unset": [properties], "reason"}`, declares properties
+//! Atlas answers as `null` when they were never set (Java's serializer writes every field of
+//! those views): each becomes `nullable` and carries [`NULL_WHEN_UNSET`], which the response
+//! renderer reads to write the `null` where the document has nothing.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +15,10 @@ use serde_json::Value;
 
 /// The overlays of this repository.
 pub const OVERLAYS: &str = include_str!("../overlays.json");
+
+/// The schema keyword marking a property Atlas answers as `null` when unset (read by
+/// `atlas-schema`'s response fitting).
+pub const NULL_WHEN_UNSET: &str = "x-null-when-unset";
 
 /// Applies every overlay of `text` (a JSON array) to `schemas`.
 pub fn apply(schemas: &mut BTreeMap<String, Value>, text: &str) -> anyhow::Result<()> {
@@ -21,6 +30,14 @@ pub fn apply(schemas: &mut BTreeMap<String, Value>, text: &str) -> anyhow::Resul
                 .with_context(|| format!("overlay without `{name}`: {overlay}"))
         };
         let schema = field("schema")?.as_str().context("`schema` is a string")?;
+        if let Some(names) = overlay.get("null_when_unset") {
+            field("reason")?;
+            let root = schemas
+                .get_mut(schema)
+                .with_context(|| format!("overlay targets missing schema {schema}"))?;
+            mark_null_when_unset(root, schema, names)?;
+            continue;
+        }
         let pointer = field("pointer")?
             .as_str()
             .context("`pointer` is a string")?;
@@ -52,6 +69,35 @@ pub fn apply(schemas: &mut BTreeMap<String, Value>, text: &str) -> anyhow::Resul
             bail!("overlay on {schema}{pointer} expected {expect} but the spec has {target}");
         }
         *target = value;
+    }
+    Ok(())
+}
+
+/// Marks each named property of `root` (declared in its own `properties` or in one of its
+/// `allOf` parts) as answered `null` when unset.
+fn mark_null_when_unset(root: &mut Value, schema: &str, names: &Value) -> anyhow::Result<()> {
+    let names = names
+        .as_array()
+        .context("`null_when_unset` is a list of property names")?;
+    for name in names {
+        let name = name.as_str().context("property names are strings")?;
+        let own = format!("/properties/{name}");
+        let parts = root
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let at = std::iter::once(own.clone())
+            .chain((0..parts).map(|i| format!("/allOf/{i}{own}")))
+            .find(|pointer| root.pointer(pointer).is_some());
+        let declared = at.and_then(|pointer| root.pointer_mut(&pointer));
+        let Some(Value::Object(property)) = declared else {
+            bail!("overlay marks {schema}.{name}, which the schema does not declare");
+        };
+        if property.get(NULL_WHEN_UNSET) == Some(&Value::Bool(true)) {
+            bail!("overlay marks {schema}.{name} twice");
+        }
+        property.insert("nullable".into(), Value::Bool(true));
+        property.insert(NULL_WHEN_UNSET.into(), Value::Bool(true));
     }
     Ok(())
 }
@@ -104,6 +150,31 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn marks_properties_answered_null_when_unset() {
+        let mut s = schemas();
+        s.insert(
+            "C".into(),
+            json!({"allOf": [{"$ref": "#/components/schemas/S"}, {"properties": {"c": {"type": "integer"}}}]}),
+        );
+        let mark = r#"[{"schema":"C","null_when_unset":["c"],"reason":"r"}]"#;
+        apply(&mut s, mark).unwrap();
+        assert_eq!(
+            s["C"]["allOf"][1]["properties"]["c"],
+            json!({"type": "integer", "nullable": true, NULL_WHEN_UNSET: true})
+        );
+        // Twice is a mistake, and so is a property the schema does not declare.
+        assert!(apply(&mut s, mark).is_err());
+        assert!(
+            apply(
+                &mut s,
+                r#"[{"schema":"S","null_when_unset":["z"],"reason":"r"}]"#
+            )
+            .is_err()
+        );
+        assert!(apply(&mut s, r#"[{"schema":"S","null_when_unset":["p"]}]"#).is_err());
     }
 
     #[test]

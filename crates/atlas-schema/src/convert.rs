@@ -191,6 +191,10 @@ impl<'a> Converter<'a> {
             {
                 o.insert("unevaluatedProperties".into(), Value::Bool(false));
             }
+            // A reference the overlays made nullable (Atlas answers `null` when it is unset).
+            if spec::flag(node, "nullable") {
+                return json!({"anyOf": [out, {"type": "null"}]});
+            }
             return out;
         }
 
@@ -387,10 +391,14 @@ const ALSO_ENUM: &[(&str, &str, &[&str])] = &[(
     &["primary", "secondary", "analytics"],
 )];
 
-/// Components whose value may also be a list of them: an Atlas Search field mapping that
-/// indexes one field as several types (`"comments": [{"type": "document"}, {"type":
-/// "string"}]`, Atlas CLI `TestSearch`, 201, answered back as sent).
-const ALSO_A_LIST: &[&str] = &["Fields"];
+/// Components whose value may also be a list of them:
+/// - an Atlas Search field mapping that indexes one field as several types (`"comments":
+///   [{"type": "document"}, {"type": "string"}]`, Atlas CLI `TestSearch`, 201, answered back as
+///   sent);
+/// - the private endpoints of federated database instances, added several at a time (the
+///   Atlas CLI's recorded `POST /groups/{groupId}/privateNetworkSettings/endpointIds` sends a
+///   one-element array, `TestDataFederationPrivateEndpointsAWS`, 201 with the whole list).
+const ALSO_A_LIST: &[&str] = &["Fields", "PrivateNetworkEndpointIdEntry"];
 
 /// Whether `node` is the top of component `current` (not a node nested inside it).
 fn is_component(current: Option<&str>, node: &Value, spec: Spec<'_>) -> bool {

@@ -403,6 +403,12 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        // An answer carries what Atlas answers as `null` when unset, as fitted documents do.
+        if self.mode == Mode::Response {
+            for name in &flat.null_when_unset {
+                out.entry(*name).or_insert(Value::Null);
+            }
+        }
         out
     }
 

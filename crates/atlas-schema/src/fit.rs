@@ -274,6 +274,12 @@ impl<'a> Fitter<'a> {
                 },
             }
         }
+        // Atlas writes these as `null` rather than leaving them out.
+        for name in &flat.null_when_unset {
+            if !map.contains_key(*name) {
+                out.insert((*name).to_owned(), Value::Null);
+            }
+        }
         for r in &flat.required {
             if out.contains_key(*r) {
                 continue;

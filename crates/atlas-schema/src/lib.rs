@@ -41,6 +41,8 @@ use crate::pattern::Patterns;
 use crate::spec::Spec;
 use crate::validate::Validation;
 
+pub use crate::spec::NULL_WHEN_UNSET;
+
 /// The options every validator of this crate is built with: draft 2020-12, formats as
 /// annotations only (the probe does not assert them either).
 pub(crate) fn validator_options<'i>() -> jsonschema::ValidationOptions<'i> {

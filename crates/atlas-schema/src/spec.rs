@@ -61,6 +61,10 @@ pub(crate) fn alternatives(node: &Value) -> Option<&Vec<Value>> {
         .and_then(Value::as_array)
 }
 
+/// The keyword (set by the spec overlays of `atlas-codegen`) marking a property Atlas answers
+/// as `null` when it was never set.
+pub const NULL_WHEN_UNSET: &str = "x-null-when-unset";
+
 /// Flattened views by the address of their node. Nodes borrow from the parsed document for
 /// `'a`, so an address names one node for as long as the cache can be reached.
 pub(crate) type FlatCache<'a> = RwLock<HashMap<usize, Arc<Flat<'a>>>>;
@@ -74,6 +78,9 @@ pub(crate) struct Flat<'a> {
     /// extension comes after the base it extends).
     pub(crate) properties: Vec<(&'a str, Vec<&'a Value>)>,
     pub(crate) required: Vec<&'a str>,
+    /// Properties Atlas answers as `null` when the document does not set them (marked
+    /// [`NULL_WHEN_UNSET`] by the spec overlays).
+    pub(crate) null_when_unset: Vec<&'a str>,
     /// Property name -> its position in `properties`: documents are looked up property by
     /// property, and large schemas declare a hundred.
     index: HashMap<&'a str, usize>,
@@ -106,6 +113,9 @@ impl<'a> Flat<'a> {
     }
 
     fn add_property(&mut self, name: &'a str, schema: &'a Value) {
+        if flag(schema, NULL_WHEN_UNSET) && !self.null_when_unset.contains(&name) {
+            self.null_when_unset.push(name);
+        }
         match self.index.get(name) {
             Some(&i) => self.properties[i].1.push(schema),
             None => {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use atlas_model::OPERATIONS;
 use serde_json::{Value, json};
 
-use crate::{Hints, Mode, Schemas, Violation, ViolationKind};
+use crate::{Hints, Mode, NULL_WHEN_UNSET, Schemas, Violation, ViolationKind};
 
 const HEX: &str = "5f0a1b2c3d4e5f6a7b8c9d0e";
 
@@ -477,7 +477,8 @@ mod inline {
                 "Num": {"type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 1},
                 "Even": {"type": "integer", "minimum": 3, "multipleOf": 2},
                 "Tree": {"type": "object", "properties": {"label": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}}, "required": ["label"]},
-                "Broken": {"type": "string", "pattern": "(unclosed"}
+                "Broken": {"type": "string", "pattern": "(unclosed"},
+                "Status": {"type": "object", "allOf": [{"properties": {"state": {"type": "string"}}}, {"properties": {"error": {"type": "string", "nullable": true, NULL_WHEN_UNSET: true}}}]}
             })
             .to_string(),
         )
@@ -632,6 +633,41 @@ mod inline {
             s.fit("Num", &json!("x"), &h),
             s.example("Num", Mode::Response, &h)
         );
+    }
+
+    /// Properties Atlas answers as `null` when unset (the overlays' `null_when_unset`) are
+    /// written as `null` where the document has nothing, wherever the schema declares them,
+    /// and keep their value otherwise.
+    #[test]
+    fn null_when_unset() {
+        let s = doc();
+        let h = Hints::default();
+        assert_eq!(
+            s.fit("Status", &json!({"state": "DONE"}), &h),
+            json!({"state": "DONE", "error": null})
+        );
+        assert_eq!(
+            s.fit("Status", &json!({"state": "FAILED", "error": "boom"}), &h),
+            json!({"state": "FAILED", "error": "boom"})
+        );
+        assert_eq!(
+            s.validate("Status", Mode::Response, &json!({"error": null})),
+            Ok(())
+        );
+    }
+
+    /// The generated model carries the marks the codegen's overlays set (the keyword is the
+    /// contract between the two crates).
+    #[test]
+    fn the_model_marks_what_the_overlays_declare() {
+        let s = Schemas::global();
+        let fitted = s.fit(
+            "SampleDatasetStatus",
+            &json!({"_id": "6a0000000000000000000001", "clusterName": "c", "state": "WORKING"}),
+            &Hints::default(),
+        );
+        assert_eq!(fitted["completeDate"], Value::Null, "{fitted}");
+        assert_eq!(fitted["errorMessage"], Value::Null, "{fitted}");
     }
 }
 
