@@ -109,6 +109,14 @@ async fn a_new_projects_audit_log_is_off() {
     let audit = assert_valid("getGroupAuditLog", &s.get(&uri).await);
     assert_eq!(audit["enabled"], false);
     assert_eq!(audit["auditAuthorizationSuccess"], false);
+    assert_eq!(audit["configurationType"], "NONE");
+    // Recorded PATCH with a filter (TestAuditing): 202 and FILTER_JSON.
+    let filter = json!({"enabled": true, "auditAuthorizationSuccess": true,
+        "auditFilter": "{\"atype\": \"authenticate\"}"});
+    let patched = s.call("PATCH", &uri, Some(JSON_2023), Some(&filter)).await;
+    let patched = assert_valid("updateGroupAuditLog", &patched);
+    assert_eq!(patched["configurationType"], "FILTER_JSON");
+    assert_eq!(s.get(&uri).await.json()["configurationType"], "FILTER_JSON");
 }
 
 /// Evidence: recorded cluster answers at 2023-02-01 and 2024-08-05 (atlas-cli TestRestores,
@@ -337,6 +345,9 @@ async fn a_data_federation_query_limit_is_set_by_patch() {
         .await;
     let set = assert_valid("setGroupDataFederationLimit", &set);
     assert_eq!(set["name"], "bytesProcessed.daily");
+    // Recorded (TestDataFederationQueryLimit): nothing used yet, and the time of the change.
+    assert_eq!(set["currentUsage"], 0);
+    assert!(set["lastModifiedDate"].is_string(), "{set}");
     assert_eq!(s.get(&limit).await.json()["overrunPolicy"], "BLOCK");
     assert_eq!(
         s.call("DELETE", &limit, Some(JSON_2023), None).await.status,
@@ -468,6 +479,103 @@ async fn the_compliance_policy_records_who_changed_it() {
     assert_eq!(put["updatedUser"], s.boot.public_key.as_str());
     assert!(put["updatedDate"].is_string(), "{put}");
     assert_eq!(put["deletable"], false);
+    // Recorded (TestBackupCompliancePolicyDescribe): the PUT answers ENABLING, a read after it
+    // ACTIVE; without an on-demand policy item Atlas answers it as null.
+    assert_eq!(put["state"], "ENABLING");
+    assert_eq!(
+        put.get("onDemandPolicyItem"),
+        Some(&serde_json::Value::Null)
+    );
+    // The instant lifecycle shows the transition to one read, then completes it.
+    let mut states = Vec::new();
+    for _ in 0..2 {
+        let read = s
+            .call("GET", &uri, Some(&common::v("2023-10-01")), None)
+            .await;
+        assert_eq!(read.status, 200, "{}", read.text());
+        states.push(read.json()["state"].clone());
+    }
+    assert_eq!(states, vec![json!("ENABLING"), json!("ACTIVE")]);
+}
+
+/// Evidence: recorded POST of a federated database private endpoint (atlas-cli
+/// TestDataFederationPrivateEndpointsAWS): the CLI sends a one-element array, Atlas answers 201
+/// with the whole list, the entry `OK`, and serves it by its id.
+#[tokio::test]
+async fn federated_database_private_endpoints_are_added_as_a_list() {
+    let s = Server::new();
+    let uri = format!(
+        "/api/atlas/v2/groups/{}/privateNetworkSettings/endpointIds",
+        s.boot.project_id
+    );
+    let entry = json!({"endpointId": "vpce-0fcd9d80bbafe4871", "comment": "comment",
+        "provider": "AWS", "type": "DATA_LAKE"});
+    let made = s
+        .call("POST", &uri, Some(JSON_2023), Some(&json!([entry])))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let made = assert_valid("createGroupPrivateNetworkSettingEndpointId", &made);
+    assert_eq!(made["totalCount"], 1);
+    assert_eq!(made["results"][0]["status"], "OK");
+    let one = s.get(&format!("{uri}/vpce-0fcd9d80bbafe4871")).await;
+    assert_eq!(
+        assert_valid("getGroupPrivateNetworkSettingEndpointId", &one)["comment"],
+        "comment"
+    );
+}
+
+/// Evidence: recorded answers of processArgs (TestClustersFlags at 2023-01-01,
+/// TestAccMockableAdvancedCluster_replicasetAdvConfigUpdate at 2024-08-05), sample data loads
+/// (TestSearch) and clusters (TestClustersFlags at 2024-08-05): Atlas answers the properties
+/// nobody set as `null` rather than leaving them out (the overlays' `null_when_unset`).
+#[tokio::test]
+async fn unset_properties_atlas_answers_as_null() {
+    let s = Server::new();
+    let uri = format!("/api/atlas/v2/groups/{}/clusters", s.boot.project_id);
+    let body = json!({"name": "c1", "clusterType": "REPLICASET", "replicationSpecs": [{
+        "regionConfigs": [{"providerName": "AWS", "regionName": "US_EAST_1", "priority": 7,
+        "electableSpecs": {"instanceSize": "M10", "nodeCount": 3}}]}]});
+    let made = s
+        .call("POST", &uri, Some(&common::v("2024-08-05")), Some(&body))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let cluster = made.json();
+    assert_eq!(
+        cluster.get("adaptiveCapacity"),
+        Some(&serde_json::Value::Null)
+    );
+    assert_eq!(cluster["effectiveDatabaseEdition"], "CORE");
+    assert_eq!(
+        cluster["replicationSpecs"][0]["regionConfigs"][0]["autoScaling"]["compute"]["predictiveEnabled"],
+        false
+    );
+    for version in ["2023-01-01", "2024-08-05"] {
+        let args = s
+            .call(
+                "GET",
+                &format!("{uri}/c1/processArgs"),
+                Some(&common::v(version)),
+                None,
+            )
+            .await;
+        assert_eq!(args.status, 200, "{}", args.text());
+        let args = args.json();
+        assert_eq!(
+            args.get("oplogMinRetentionHours"),
+            Some(&serde_json::Value::Null),
+            "{args}"
+        );
+        assert_eq!(args["javascriptEnabled"], true);
+        let patch = s
+            .call(
+                "PATCH",
+                &format!("{uri}/c1/processArgs"),
+                Some(&common::v(version)),
+                Some(&json!({"oplogSizeMB": 2048})),
+            )
+            .await;
+        assert_eq!(patch.json()["oplogSizeMB"], 2048, "{}", patch.text());
+    }
 }
 
 /// Evidence: tools scale a cluster by sending back the replication specs they read with one
@@ -544,5 +652,51 @@ async fn an_on_demand_snapshot_says_so() {
     assert_eq!(
         assert_valid("getGroupClusterBackupSnapshot", &read)["frequencyType"],
         "ondemand"
+    );
+}
+
+/// Evidence: recorded `GET /orgs/{orgId}/users` of the Atlas CLI's test organization (atlas-cli
+/// TestAtlasOrgs, TestAtlasTeamUsers at 2025-02-19): every organization has the person who
+/// created it as an active `ORG_OWNER`, who owns its project too; the CLI's team tests name that
+/// member in `POST /orgs/{orgId}/teams`, and TestAtlasUsers looks it up by name.
+#[tokio::test]
+async fn the_organization_has_its_owner_to_name() {
+    use atlas_api::control::bootstrap::OWNER_USERNAME;
+    let s = Server::new();
+    let org = s.boot.org_id.clone();
+    let users = s
+        .call(
+            "GET",
+            &format!("/api/atlas/v2/orgs/{org}/users"),
+            Some(&common::v("2025-02-19")),
+            None,
+        )
+        .await;
+    let users = assert_valid("listOrgUsers", &users);
+    assert_eq!(users["results"][0]["username"], OWNER_USERNAME, "{users}");
+    assert_eq!(users["results"][0]["id"], s.boot.owner_id.as_str());
+    assert_eq!(
+        users["results"][0]["roles"]["orgRoles"],
+        json!(["ORG_OWNER"])
+    );
+    assert_eq!(
+        users["results"][0]["roles"]["groupRoleAssignments"][0]["groupRoles"],
+        json!(["GROUP_OWNER"])
+    );
+    let team = s
+        .call(
+            "POST",
+            &format!("/api/atlas/v2/orgs/{org}/teams"),
+            Some(JSON_2023),
+            Some(&json!({"name": "t1", "usernames": [OWNER_USERNAME]})),
+        )
+        .await;
+    assert_eq!(team.status, 201, "{}", team.text());
+    let by_name = s
+        .get(&format!("/api/atlas/v2/users/byName/{OWNER_USERNAME}"))
+        .await;
+    assert_eq!(
+        assert_valid("getUserByName", &by_name)["id"],
+        s.boot.owner_id.as_str()
     );
 }

@@ -380,7 +380,15 @@ const CREATION_FIELDS: &[&str] = &[
 
 /// Read-only fields holding the time of the last change: set on creation and on every update
 /// (recorded alert configurations: `updated` equals `created`, then moves with each PUT).
-const UPDATE_FIELDS: &[&str] = &["updated", "updatedAt", "updatedDate", "lastUpdated"];
+const UPDATE_FIELDS: &[&str] = &[
+    "updated",
+    "updatedAt",
+    "updatedDate",
+    "lastUpdated",
+    // Recorded federated database query limits (TestDataFederationQueryLimit) show the time of
+    // their last PATCH here.
+    "lastModifiedDate",
+];
 
 /// Read-only fields naming who made the last change (recorded backup compliance policy:
 /// `updatedUser` is the public key of the API key that PUT it).
@@ -522,9 +530,15 @@ fn singleton(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Value, ApiError> {
     let Some(path) = collection_of(cx, resource) else {
         return Ok(cx.render.synthesize(&Value::Object(Map::new())));
     };
-    match cx.tx.get(&path, "")? {
-        Some(record) => Ok(record.doc),
-        None => Ok(cx.render.synthesize(&Value::Object(Map::new()))),
+    let Some(record) = cx.tx.get(&path, "")? else {
+        return Ok(cx.render.synthesize(&Value::Object(Map::new())));
+    };
+    if generic_lifecycles::of_singleton(cx.call.op.resource).is_none() {
+        return Ok(record.doc);
+    }
+    match lifecycle::settle(cx.tx, cx.lifecycle, &path, "", record.doc, cx.now)? {
+        Settled::Present(doc) => Ok(doc),
+        Settled::Gone => Ok(cx.render.synthesize(&Value::Object(Map::new()))),
     }
 }
 
@@ -534,6 +548,11 @@ fn singleton_update(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiE
         merge_patch(&mut doc, body);
     }
     touch_update_fields(cx, &mut doc);
+    begin(
+        cx,
+        &mut doc,
+        generic_lifecycles::of_singleton(cx.call.op.resource),
+    )?;
     if let Some(path) = collection_of(cx, resource) {
         cx.tx.upsert(&path, "", &doc)?;
     }

@@ -4,7 +4,7 @@
 
 use crate::kernel::lifecycle::Step;
 use crate::kernel::lifecycle::kinds::{
-    export_job, ldap_verify, private_endpoint, restore_job, snapshot,
+    compliance_policy, export_job, ldap_verify, private_endpoint, restore_job, snapshot,
 };
 
 /// The lifecycle of one generic collection.
@@ -57,6 +57,20 @@ pub fn of(resource: &str) -> Option<&'static Spec> {
     SPECS.iter().find(|s| s.resource == resource)
 }
 
+/// Singletons whose every update Atlas shows in progress: the transition each update starts.
+pub const SINGLETONS: &[(&str, Step)] = &[(
+    "/groups/{groupId}/backupCompliancePolicy",
+    compliance_policy::APPLY,
+)];
+
+/// The transition an update of a singleton starts, if it has one.
+pub fn of_singleton(resource: &str) -> Option<Step> {
+    SINGLETONS
+        .iter()
+        .find(|(r, _)| *r == resource)
+        .map(|(_, step)| *step)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +85,10 @@ mod tests {
                 "{}",
                 spec.resource
             );
+        }
+        for (resource, _) in SINGLETONS {
+            let resource = ResourceIndex::global().get(resource);
+            assert!(resource.is_some_and(|r| r.create.is_none()), "{resource:?}");
         }
     }
 }

@@ -64,7 +64,11 @@ impl Engine {
     pub fn writes_on_read(&self, op: atlas_model::OperationId) -> bool {
         match self.behaviours.get(op) {
             Some(behaviour) => behaviour.writes_on_read(),
-            None => generic_lifecycles::of(op.op().resource).is_some(),
+            None => {
+                let resource = op.op().resource;
+                generic_lifecycles::of(resource).is_some()
+                    || generic_lifecycles::of_singleton(resource).is_some()
+            }
         }
     }
 

@@ -10,8 +10,11 @@
 //!
 //! Paths: a key `a[].b` means the property `b` of every element of the array `a`. A string
 //! value `"{groupId}"` stands for the path parameter (or scope value) of that name, and is left
-//! out where the call has none. Values derived from the resource's own configuration (a state
-//! that follows another field, computed hardware specs) are not data: the family derives them.
+//! out where the call has none. An entry with `"when_set": "field"` applies only to documents
+//! that set that field (not absent, not `null`), and comes before the unconditional entries of
+//! its resource: a value that follows whether another is set is data too. Values computed
+//! from the resource's configuration (a state that follows a lifecycle, hardware specs) are
+//! not: the family derives them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -31,6 +34,8 @@ struct Table {
 struct Fill {
     path: Vec<Step>,
     value: Value,
+    /// The top-level field the document must set for this fill to apply.
+    when_set: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,12 +70,27 @@ fn parse(text: &str) -> Result<Table, String> {
             .get("fill")
             .and_then(Value::as_object)
             .ok_or_else(|| format!("defaults entry {resource}: no fill object"))?;
+        let when_set = match entry.get("when_set") {
+            None => None,
+            Some(Value::String(field)) => Some(field.clone()),
+            Some(_) => {
+                return Err(format!(
+                    "defaults entry {resource}: when_set is a field name"
+                ));
+            }
+        };
         let fills = by_resource.entry(resource.to_owned()).or_default();
-        for (key, value) in fill {
-            fills.push(Fill {
-                path: parse_path(key),
-                value: value.clone(),
-            });
+        let new = fill.iter().map(|(key, value)| Fill {
+            path: parse_path(key),
+            value: value.clone(),
+            when_set: when_set.clone(),
+        });
+        // Conditional fills go first: they win over the resource's general defaults.
+        if when_set.is_some() {
+            let at = fills.iter().take_while(|f| f.when_set.is_some()).count();
+            fills.splice(at..at, new);
+        } else {
+            fills.extend(new);
         }
     }
     Ok(Table { by_resource })
@@ -98,10 +118,19 @@ pub fn declared(resource: &str) -> bool {
 /// Merges the defaults of `resource` under `doc` (one item of that resource). `values` gives
 /// the `{name}` placeholders their values.
 pub fn fill(resource: &str, doc: &mut Value, values: &BTreeMap<String, Value>) {
-    let Some(fills) = table().by_resource.get(resource) else {
-        return;
-    };
+    if let Some(fills) = table().by_resource.get(resource) {
+        apply(fills, doc, values);
+    }
+}
+
+/// Applies one resource's fills to `doc`.
+fn apply(fills: &[Fill], doc: &mut Value, values: &BTreeMap<String, Value>) {
     for f in fills {
+        if let Some(field) = &f.when_set
+            && doc.get(field).is_none_or(Value::is_null)
+        {
+            continue;
+        }
         let Some(value) = substitute(&f.value, values) else {
             continue;
         };
@@ -187,6 +216,25 @@ mod tests {
                 "{resource} is no operation's resource"
             );
         }
+    }
+
+    #[test]
+    fn conditional_entries_apply_when_their_field_is_set_and_win() {
+        let table = parse(
+            r#"[{"resource": "/r", "evidence": "test", "fill": {"kind": "NONE", "on": false}},
+                {"resource": "/r", "evidence": "test", "when_set": "filter", "fill": {"kind": "JSON"}}]"#,
+        )
+        .unwrap();
+        let fill = |doc: &mut Value| apply(&table.by_resource["/r"], doc, &BTreeMap::new());
+        let mut set = json!({"filter": "{}"});
+        fill(&mut set);
+        assert_eq!(set, json!({"filter": "{}", "kind": "JSON", "on": false}));
+        let mut unset = json!({"filter": null});
+        fill(&mut unset);
+        assert_eq!(unset, json!({"filter": null, "kind": "NONE", "on": false}));
+        assert!(
+            parse(r#"[{"resource": "/r", "evidence": "e", "when_set": 1, "fill": {}}]"#).is_err()
+        );
     }
 
     #[test]

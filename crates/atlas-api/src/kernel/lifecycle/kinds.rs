@@ -90,6 +90,7 @@ pub const KINDS: &[&str] = &[
     restore_job::KIND,
     ldap_verify::KIND,
     sample_dataset::KIND,
+    compliance_policy::KIND,
 ];
 
 /// Dedicated and shared-tier clusters (`stateName`).
@@ -163,6 +164,16 @@ pub mod snapshot {
     pub const KIND: &str = "snapshot";
     /// On-demand snapshot: POST 200 `queued`, completed after about three minutes.
     pub const TAKE: Step = settle(KIND, "status", "queued", "completed", 180);
+}
+
+/// The project's backup compliance policy (`state`): each PUT answers `ENABLING`, and a read
+/// soon after shows `ACTIVE` (recorded atlas-cli TestBackupCompliancePolicyDescribe and
+/// TestBackupCompliancePolicyPoliciesDescribe at 2023-10-01: PUT 200 `ENABLING`, then GET 200
+/// `ACTIVE`).
+pub mod compliance_policy {
+    use super::*;
+    pub const KIND: &str = "compliancePolicy";
+    pub const APPLY: Step = settle(KIND, "state", "ENABLING", "ACTIVE", 30);
 }
 
 /// Snapshot export jobs (`state`, in Pascal case as Atlas writes it).
