@@ -1,5 +1,9 @@
 //! The bootstrap identities: an organization, a project, an Organization Owner API key and a
-//! service account, created on first start and identical on every later start with the same store.
+//! service account, created on first start and identical on every later start with the same store;
+//! and the organization's human owner, as every Atlas organization has the person who created
+//! it (recorded `GET /orgs/{orgId}/users` of the Atlas CLI's test organization: its first member
+//! is an `ORG_OWNER` who owns the project too). Clients that name an existing member — a team's
+//! `usernames`, `GET /users/byName/{userName}` — have one to name.
 //!
 //! Their secrets must be printable again on later starts although only hashes are stored as
 //! credentials: they are derived from a random per-store seed kept in `__meta/bootstrap`, so the
@@ -11,8 +15,10 @@ use time::OffsetDateTime;
 use atlas_store::Tx;
 
 use crate::control::admin;
+use crate::families::shared::membership::{insert_user, join_group, join_org};
 use crate::families::{api_keys, organizations, projects, service_accounts};
 use crate::identity::credentials::{self, hmac};
+use crate::identity::roles::{GROUP_OWNER, ORG_OWNER};
 use crate::kernel::clock::atlas_timestamp;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids;
@@ -20,6 +26,9 @@ use crate::kernel::ids;
 /// Name of the bootstrap organization and project.
 pub const ORG_NAME: &str = "localatlas";
 pub const PROJECT_NAME: &str = "localatlas-project";
+/// Username (an e-mail address, as Atlas usernames are) and names of the organization's owner.
+pub const OWNER_USERNAME: &str = "owner@localatlas.example.com";
+const OWNER_NAMES: (&str, &str) = ("Local", "Owner");
 
 /// The identities a fresh store starts with; what `--bootstrap-out` writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +41,8 @@ pub struct Bootstrap {
     pub client_id: String,
     pub client_secret: String,
     pub secret_id: String,
+    /// The organization's human owner.
+    pub owner_id: String,
     /// The emulator's admin credential (see [`crate::control::admin`]), shared by every
     /// instance on the store and untouched by a reset.
     pub control_token: String,
@@ -46,6 +57,7 @@ impl Bootstrap {
             "projectId": self.project_id,
             "apiKey": {"publicKey": self.public_key, "privateKey": self.private_key},
             "serviceAccount": {"clientId": self.client_id, "clientSecret": self.client_secret},
+            "orgOwner": {"id": self.owner_id, "username": OWNER_USERNAME},
             "controlToken": self.control_token,
         })
     }
@@ -54,6 +66,13 @@ impl Bootstrap {
 /// Creates whatever of the bootstrap state is missing and returns the identities.
 pub fn ensure(tx: &mut dyn Tx, now: OffsetDateTime) -> Result<Bootstrap, ApiError> {
     let meta = match tx.get("__meta", "bootstrap")? {
+        // Stores made before the owner existed get one now.
+        Some(record) if record.doc.get("ownerId").is_none() => {
+            let mut doc = record.doc;
+            doc["ownerId"] = json!(ids::object_id(now));
+            tx.upsert("__meta", "bootstrap", &doc)?;
+            doc
+        }
         Some(record) => record.doc,
         None => {
             let seed: [u8; 32] = rand::random();
@@ -64,6 +83,7 @@ pub fn ensure(tx: &mut dyn Tx, now: OffsetDateTime) -> Result<Bootstrap, ApiErro
                 "apiKeyId": ids::object_id(now),
                 "clientId": format!("mdb_sa_id_{}", ids::object_id(now)),
                 "secretId": ids::object_id(now),
+                "ownerId": ids::object_id(now),
                 "created": atlas_timestamp(now),
             });
             tx.insert("__meta", "bootstrap", &doc)?;
@@ -86,16 +106,22 @@ pub fn ensure(tx: &mut dyn Tx, now: OffsetDateTime) -> Result<Bootstrap, ApiErro
         client_id: field("clientId"),
         client_secret: client_secret(&seed),
         secret_id: field("secretId"),
+        owner_id: field("ownerId"),
         control_token: admin::ensure(tx, None)?,
     };
     let created = field("created");
-    create_missing(tx, &boot, &created)?;
+    create_missing(tx, &boot, &created, now)?;
     // The Digest nonce / token signing key, so read-only requests never need to create it.
     credentials::instance_secret(tx)?;
     Ok(boot)
 }
 
-fn create_missing(tx: &mut dyn Tx, boot: &Bootstrap, created: &str) -> Result<(), ApiError> {
+fn create_missing(
+    tx: &mut dyn Tx,
+    boot: &Bootstrap,
+    created: &str,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
     if tx.get("/orgs", &boot.org_id)?.is_none() {
         organizations::insert(tx, &boot.org_id, ORG_NAME)?;
     }
@@ -110,6 +136,9 @@ fn create_missing(tx: &mut dyn Tx, boot: &Bootstrap, created: &str) -> Result<()
             Default::default(),
         )?;
     }
+    let owner = insert_user(tx, &boot.owner_id, OWNER_USERNAME, OWNER_NAMES, created)?;
+    join_org(tx, &boot.org_id, &owner, &[ORG_OWNER.to_owned()], &[], now)?;
+    join_group(tx, &boot.project_id, &owner, &[GROUP_OWNER.to_owned()])?;
     let key_collection = format!("/orgs/{}/apiKeys", boot.org_id);
     if tx.get(&key_collection, &boot.api_key_id)?.is_none() {
         let masked = api_keys::mask(&boot.private_key);

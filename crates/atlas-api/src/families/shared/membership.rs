@@ -74,6 +74,28 @@ pub fn ensure_user(
     Ok(doc)
 }
 
+/// Creates the user `username` with `id` and its names (the bootstrap organization's owner),
+/// unless a user of that name exists; returns the user.
+pub fn insert_user(
+    tx: &mut dyn Tx,
+    id: &str,
+    username: &str,
+    (first_name, last_name): (&str, &str),
+    created: &str,
+) -> Result<Value, ApiError> {
+    if let Some(user) = user_by_name(tx, username)? {
+        return Ok(user.doc);
+    }
+    tx.claim(USERNAME, &username.to_lowercase(), &format!("/users/{id}"))?;
+    let doc = json!({
+        "id": id, "username": username, "emailAddress": username,
+        "firstName": first_name, "lastName": last_name, "country": "US", "mobileNumber": "",
+        "createdAt": created,
+    });
+    tx.upsert("/users", id, &doc)?;
+    Ok(doc)
+}
+
 /// Makes `user` an active member of `org_id` with at least `org_roles` (merged) and `team_ids`.
 pub fn join_org(
     tx: &mut dyn Tx,
