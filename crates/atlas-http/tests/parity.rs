@@ -700,3 +700,28 @@ async fn the_organization_has_its_owner_to_name() {
         s.boot.owner_id.as_str()
     );
 }
+
+/// Evidence: recorded POST of an API key's access list (atlas-cli TestAtlasOrgAPIKeyAccessList
+/// at 2023-01-01): an entry never used shows `count: 0` (the spec's minimum of 1 is corrected by
+/// an overlay), and a single address is linked by the address, not the block.
+#[tokio::test]
+async fn an_api_keys_new_access_list_entry_is_unused_and_linked_by_its_address() {
+    let s = Server::new();
+    let uri = format!(
+        "/api/atlas/v2/orgs/{}/apiKeys/{}/accessList",
+        s.boot.org_id, s.boot.api_key_id
+    );
+    let made = s
+        .call(
+            "POST",
+            &uri,
+            Some(JSON_2023),
+            Some(&json!([{"ipAddress": "192.168.0.229"}])),
+        )
+        .await;
+    let made = assert_valid("createOrgApiKeyAccessListEntry", &made);
+    let entry = &made["results"][0];
+    assert_eq!(entry["count"], 0, "{made}");
+    let link = entry["links"][0]["href"].as_str().unwrap_or_default();
+    assert!(link.ends_with("/accessList/192.168.0.229"), "{link}");
+}

@@ -70,7 +70,7 @@ impl Behaviour for ApiAccessLists {
             O::GetOrgApiKeyAccessListEntry => {
                 let key = entry_key(cx)?;
                 let entry = cx.tx.get(&collection, &key)?.ok_or_else(|| missing(cx))?;
-                let shown = with_self(cx, entry.doc, &format!("{collection}/{key}"));
+                let shown = shown_entry(cx, &collection, entry.key, entry.doc);
                 Ok(entity(cx, &shown))
             }
             _ => {
@@ -133,7 +133,19 @@ fn answer_list(cx: &mut Ctx<'_>, collection: &str) -> Result<Reply, ApiError> {
     let (entries, _) = cx.tx.list(collection, Page::ALL)?;
     let items: Vec<Value> = entries
         .into_iter()
-        .map(|e| with_self(cx, e.doc, &format!("{collection}/{}", e.key)))
+        .map(|e| shown_entry(cx, collection, e.key, e.doc))
         .collect();
     Ok(list(cx, items))
+}
+
+/// An entry with its self link. An API key's single-address entry is linked by its address
+/// (recorded atlas-cli TestAtlasOrgAPIKeyAccessList: `.../accessList/192.168.0.229`), where a
+/// project's access list links the block (`.../accessList/192.168.0.243%2F32`, TestAccessList).
+fn shown_entry(cx: &Ctx<'_>, collection: &str, key: String, doc: Value) -> Value {
+    let address = doc.get("ipAddress").and_then(Value::as_str);
+    let named = match (kind(cx.call.op.id), address) {
+        (Kind::ApiKey, Some(address)) => address.to_owned(),
+        _ => key,
+    };
+    with_self(cx, doc, &format!("{collection}/{named}"))
 }
