@@ -725,3 +725,65 @@ async fn an_api_keys_new_access_list_entry_is_unused_and_linked_by_its_address()
     let link = entry["links"][0]["href"].as_str().unwrap_or_default();
     assert!(link.ends_with("/accessList/192.168.0.229"), "{link}");
 }
+
+/// Evidence: recorded POST and GET of a database user's certificates (atlas-cli TestDBUserCerts
+/// at 2023-01-01): the POST answers 201 (a PEM file: certificate and private key), the list shows
+/// each certificate's serial as `_id`, its project, `notAfter` and `CN=<username>`.
+#[tokio::test]
+async fn managed_x509_users_get_real_certificates() {
+    let s = Server::new();
+    let group = s.boot.project_id.clone();
+    let users = format!("/api/atlas/v2/groups/{group}/databaseUsers");
+    let user = json!({"username": "user389", "databaseName": "$external", "x509Type": "MANAGED",
+        "groupId": group, "roles": [{"roleName": "readAnyDatabase", "databaseName": "admin"}]});
+    let made = s.call("POST", &users, Some(JSON_2023), Some(&user)).await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let certs = format!("{users}/user389/certs");
+    let issued = s
+        .call(
+            "POST",
+            &certs,
+            Some(JSON_2023),
+            Some(&json!({"monthsUntilExpiration": 3})),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.text());
+    let pem = issued.json();
+    let pem = pem.as_str().unwrap_or_default();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert!(pem.contains("-----BEGIN PRIVATE KEY-----"));
+    let listed = assert_valid("listGroupDatabaseUserCerts", &s.get(&certs).await);
+    assert_eq!(listed["totalCount"], 1, "{listed}");
+    let cert = &listed["results"][0];
+    assert!(cert["_id"].as_i64().is_some_and(|id| id > 0), "{cert}");
+    assert_eq!(cert["subject"], "CN=user389");
+    assert_eq!(cert["groupId"], group.as_str());
+    assert!(cert["notAfter"].as_str() > cert["createdAt"].as_str());
+    // Only Atlas-managed X.509 users get certificates; an unknown user is USERNAME_NOT_FOUND.
+    let scram = json!({"username": "app", "databaseName": "admin", "password": "secret-password-1",
+        "groupId": group, "roles": [{"roleName": "readAnyDatabase", "databaseName": "admin"}]});
+    assert_eq!(
+        s.call("POST", &users, Some(JSON_2023), Some(&scram))
+            .await
+            .status,
+        201
+    );
+    let refused = s
+        .call(
+            "POST",
+            &format!("{users}/app/certs"),
+            Some(JSON_2023),
+            Some(&json!({})),
+        )
+        .await;
+    assert_atlas_error(&refused, 404, "USERNAME_NOT_FOUND");
+    let too_long = s
+        .call(
+            "POST",
+            &certs,
+            Some(JSON_2023),
+            Some(&json!({"monthsUntilExpiration": 0})),
+        )
+        .await;
+    assert_eq!(too_long.status, 400, "{}", too_long.text());
+}

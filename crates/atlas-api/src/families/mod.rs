@@ -11,6 +11,7 @@ pub(crate) mod api_keys;
 pub mod cloud_backups;
 mod cloud_restores;
 pub mod clusters;
+mod database_user_certs;
 mod database_users;
 pub mod events;
 mod federation;
@@ -52,6 +53,7 @@ pub fn standard() -> Registry {
         Arc::new(processes::Processes),
         Arc::new(access_list::AccessList),
         Arc::new(database_users::DatabaseUsers),
+        Arc::new(database_user_certs::DatabaseUserCerts),
         Arc::new(flex_backups::FlexBackups),
         Arc::new(cloud_backups::CloudBackups),
         Arc::new(cloud_restores::CloudRestores),

@@ -37,7 +37,13 @@ pub(super) fn handle(cx: &mut Ctx<'_>, instance: &Record) -> Result<Reply, ApiEr
             if cx.tx.get(&collection, &segment(&name))?.is_some() {
                 return Err(api_error!(RESOURCE_ALREADY_EXISTS, name.as_str()));
             }
-            let doc = checked(cx, body)?;
+            let mut doc = checked(cx, body)?;
+            // Recorded (TestStreamsWithClusters, POST 200): a new connection has an id, and a
+            // Cluster connection shows the instance's region.
+            doc["id"] = json!(ids::object_id(cx.now));
+            if doc["type"] == "Cluster" {
+                doc["region"] = instance.doc["dataProcessRegion"]["region"].clone();
+            }
             cx.tx.insert(&collection, &segment(&name), &doc)?;
             logs::audit(cx, instance, "createConnection", Some(&name))?;
             Ok(Reply::json(
