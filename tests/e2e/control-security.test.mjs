@@ -152,10 +152,11 @@ test("the console on its own origin keeps working", async () => {
   const page = await browser.newPage();
   await page.goto(`${server.baseUrl}/`);
   await page.waitForSelector("[data-org]");
-  await page.locator("details summary", { hasText: "Add a rule" }).click();
-  await page.fill("#fault-spec", '{"operationId": "getGroup", "status": 503, "times": 1}');
+  await page.fill("#fault-operation", "getGroup");
+  await page.fill("#fault-status", "503");
+  await page.fill("#fault-times", "1");
   await page.click("#fault-add");
-  await page.locator("#fault-result", { hasText: "added rule" }).waitFor();
+  await page.locator('#fault-result[data-outcome="ok"]', { hasText: "Added rule" }).waitFor();
   const rules = (await server.control("GET", "faults")).body.rules;
   assert.equal(rules.length, 1);
   // Its remove button (a DELETE from the page's own origin).

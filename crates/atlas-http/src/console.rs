@@ -1,6 +1,10 @@
 //! The console: one page at `/` (and `/__localatlas/console`) for people watching a running
-//! localatlas — organizations → projects → resources with their live states, the events
-//! timeline, recent requests with status and latency, fault rules and the coverage report.
+//! localatlas — organizations → projects → resources with their live states, each of which opens
+//! as Atlas answers it in any version it is served in, with a `curl` for it
+//! (`/__localatlas/view`, [`crate::view`]); the events timeline; recent requests with status and
+//! latency, Digest challenges folded into their requests, filtered and capped; fault rules with a
+//! form that picks operations and error codes from the catalogue; and the coverage report. A bar
+//! of links jumps between them, and the page stays a few screens tall however much it shows.
 //!
 //! The page (`console.html`) is plain HTML, CSS and JavaScript compiled into the binary, so there
 //! is nothing to build or fetch; it reads the control API, which is what lets it be served with

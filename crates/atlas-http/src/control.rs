@@ -1,9 +1,10 @@
 //! The control API under `/__localatlas/` (not part of Atlas): health (with the store's),
 //! Prometheus metrics, coverage, reset, state export and import, the clock and lifecycle policies,
 //! test principals with given roles, and accepting invitations as their invitee; for the console,
-//! the resources overview, the events timeline, the recent requests, and the fault rules (see
-//! [`crate::faults`]). Plain `application/json`; open from loopback, Atlas credentials required
-//! from elsewhere.
+//! the resources overview, the events timeline, the recent requests, the fault rules (see
+//! [`crate::faults`]), one resource as Atlas answers it and the catalogue of operations and error
+//! codes (see [`crate::view`]). Plain `application/json`; open from loopback, the control token
+//! required from elsewhere (`crate::gate`).
 
 use atlas_api::ApiError;
 use atlas_api::kernel::clock::Change;
@@ -40,13 +41,22 @@ fn body_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|_| atlas_api::api_error!(MALFORMED_JSON))
 }
 
+/// One control request past the gate.
+pub struct ControlRequest<'a> {
+    pub method: &'a Method,
+    /// The path after [`PREFIX`].
+    pub rest: &'a str,
+    /// The raw query string (without `?`).
+    pub query: &'a str,
+    pub body: &'a [u8],
+    /// `scheme://host[:port]` as the caller addressed the server.
+    pub base_url: &'a str,
+    pub client_ip: &'a str,
+}
+
 /// Serves one control request (blocking: store transactions).
-pub fn handle(
-    app: &App,
-    method: &Method,
-    rest: &str,
-    body: &[u8],
-) -> Result<Response<Body>, ApiError> {
+pub fn handle(app: &App, request: &ControlRequest<'_>) -> Result<Response<Body>, ApiError> {
+    let (method, rest, body) = (request.method, request.rest, request.body);
     match (method.as_str(), rest) {
         ("GET", "health") => Ok(health(app)),
         ("GET", "metrics") => Ok(Response::builder()
@@ -67,7 +77,23 @@ pub fn handle(
             &app.observe.coverage(app.atlas.registry()),
         )),
         ("GET", "requests") => Ok(json(StatusCode::OK, &app.observe.recent())),
-        ("GET", "resources") => Ok(json(StatusCode::OK, &app.atlas.overview()?)),
+        ("GET", "resources") => {
+            let mut overview = app.atlas.overview()?;
+            crate::view::annotate(&app.router, &mut overview);
+            Ok(json(StatusCode::OK, &overview))
+        }
+        ("GET", "view") => {
+            let asker = crate::view::Asker {
+                base_url: request.base_url,
+                client_ip: request.client_ip,
+                tls: app.config.tls,
+            };
+            Ok(json(
+                StatusCode::OK,
+                &crate::view::view(app, request.query, &asker)?,
+            ))
+        }
+        ("GET", "catalogue") => Ok(json(StatusCode::OK, &crate::view::catalogue())),
         ("GET", "events") => Ok(json(StatusCode::OK, &app.atlas.timeline(200)?)),
         ("GET", crate::console::CONTROL_PATH) => Ok(crate::console::page()),
         (_, _) if rest == "faults" || rest.starts_with("faults/") => {

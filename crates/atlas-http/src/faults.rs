@@ -81,6 +81,12 @@ pub struct Target<'a> {
     pub path: &'a str,
     pub op: Option<&'static Operation>,
     pub principal: Option<&'a Principal>,
+    /// The operation's path parameters as sent (still percent-encoded): what an injected error's
+    /// detail names (`{groupId}`, `{clusterName}`).
+    pub params: &'a [(&'static str, String)],
+    /// The request body as sent, read only when an injected error's detail needs a field of it
+    /// (the `username` of a database user being created).
+    pub body: Option<&'a [u8]>,
 }
 
 /// The rules of this server.
@@ -346,9 +352,23 @@ impl Rule {
             } => {
                 let mut e = match detail {
                     Some(d) => ApiError::with_detail(*code, d.clone(), vec![]),
-                    None => default_error(*code, t.path),
+                    // A rate-limit code reads like the real 429: the endpoint set's figures and
+                    // a `Retry-After`.
+                    None if *code == error_codes::RATE_LIMITED_TOKEN_BUCKET => {
+                        let set =
+                            t.op.and_then(throttle::endpoint_set)
+                                .unwrap_or_else(throttle::token_endpoint);
+                        let exhausted = throttle::Exhausted {
+                            retry_after: DEFAULT_RETRY_AFTER,
+                        };
+                        throttle::exhausted_error(&set, t.path, exhausted)
+                    }
+                    None if *code == error_codes::RATE_LIMITED => {
+                        token_endpoint_limited(t, DEFAULT_RETRY_AFTER)
+                    }
+                    None => default_error(*code, t),
                 };
-                if *status != code.status {
+                if *status != e.status() {
                     e = e.with_status(*status);
                 }
                 Action::Error(Box::new(
@@ -356,18 +376,7 @@ impl Rule {
                 ))
             }
             Answer::RateLimited { retry_after } => {
-                let exhausted = throttle::Exhausted {
-                    retry_after: *retry_after,
-                };
-                let e = match t.op.and_then(throttle::endpoint_set) {
-                    Some(set) => throttle::exhausted_error(&set, t.path, exhausted),
-                    None => {
-                        let set = throttle::token_endpoint();
-                        api_error!(RATE_LIMITED, t.path, set.capacity, set.refill_seconds / 60)
-                            .with_header("Retry-After", retry_after.to_string())
-                    }
-                };
-                Action::Error(Box::new(e))
+                Action::Error(Box::new(rate_limited(t, *retry_after)))
             }
         }
     }
@@ -396,13 +405,190 @@ fn default_code(status: u16) -> ErrorCode {
     }
 }
 
-/// The catalogue error with its template's placeholders filled by the request path (what most
-/// single-parameter templates name); templates with more placeholders keep them empty.
-fn default_error(code: ErrorCode, path: &str) -> ApiError {
-    let holes = code.template.matches("{}").count();
-    let mut parameters = vec![Value::String(path.to_owned())];
-    parameters.resize(holes, Value::String(String::new()));
+/// `Retry-After` of an injected rate-limit code whose rule names no `retryAfterSeconds`.
+const DEFAULT_RETRY_AFTER: u64 = 60;
+
+/// Atlas's 429 for the request's endpoint set, with `Retry-After`.
+fn rate_limited(t: &Target<'_>, retry_after: u64) -> ApiError {
+    let exhausted = throttle::Exhausted { retry_after };
+    match t.op.and_then(throttle::endpoint_set) {
+        Some(set) => throttle::exhausted_error(&set, t.path, exhausted),
+        None => token_endpoint_limited(t, retry_after),
+    }
+}
+
+/// The token endpoint's 429 (`RATE_LIMITED`), with `Retry-After`.
+fn token_endpoint_limited(t: &Target<'_>, retry_after: u64) -> ApiError {
+    let set = throttle::token_endpoint();
+    api_error!(RATE_LIMITED, t.path, set.capacity, set.refill_seconds / 60)
+        .with_header("Retry-After", retry_after.to_string())
+}
+
+/// What fills one `{}` of a catalogue template, by the words just before it (lower case, closing
+/// quotes dropped; the longest match wins): the request's path parameters, then its body's
+/// fields, by these names. Atlas's templates name what goes in each placeholder this way ("user
+/// with username {}", "in group {}"), so a rule injecting `USER_ALREADY_EXISTS` into a
+/// database-user creation reads "A user with username alice already exists."
+const HOLES: &[(&str, Fill)] = &[
+    ("resource", Fill::RequestPath),
+    ("method", Fill::Method),
+    ("username", Fill::Names(&["username"])),
+    ("user with id", Fill::Names(&["userId", "id"])),
+    ("user", Fill::Names(&["userId", "username"])),
+    ("group with name", Fill::Names(&["groupName", "name"])),
+    ("group with id", Fill::Group),
+    ("group id", Fill::Group),
+    ("group", Fill::Group),
+    ("project", Fill::Group),
+    ("organization with name", Fill::Names(&["name"])),
+    ("organization with id", Fill::Org),
+    ("organization id", Fill::Org),
+    ("organization", Fill::Org),
+    ("cluster named", Fill::Names(&["clusterName", "name"])),
+    ("instance named", Fill::Names(&["clusterName", "name"])),
+    ("cluster", Fill::Names(&["clusterName", "name"])),
+    ("stream instance", Fill::Names(&["tenantName", "name"])),
+    ("and name", Fill::Names(&["tenantName", "name"])),
+    ("team named", Fill::Names(&["name", "teamName"])),
+    ("team with name", Fill::Names(&["teamName", "name"])),
+    ("team with id", Fill::Names(&["teamId"])),
+    ("team", Fill::Names(&["teamId"])),
+    ("api key with id", Fill::Names(&["apiUserId", "id"])),
+    (
+        "address",
+        Fill::Names(&["ipAddress", "cidrBlock", "entryValue"]),
+    ),
+    ("role", Fill::Names(&["roleName"])),
+    ("snapshot with id", Fill::Names(&["snapshotId"])),
+    (
+        "restore with id",
+        Fill::Names(&["restoreJobId", "restoreId"]),
+    ),
+    ("region", Fill::Names(&["regionName", "region"])),
+    ("provider", Fill::Names(&["providerName", "cloudProvider"])),
+    (
+        "already exists for",
+        Fill::Names(&["providerName", "cloudProvider"]),
+    ),
+    (
+        "privatelink with id",
+        Fill::Names(&["endpointServiceId", "id"]),
+    ),
+    ("specified id", Fill::Names(&["endpointId", "id"])),
+    ("endpoint with id", Fill::Names(&["endpointId", "id"])),
+    ("type", Fill::Names(&["integrationType", "type"])),
+    ("namespace", Fill::Names(&["namespace", "db"])),
+    ("content type", Fill::Names(&["contentType"])),
+];
+
+/// Words that say nothing about the value after them (`within {} seconds`): a placeholder is
+/// then named by the word after the value.
+const LINKING: &[&str] = &[
+    "the", "for", "and", "with", "of", "within", "either", "or", "in", "to", "a", "an",
+];
+
+/// Where one placeholder's value comes from.
+#[derive(Debug, Clone, Copy)]
+enum Fill {
+    /// The request path (Atlas's "Cannot find resource {}").
+    RequestPath,
+    Method,
+    /// `groupId` of the path or body.
+    Group,
+    /// `orgId` of the path or body, else the principal's organization.
+    Org,
+    /// The first of these a path parameter or body field gives.
+    Names(&'static [&'static str]),
+}
+
+impl Fill {
+    fn value(self, t: &Target<'_>, body: Option<&Value>) -> Option<String> {
+        let named = |names: &[&str]| {
+            names.iter().find_map(|name| {
+                let in_path = t.params.iter().find(|(n, _)| n == name).map(|(_, raw)| {
+                    percent_encoding::percent_decode_str(raw)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                });
+                in_path.or_else(|| match body?.get(*name)? {
+                    Value::String(s) if !s.is_empty() => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+            })
+        };
+        match self {
+            Fill::RequestPath => Some(t.path.to_owned()),
+            Fill::Method => Some(t.method.to_owned()),
+            Fill::Group => named(&["groupId"]),
+            Fill::Org => named(&["orgId"]).or_else(|| match t.principal? {
+                Principal::ApiKey { org_id, .. } | Principal::ServiceAccount { org_id, .. } => {
+                    Some(org_id.clone())
+                }
+                _ => None,
+            }),
+            Fill::Names(names) => named(names),
+        }
+    }
+}
+
+/// The catalogue error with its template's placeholders filled from the request (see
+/// [`HOLES`]); what the request does not carry reads as a placeholder naming it (`<username>`).
+fn default_error(code: ErrorCode, t: &Target<'_>) -> ApiError {
+    let body = t
+        .body
+        .filter(|b| !b.iter().all(u8::is_ascii_whitespace))
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        // A list body (access-list entries) speaks through its first entry.
+        .map(|v| match v {
+            Value::Array(items) => items.into_iter().next().unwrap_or(Value::Null),
+            other => other,
+        });
+    let pieces: Vec<&str> = code.template.split("{}").collect();
+    let parameters = pieces
+        .windows(2)
+        .map(|pair| Value::String(fill(pair[0], pair[1], t, body.as_ref())))
+        .collect();
     ApiError::new(code, parameters)
+}
+
+/// The value of the placeholder between `before` and `after`.
+fn fill(before: &str, after: &str, t: &Target<'_>, body: Option<&Value>) -> String {
+    let phrase = before
+        .trim_end()
+        .trim_end_matches(['"', '\''])
+        .trim_end()
+        .to_lowercase();
+    let rule = HOLES
+        .iter()
+        .filter(|(words, _)| {
+            phrase == *words
+                || phrase
+                    .strip_suffix(words)
+                    .is_some_and(|rest| rest.ends_with(' '))
+        })
+        .max_by_key(|(words, _)| words.len());
+    if let Some((_, how)) = rule
+        && let Some(value) = how.value(t, body)
+    {
+        return value;
+    }
+    let word = |text: Option<&str>| {
+        text.map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty() && !LINKING.contains(&w.as_str()))
+    };
+    let name = match rule {
+        Some((_, Fill::Names(names))) => names[0].to_owned(),
+        Some((_, Fill::Group)) => "groupId".to_owned(),
+        Some((_, Fill::Org)) => "orgId".to_owned(),
+        _ => word(phrase.rsplit(' ').next())
+            .or_else(|| word(after.split_whitespace().next()))
+            .unwrap_or_else(|| "value".to_owned()),
+    };
+    format!("<{name}>")
 }
 
 fn segments(path: &str) -> Vec<String> {
@@ -464,7 +650,105 @@ mod tests {
                     .unwrap()
             }),
             principal: None,
+            params: &[],
+            body: None,
         }
+    }
+
+    fn injected(faults: &Faults, t: &Target<'_>) -> ApiError {
+        match faults.check(t).map(|d| d.action) {
+            Some(Action::Error(e)) => *e,
+            other => panic!("no error injected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn injected_details_name_what_the_request_names() {
+        let faults = Faults::default();
+        faults
+            .add(&json!({"operationId": "createGroupDatabaseUser", "errorCode": "USER_ALREADY_EXISTS"}))
+            .unwrap();
+        let params = [("groupId", "6b1195f2c5a1ab7597878db0".to_owned())];
+        let body = br#"{"databaseName": "admin", "username": "alice", "groupId": "6b1195f2c5a1ab7597878db0"}"#;
+        let t = Target {
+            params: &params,
+            body: Some(body),
+            ..target(
+                "POST",
+                "/api/atlas/v2/groups/6b1195f2c5a1ab7597878db0/databaseUsers",
+                Some("createGroupDatabaseUser"),
+            )
+        };
+        let e = injected(&faults, &t);
+        assert_eq!((e.status(), e.code()), (409, "USER_ALREADY_EXISTS"));
+        assert_eq!(e.detail(), "A user with username alice already exists.");
+        // Without the field: a placeholder naming it, never the path.
+        let bare = Target { body: None, ..t };
+        assert_eq!(
+            injected(&faults, &bare).detail(),
+            "A user with username <username> already exists."
+        );
+    }
+
+    #[test]
+    fn no_injected_detail_puts_the_path_where_a_name_belongs() {
+        let params = [
+            ("groupId", "6b1195f2c5a1ab7597878db0".to_owned()),
+            ("clusterName", "my%2Fcluster".to_owned()),
+        ];
+        let path = "/api/atlas/v2/groups/6b1195f2c5a1ab7597878db0/clusters/my%2Fcluster";
+        let principal = Principal::ApiKey {
+            id: "k".into(),
+            public_key: "abcdefgh".into(),
+            org_id: "6b1195f21e6812a3e63cc3d1".into(),
+        };
+        let t = Target {
+            params: &params,
+            body: Some(br#"{"username": "alice"}"#),
+            principal: Some(&principal),
+            ..target("PATCH", path, Some("updateGroupCluster"))
+        };
+        for code in error_codes::ALL {
+            let faults = Faults::default();
+            faults
+                .add(&json!({"operationId": "updateGroupCluster", "errorCode": code.name}))
+                .unwrap();
+            let e = injected(&faults, &t);
+            let detail = e.detail().to_owned();
+            let names_the_path = code.template.to_lowercase().contains("resource {}")
+                || code.template.starts_with("Rate limit exceeded for {}");
+            assert_eq!(e.code(), code.name);
+            assert_eq!(
+                detail.contains("atlas/v2/groups"),
+                names_the_path,
+                "{}: {detail}",
+                code.name
+            );
+            assert!(
+                !detail.contains("{}") && !detail.contains("  "),
+                "{}: {detail}",
+                code.name
+            );
+        }
+        let faults = Faults::default();
+        faults
+            .add(&json!({"operationId": "updateGroupCluster", "errorCode": "CLUSTER_NOT_FOUND"}))
+            .unwrap();
+        assert_eq!(
+            injected(&faults, &t).detail(),
+            "No cluster named my/cluster exists in group 6b1195f2c5a1ab7597878db0."
+        );
+        faults.clear();
+        faults
+            .add(
+                &json!({"operationId": "updateGroupCluster", "errorCode": "NOT_ORG_GROUP_CREATOR"}),
+            )
+            .unwrap();
+        assert!(
+            injected(&faults, &t)
+                .detail()
+                .ends_with("in organization 6b1195f21e6812a3e63cc3d1."),
+        );
     }
 
     #[test]

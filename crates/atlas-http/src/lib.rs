@@ -4,7 +4,8 @@
 //! fallback handler ([`pipeline::handle`]) instead of 540 routes — the operation table drives a
 //! model-built [`router`]. Modules follow the pipeline: [`router`], [`auth`], [`negotiate`],
 //! [`pipeline`], [`render`]; plus [`oauth`] (token endpoints), [`private`] (the endpoints
-//! outside the spec that clients call), [`control`] (`/__localatlas/`) with [`faults`], the
+//! outside the spec that clients call), [`control`] (`/__localatlas/`) with [`faults`] and
+//! [`view`] (a resource as Atlas answers it, for the console), the
 //! [`gate`] in front of the control API, the console and the private endpoints,
 //! [`observe`] (coverage, recent requests), [`metrics`] (Prometheus) and the [`console`]; [`serve`] and [`tls`] put the
 //! service on a socket.
@@ -24,6 +25,7 @@ pub mod render;
 pub mod router;
 pub mod serve;
 pub mod tls;
+pub mod view;
 
 use std::sync::Arc;
 

@@ -120,6 +120,16 @@ fn offered(op: &'static Operation) -> Vec<(&'static str, &'static str)> {
     offered
 }
 
+/// The versions `op` serves as JSON, dated ones newest first, then `preview`: what the console's
+/// version picker offers (a download-only operation has none).
+pub fn json_versions(op: &'static Operation) -> Vec<&'static str> {
+    offered(op)
+        .into_iter()
+        .filter(|(_, format)| *format == Format::Json.suffix())
+        .map(|(version, _)| version)
+        .collect()
+}
+
 /// Why `accept` served no version of `op`, in words for the log.
 fn refusal_reason(op: &'static Operation, accept: Option<&str>) -> String {
     let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {

@@ -2,8 +2,15 @@
 //! coverage report: what a test run touched, how often, how often it failed, and what it never
 //! touched), and a bounded ring of the most recent requests with status and latency (the
 //! console). Both live in memory for the life of the process; the control API reads them.
+//!
+//! An HTTP Digest client sends each call twice when it has no nonce yet: once without
+//! credentials, answered 401 with a challenge, then again with them. The recent requests fold
+//! such a challenge leg into the retry that answered it (same client, method and path, within
+//! [`FOLD_WINDOW`]), which then counts the challenges it took; a challenge nobody answered stays
+//! a row of its own, marked as one.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,6 +21,10 @@ use serde_json::{Value, json};
 
 /// How many recent requests the ring keeps.
 pub const RECENT: usize = 500;
+
+/// Longest time between a Digest challenge and the retry it is folded into (clients answer
+/// within milliseconds; a later request with the same path is another call).
+pub const FOLD_WINDOW: time::Duration = time::Duration::seconds(10);
 
 /// A response extension the pipeline sets once a request reached its operation (routed and
 /// admitted): which operation, for whom. Requests that never got that far (a Digest challenge,
@@ -33,6 +44,24 @@ pub struct Injected {
     pub dropped: bool,
 }
 
+/// One finished request, as the pipeline reports it.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The connection's peer, which pairs a Digest challenge with its retry.
+    pub client: Option<IpAddr>,
+    /// 0 for a connection dropped without an answer.
+    pub status: u16,
+    pub latency: Duration,
+    pub touched: Option<&'a Touched>,
+    pub injected: Option<Injected>,
+    /// The request carried `Authorization: Digest …`.
+    pub digest_sent: bool,
+    /// The answer was a Digest challenge (401 with `WWW-Authenticate: Digest …`).
+    pub challenged: bool,
+}
+
 /// One request in the ring.
 #[derive(Clone, Debug)]
 struct Entry {
@@ -41,11 +70,14 @@ struct Entry {
     at: time::OffsetDateTime,
     method: String,
     path: String,
+    client: Option<IpAddr>,
     status: u16,
     latency: Duration,
     op: Option<&'static str>,
     principal: Option<String>,
     injected: Option<Injected>,
+    digest_sent: bool,
+    challenged: bool,
 }
 
 /// The counters and the ring.
@@ -72,33 +104,29 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Observe {
-    /// Records one finished request; `status` 0 for a connection dropped without an answer.
-    pub fn record(
-        &self,
-        method: &str,
-        path: &str,
-        status: u16,
-        latency: Duration,
-        touched: Option<&Touched>,
-        injected: Option<Injected>,
-    ) {
-        if let Some(t) = touched {
+    /// Records one finished request.
+    pub fn record(&self, exchange: Exchange<'_>) {
+        if let Some(t) = exchange.touched {
             *lock(&self.statuses[t.op.id as usize])
-                .entry(status)
+                .entry(exchange.status)
                 .or_insert(0) += 1;
         }
         let entry = Entry {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             at: time::OffsetDateTime::now_utc(),
-            method: method.to_owned(),
-            path: path.to_owned(),
-            status,
-            latency,
-            op: touched.map(|t| t.op.name),
-            principal: touched
+            method: exchange.method.to_owned(),
+            path: exchange.path.to_owned(),
+            client: exchange.client,
+            status: exchange.status,
+            latency: exchange.latency,
+            op: exchange.touched.map(|t| t.op.name),
+            principal: exchange
+                .touched
                 .map(|t| t.principal.clone())
                 .filter(|p| !p.is_empty()),
-            injected,
+            injected: exchange.injected,
+            digest_sent: exchange.digest_sent,
+            challenged: exchange.challenged,
         };
         let mut ring = lock(&self.ring);
         if ring.len() == RECENT {
@@ -107,14 +135,18 @@ impl Observe {
         ring.push_back(entry);
     }
 
-    /// The recent requests, newest first.
+    /// The recent requests, newest first, Digest challenge legs folded into their retries
+    /// (`digestChallenges`: how many a row took; `challenge`: a row that is an unanswered one).
     pub fn recent(&self) -> Value {
         let ring = lock(&self.ring);
+        let (hidden, challenges) = fold_challenges(&ring);
         let requests: Vec<Value> = ring
             .iter()
+            .enumerate()
             .rev()
-            .map(|e| {
-                json!({
+            .filter(|(i, _)| !hidden.contains(i))
+            .map(|(i, e)| {
+                let mut row = json!({
                     "seq": e.seq,
                     "at": atlas_api::kernel::clock::atlas_timestamp(e.at),
                     "method": e.method,
@@ -125,7 +157,14 @@ impl Observe {
                     "operationId": e.op,
                     "principal": e.principal,
                     "faultRule": e.injected.map(|i| i.rule),
-                })
+                });
+                if let Some(n) = challenges.get(&i) {
+                    row["digestChallenges"] = json!(n);
+                }
+                if e.challenged {
+                    row["challenge"] = json!(true);
+                }
+                row
             })
             .collect();
         json!({"requests": requests, "capacity": RECENT})
@@ -184,6 +223,30 @@ impl Observe {
     }
 }
 
+/// Which entries (by ring index) are challenge legs folded into a later retry, and how many
+/// challenges each retry absorbed (a retry challenged again — a stale nonce, a wrong key — passes
+/// its own and its predecessors' on to the next retry).
+fn fold_challenges(ring: &VecDeque<Entry>) -> (HashSet<usize>, HashMap<usize, u32>) {
+    let mut hidden = HashSet::new();
+    let mut absorbed: HashMap<usize, u32> = HashMap::new();
+    let mut pending: HashMap<(Option<IpAddr>, &str, &str), usize> = HashMap::new();
+    for (i, e) in ring.iter().enumerate() {
+        let key = (e.client, e.method.as_str(), e.path.as_str());
+        if e.digest_sent
+            && let Some(j) = pending.remove(&key)
+            && e.at - ring[j].at <= FOLD_WINDOW
+        {
+            hidden.insert(j);
+            let before = absorbed.remove(&j).unwrap_or(0);
+            absorbed.insert(i, before + 1);
+        }
+        if e.challenged {
+            pending.insert(key, i);
+        }
+    }
+    (hidden, absorbed)
+}
+
 /// `part / whole` rounded to four places; 0 when nothing was called.
 fn rate(part: u64, whole: u64) -> f64 {
     if whole == 0 {
@@ -201,18 +264,76 @@ mod tests {
         OPERATIONS.iter().find(|o| o.name == name).unwrap()
     }
 
+    fn exchange<'a>(
+        method: &'a str,
+        path: &'a str,
+        status: u16,
+        touched: Option<&'a Touched>,
+    ) -> Exchange<'a> {
+        Exchange {
+            method,
+            path,
+            client: None,
+            status,
+            latency: Duration::from_millis(1),
+            touched,
+            injected: None,
+            digest_sent: false,
+            challenged: false,
+        }
+    }
+
+    #[test]
+    fn digest_challenges_fold_into_the_retry_that_answered_them() {
+        let o = Observe::default();
+        let client: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        let leg = |path: &'static str, client, digest_sent, challenged, status| Exchange {
+            client: Some(client),
+            digest_sent,
+            challenged,
+            ..exchange("GET", path, status, None)
+        };
+        // curl --digest: a challenge, then the retry with credentials.
+        o.record(leg("/a", client, false, true, 401));
+        o.record(leg("/a", client, true, false, 200));
+        // A challenge, a retry refused with a fresh challenge (stale nonce), a second retry.
+        o.record(leg("/b", client, false, true, 401));
+        o.record(leg("/b", client, true, true, 401));
+        o.record(leg("/b", client, true, false, 200));
+        // Another client's challenge is not this client's; an unanswered one stays.
+        o.record(leg("/c", other, false, true, 401));
+        o.record(leg("/c", client, true, false, 200));
+        let recent = o.recent();
+        let rows: Vec<(String, Value, Value, Value)> = recent["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["path"].as_str().unwrap().to_owned(),
+                    r["status"].clone(),
+                    r["digestChallenges"].clone(),
+                    r["challenge"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("/c".into(), json!(200), Value::Null, Value::Null),
+                ("/c".into(), json!(401), Value::Null, json!(true)),
+                ("/b".into(), json!(200), json!(2), Value::Null),
+                ("/a".into(), json!(200), json!(1), Value::Null),
+            ]
+        );
+    }
+
     #[test]
     fn the_ring_is_bounded_and_newest_first() {
         let o = Observe::default();
         for i in 0..(RECENT + 10) {
-            o.record(
-                "GET",
-                &format!("/p/{i}"),
-                200,
-                Duration::from_millis(1),
-                None,
-                None,
-            );
+            o.record(exchange("GET", &format!("/p/{i}"), 200, None));
         }
         let recent = o.recent();
         let list = recent["requests"].as_array().unwrap();
@@ -229,7 +350,7 @@ mod tests {
             principal: "k".into(),
         };
         for status in [503, 503, 201, 400] {
-            o.record("POST", "/x", status, Duration::ZERO, Some(&t), None);
+            o.record(exchange("POST", "/x", status, Some(&t)));
         }
         let report = o.coverage(&atlas_api::families::standard());
         let entry = report["operations"]

@@ -34,7 +34,7 @@ use crate::auth;
 use crate::faults::{self, Action, Decision};
 use crate::metrics::OperationLabel;
 use crate::negotiate::{self, Served};
-use crate::observe::{Injected, Touched};
+use crate::observe::{Exchange, Injected, Touched};
 use crate::render::{self, Style};
 use crate::router::Routed;
 use crate::serve::Cut;
@@ -104,6 +104,16 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<B
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
     let cut = request.extensions().get::<Cut>().cloned();
+    // What folds a Digest client's challenge leg into its retry in the recent requests.
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let digest_sent = header_str(request.headers(), header::AUTHORIZATION).is_some_and(|a| {
+        a.trim_start()
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("digest "))
+    });
     let mut response = dispatch(&app, request, &path)
         .instrument(span.clone())
         .await;
@@ -140,14 +150,20 @@ pub async fn handle(State(app): State<Arc<App>>, request: Request) -> Response<B
     app.metrics.record(operation, status, took);
     // The console's own polling of the control API would drown what it shows.
     if !path.starts_with(control::PREFIX) && !console::serves(&path) {
-        app.observe.record(
-            method.as_str(),
-            &path,
+        let challenged = status == 401
+            && header_str(response.headers(), header::WWW_AUTHENTICATE)
+                .is_some_and(|w| w.starts_with("Digest"));
+        app.observe.record(Exchange {
+            method: method.as_str(),
+            path: &path,
+            client,
             status,
-            took,
-            response.extensions().get::<Touched>(),
+            latency: took,
+            touched: response.extensions().get::<Touched>(),
             injected,
-        );
+            digest_sent,
+            challenged,
+        });
     }
     if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
@@ -215,6 +231,8 @@ async fn dispatch(app: &Arc<App>, request: Request, path: &str) -> Response<Body
             path,
             op: None,
             principal: None,
+            params: &[],
+            body: None,
         };
         injected = match app.faults.check(&target).map(|d| faulted(d, style)) {
             Some(Faulted::Answer(answer)) => return answer,
@@ -286,13 +304,28 @@ async fn control_request(
     if !probe && let Some(refusal) = control_refusal(app, &parts, &client_ip).await? {
         return Ok(refusal.response());
     }
-    let method = parts.method;
+    let method = parts.method.clone();
     let body = read_body(body, &app.config).await?;
     if let Err(refusal) = gate::content_type_rule(&method, &parts.headers, &body) {
         return Ok(refusal.response());
     }
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let base_url = base_url(&parts.headers, &parts.uri, app.config.tls);
     let app = app.clone();
-    blocking(move || control::handle(&app, &method, &rest, &body)).await?
+    blocking(move || {
+        control::handle(
+            &app,
+            &control::ControlRequest {
+                method: &method,
+                rest: &rest,
+                query: &query,
+                body: &body,
+                base_url: &base_url,
+                client_ip: &client_ip,
+            },
+        )
+    })
+    .await?
 }
 
 /// Why a control request may not pass, if it may not: the mode, the browser rules, then who is
@@ -541,6 +574,8 @@ async fn atlas_request(
                 path: &path,
                 op: Some(op),
                 principal: Some(&principal),
+                params: &raw_params,
+                body: body.as_deref().ok(),
             };
             match app.faults.check(&target).map(|d| faulted(d, style)) {
                 Some(Faulted::Answer(answer)) => return Err(Early::Respond(Box::new(answer))),

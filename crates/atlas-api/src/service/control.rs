@@ -1,14 +1,17 @@
 //! The control operations on [`Atlas`]: the clock, snapshots, lifecycle policies, the bootstrap
-//! identities, reset, minted principals and the console's overview — each one transaction over
-//! the functions of `crate::control`.
+//! identities, reset, minted principals, the console's overview and its look at one resource —
+//! each one transaction over the functions of `crate::control`.
 
 use atlas_store::Access;
 use serde_json::Value;
 
 use crate::control::bootstrap::{self, Bootstrap};
+use crate::control::inspect::{self, Look};
 use crate::control::{admin, minting, overview, state};
 use crate::identity::credentials;
+use crate::kernel::call::Call;
 use crate::kernel::error::ApiError;
+use crate::kernel::principal::Principal;
 use crate::kernel::{clock, lifecycle};
 use crate::stages::admission::throttle;
 
@@ -168,5 +171,41 @@ impl Atlas {
     /// The newest `limit` events of every organization and project, newest first.
     pub fn timeline(&self, limit: usize) -> Result<Value, ApiError> {
         self.transaction(Access::Read, |tx| overview::timeline(tx, limit))
+    }
+
+    /// Runs a GET call for the console (`GET /__localatlas/view`) through the engine, as an
+    /// Organization Owner of the organization it addresses ([`inspect::reader`]; anonymous, and
+    /// so refused as Atlas refuses, when none is left), in a transaction that is always rolled
+    /// back: looking settles no lifecycle (a client's first read of a new cluster still sees
+    /// `CREATING`) and records nothing. Any other method is refused: a look never changes state.
+    pub fn look(&self, call: &Call) -> Result<Look, ApiError> {
+        if call.op.method != atlas_model::Method::Get {
+            return Err(ApiError::internal("a look runs GET operations only"));
+        }
+        let mut found: Option<Look> = None;
+        let outcome = self.transaction(self.access_of(call.op), |tx| {
+            // A store may run this again after a conflict: only the last run's answer counts.
+            found = None;
+            let now = clock::now(tx)?;
+            let (reader, bootstrap) =
+                inspect::reader(tx, call)?.unwrap_or((Principal::Anonymous, false));
+            let as_reader = Call {
+                principal: reader.clone(),
+                ..call.clone()
+            };
+            let answer = self.engine.execute(tx, &as_reader, now);
+            found = Some(Look {
+                reader,
+                bootstrap,
+                answer,
+            });
+            // Whatever the call wrote (a transition completed on read) is undone.
+            Err(ApiError::internal("a look is rolled back"))
+        });
+        match (found, outcome) {
+            (Some(look), _) => Ok(look),
+            (None, Err(e)) => Err(e),
+            (None, Ok(())) => Err(ApiError::internal("a look produced no answer")),
+        }
     }
 }
