@@ -250,6 +250,16 @@ async fn an_alert_configuration_keeps_its_identity_through_a_replacement() {
     assert_eq!(created["updated"], created["created"]);
     assert_eq!(created["groupId"], s.boot.project_id.as_str());
     let id = created["id"].as_str().unwrap().to_owned();
+    // Atlas gives each notification a notifierId, the same on every read.
+    let notifier = created["notifications"][0]["notifierId"].clone();
+    assert!(
+        notifier.as_str().is_some_and(|n| n.len() == 24),
+        "{created}"
+    );
+    assert_eq!(
+        s.get(&format!("{uri}/{id}")).await.json()["notifications"][0]["notifierId"],
+        notifier
+    );
     common::advance_clock(&s, 60).await;
     let mut changed = body.clone();
     changed["enabled"] = json!(false);

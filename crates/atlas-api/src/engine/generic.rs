@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::api_error;
 use crate::engine::{Ctx, generic_lifecycles};
 use crate::kernel::call::{Payload, Reply};
+use crate::kernel::defaults;
 use crate::kernel::error::ApiError;
 use crate::kernel::error_codes;
 use crate::kernel::ids;
@@ -284,6 +285,7 @@ fn create(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
         if let Some(schema) = item_schema {
             fill_read_only(cx, schema, &mut doc, &path);
         }
+        assign_ids(cx, &mut doc);
         let on_create = generic_lifecycles::of(cx.call.op.resource).map(|s| s.created);
         begin(cx, &mut doc, on_create)?;
         if bulk {
@@ -412,6 +414,13 @@ fn touch_update_fields(cx: &Ctx<'_>, doc: &mut Value) {
     }
 }
 
+/// Gives the document the identifiers Atlas assigns to its elements on store (declared in the
+/// defaults table's `assign_ids`).
+fn assign_ids(cx: &Ctx<'_>, doc: &mut Value) {
+    let now = cx.now;
+    defaults::assign_ids(cx.call.op.resource, doc, &mut || ids::object_id(now));
+}
+
 /// Stores the read-only fields the served schema declares (ids, creation dates, parent ids) so
 /// they stay stable across reads.
 fn fill_read_only(cx: &Ctx<'_>, schema: &'static str, doc: &mut Value, path: &str) {
@@ -462,6 +471,7 @@ fn patch(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
         merge_patch(&mut record.doc, body);
     }
     touch_update_fields(cx, &mut record.doc);
+    assign_ids(cx, &mut record.doc);
     let updated = generic_lifecycles::of(cx.call.op.resource).and_then(|s| s.updated);
     begin(cx, &mut record.doc, updated)?;
     cx.tx.update(&record.collection, &record.key, &record.doc)?;
@@ -484,6 +494,7 @@ fn replace(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
         }
     }
     touch_update_fields(cx, &mut doc);
+    assign_ids(cx, &mut doc);
     cx.tx.update(&existing.collection, &existing.key, &doc)?;
     Ok(render_item(cx, &Record { doc, ..existing }))
 }

@@ -15,6 +15,10 @@
 //! its resource: a value that follows whether another is set is data too. Values computed
 //! from the resource's configuration (a state that follows a lifecycle, hardware specs) are
 //! not: the family derives them.
+//!
+//! An entry may also name `assign_ids`: paths of identifiers Atlas gives each element when it is
+//! stored (a notification's `notifierId`). Unlike fills, these are written when the document is
+//! stored, so the identifier stays the same on every read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -27,6 +31,8 @@ static TABLE: OnceLock<Table> = OnceLock::new();
 /// The declared defaults, by resource template.
 struct Table {
     by_resource: HashMap<String, Vec<Fill>>,
+    /// Identifier paths assigned on store, by resource template.
+    ids_by_resource: HashMap<String, Vec<Vec<Step>>>,
 }
 
 /// One value to fill where missing, at a path.
@@ -54,6 +60,7 @@ fn parse(text: &str) -> Result<Table, String> {
     let entries: Vec<Value> =
         serde_json::from_str(text).map_err(|e| format!("defaults table: {e}"))?;
     let mut by_resource: HashMap<String, Vec<Fill>> = HashMap::new();
+    let mut ids_by_resource: HashMap<String, Vec<Vec<Step>>> = HashMap::new();
     for (i, entry) in entries.iter().enumerate() {
         let resource = entry
             .get("resource")
@@ -65,6 +72,21 @@ fn parse(text: &str) -> Result<Table, String> {
             .is_none_or(str::is_empty)
         {
             return Err(format!("defaults entry {resource}: no evidence"));
+        }
+        if let Some(paths) = entry.get("assign_ids") {
+            let paths = paths
+                .as_array()
+                .ok_or_else(|| format!("defaults entry {resource}: assign_ids is a list"))?;
+            let parsed = ids_by_resource.entry(resource.to_owned()).or_default();
+            for path in paths {
+                let path = path
+                    .as_str()
+                    .ok_or_else(|| format!("defaults entry {resource}: an id path is text"))?;
+                parsed.push(parse_path(path));
+            }
+            if entry.get("fill").is_none() {
+                continue;
+            }
         }
         let fill = entry
             .get("fill")
@@ -93,7 +115,10 @@ fn parse(text: &str) -> Result<Table, String> {
             fills.extend(new);
         }
     }
-    Ok(Table { by_resource })
+    Ok(Table {
+        by_resource,
+        ids_by_resource,
+    })
 }
 
 fn parse_path(key: &str) -> Vec<Step> {
@@ -108,6 +133,39 @@ fn parse_path(key: &str) -> Vec<Step> {
         }
     }
     steps
+}
+
+/// Gives every element `doc` lacks an identifier at the paths declared for `resource`
+/// (`assign_ids`), from `new_id`; called when the document is stored.
+pub fn assign_ids(resource: &str, doc: &mut Value, new_id: &mut dyn FnMut() -> String) {
+    if let Some(paths) = table().ids_by_resource.get(resource) {
+        for path in paths {
+            assign_at(doc, path, new_id);
+        }
+    }
+}
+
+fn assign_at(doc: &mut Value, path: &[Step], new_id: &mut dyn FnMut() -> String) {
+    match path.split_first() {
+        None => {}
+        Some((Step::Each, rest)) => {
+            if let Value::Array(items) = doc {
+                for item in items {
+                    assign_at(item, rest, new_id);
+                }
+            }
+        }
+        Some((Step::Key(key), rest)) => {
+            let Value::Object(map) = doc else { return };
+            if rest.is_empty() {
+                if map.get(key).is_none_or(Value::is_null) {
+                    map.insert(key.clone(), Value::String(new_id()));
+                }
+            } else if let Some(child) = map.get_mut(key) {
+                assign_at(child, rest, new_id);
+            }
+        }
+    }
 }
 
 /// Whether any default is declared for `resource` (saves a walk for the rest).
@@ -216,6 +274,27 @@ mod tests {
                 "{resource} is no operation's resource"
             );
         }
+    }
+
+    #[test]
+    fn identifiers_are_assigned_where_missing_and_kept_where_present() {
+        let table = parse(
+            r#"[{"resource": "/r", "evidence": "test", "assign_ids": ["notifications[].notifierId"]}]"#,
+        )
+        .unwrap();
+        let mut doc = json!({"notifications": [{"typeName": "GROUP"}, {"notifierId": "kept"}]});
+        let mut n = 0;
+        for path in &table.ids_by_resource["/r"] {
+            assign_at(&mut doc, path, &mut || {
+                n += 1;
+                format!("id{n}")
+            });
+        }
+        assert_eq!(
+            doc,
+            json!({"notifications": [{"typeName": "GROUP", "notifierId": "id1"}, {"notifierId": "kept"}]})
+        );
+        assert!(parse(r#"[{"resource": "/r", "evidence": "e", "assign_ids": "x"}]"#).is_err());
     }
 
     #[test]
