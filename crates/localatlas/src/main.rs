@@ -1,9 +1,12 @@
 //! The `localatlas` binary: command line, start-up (store, bootstrap, TLS, listener), graceful
 //! shutdown, the state snapshot commands (`export`, `import`), and `localatlas coverage`, which
-//! reads a running server's coverage report, and `localatlas record`, a proxy that records a
-//! client's traffic with a real Atlas.
+//! reads a running server's coverage report, `localatlas record`, a proxy that records a
+//! client's traffic with a real Atlas, and `localatlas parity`, which replays such a recording
+//! against localatlas (a fresh one in this process, through the same start-up as `serve`).
 
 mod coverage;
+mod outbound;
+mod parity;
 mod record;
 
 use std::io::{Read as _, Write as _};
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use atlas_api::control::bootstrap::Bootstrap;
 use atlas_api::kernel::lifecycle::Policy;
 use atlas_api::{Atlas, Config};
 use atlas_http::gate::ControlAccess;
@@ -52,6 +56,9 @@ enum Command {
     /// Forward a client's requests to Atlas (or another upstream) and record every exchange as
     /// JSON lines, secrets redacted.
     Record(Box<record::Args>),
+    /// Replay a recording (`localatlas record`'s, or the conformance corpus) against localatlas
+    /// and report where its answers differ from the recorded ones.
+    Parity(Box<parity::Args>),
 }
 
 #[derive(clap::Args)]
@@ -278,6 +285,13 @@ fn main() -> anyhow::Result<()> {
         Command::Import(args) => import(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Record(args) => record::run(*args),
+        Command::Parity(args) => {
+            // Below a floor: the figures are printed, the exit status says so.
+            if !parity::run(*args)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -348,6 +362,31 @@ fn open_store(spec: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
+    let prepared = prepare(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let bound = prepared.bind().await?;
+        bound.print_banner(started);
+        bound.serve(shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// A server made from `serve`'s arguments before it listens: the store opened, the control
+/// token set, the bootstrap identities minted. Made outside the async runtime, because the
+/// PostgreSQL driver runs its own.
+struct Prepared {
+    args: ServeArgs,
+    store: Arc<dyn Store>,
+    atlas: Atlas,
+    boot: Bootstrap,
+}
+
+fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let store = open_store(args.store.as_deref())?;
     let config = Config {
         lifecycle: args.lifecycle.into(),
@@ -365,11 +404,37 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
     let boot = atlas
         .bootstrap()
         .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
-    runtime.block_on(async move {
+    Ok(Prepared {
+        args,
+        store,
+        atlas,
+        boot,
+    })
+}
+
+/// A server listening, its bootstrap file written, ready to serve.
+struct Bound {
+    /// `http(s)://address`, without the API's path.
+    base_url: String,
+    boot: Bootstrap,
+    store: String,
+    lifecycle: String,
+    ca_out: Option<PathBuf>,
+    control: ControlAccess,
+    app: axum::Router,
+    accept: serve::Accept,
+    limits: Limits,
+}
+
+impl Prepared {
+    /// Binds the listener (inside the runtime), sets up TLS and writes `--bootstrap-out`.
+    async fn bind(self) -> anyhow::Result<Bound> {
+        let Prepared {
+            args,
+            store,
+            atlas,
+            boot,
+        } = self;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
@@ -377,44 +442,11 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
         let tls = args.tls.server_config(&*store, local.ip())?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{local}");
-        let info = boot.to_json(&base_url);
         if let Some(path) = &args.bootstrap_out {
-            write_atomically(path, &serde_json::to_vec_pretty(&info)?)
+            write_atomically(path, &serde_json::to_vec_pretty(&boot.to_json(&base_url))?)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        println!(
-            "localatlas {} serving {base_url}/api/atlas/v2",
-            env!("CARGO_PKG_VERSION")
-        );
-        println!("  store:           {}", store.describe());
-        println!("  lifecycle:       {}", atlas.lifecycle().default);
-        println!("  organization:    {}", boot.org_id);
-        println!("  project:         {}", boot.project_id);
-        println!(
-            "  API key:         {} / {}",
-            boot.public_key, boot.private_key
-        );
-        println!(
-            "  service account: {} / {}",
-            boot.client_id, boot.client_secret
-        );
-        if let Some(path) = &args.tls.tls_ca_out {
-            println!("  CA certificate:  {}", path.display());
-        }
         let control = ControlAccess::from(args.control);
-        match control {
-            ControlAccess::Off => println!("  control API:     off (--control off)"),
-            ControlAccess::Auto => println!("  control token:   {}", boot.control_token),
-            mode => println!(
-                "  control token:   {} (--control {})",
-                boot.control_token,
-                mode.name()
-            ),
-        }
-        if control != ControlAccess::Off {
-            println!("  console:         {base_url}/");
-        }
-        println!("  ready in {} ms", started.elapsed().as_millis());
         let http = HttpConfig {
             max_body_bytes: args.max_body_bytes,
             trusted_client_ip_header: args
@@ -442,12 +474,123 @@ fn run(args: ServeArgs, started: Instant) -> anyhow::Result<()> {
             max_connections: args.max_connections,
             drain: Duration::from_secs(args.shutdown_grace),
         };
-        let app = atlas_http::app(Arc::new(App::new(atlas, http)));
-        let accept = serve::Accept::new(listener, tls);
-        serve::serve(accept, app, &limits, shutdown_signal()).await;
-        tracing::info!("stopped");
-        Ok(())
-    })
+        let lifecycle = atlas.lifecycle().default.to_string();
+        Ok(Bound {
+            base_url,
+            boot,
+            store: store.describe(),
+            lifecycle,
+            ca_out: args.tls.tls_ca_out,
+            control,
+            app: atlas_http::app(Arc::new(App::new(atlas, http))),
+            accept: serve::Accept::new(listener, tls),
+            limits,
+        })
+    }
+}
+
+impl Bound {
+    /// What `serve` prints once it listens: the address and the identities to use.
+    fn print_banner(&self, started: Instant) {
+        let (base_url, boot) = (&self.base_url, &self.boot);
+        println!(
+            "localatlas {} serving {base_url}/api/atlas/v2",
+            env!("CARGO_PKG_VERSION")
+        );
+        println!("  store:           {}", self.store);
+        println!("  lifecycle:       {}", self.lifecycle);
+        println!("  organization:    {}", boot.org_id);
+        println!("  project:         {}", boot.project_id);
+        println!(
+            "  API key:         {} / {}",
+            boot.public_key, boot.private_key
+        );
+        println!(
+            "  service account: {} / {}",
+            boot.client_id, boot.client_secret
+        );
+        if let Some(path) = &self.ca_out {
+            println!("  CA certificate:  {}", path.display());
+        }
+        match self.control {
+            ControlAccess::Off => println!("  control API:     off (--control off)"),
+            ControlAccess::Auto => println!("  control token:   {}", boot.control_token),
+            mode => println!(
+                "  control token:   {} (--control {})",
+                boot.control_token,
+                mode.name()
+            ),
+        }
+        if self.control != ControlAccess::Off {
+            println!("  console:         {base_url}/");
+        }
+        println!("  ready in {} ms", started.elapsed().as_millis());
+    }
+
+    /// Serves until `shutdown` resolves and the requests in flight are answered.
+    async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+        serve::serve(self.accept, self.app, &self.limits, shutdown).await;
+    }
+}
+
+/// `serve`'s arguments for a fresh server inside this process (`localatlas parity`): every
+/// default of `serve`, but a memory store, the instant lifecycle, an ephemeral loopback port,
+/// plain HTTP, no bootstrap file and the control API for loopback only, whatever the
+/// environment's `LOCALATLAS_*` variables say about those.
+fn in_process_args() -> anyhow::Result<ServeArgs> {
+    #[derive(Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    let mut args = Defaults::try_parse_from(["localatlas"])
+        .context("a LOCALATLAS_* variable holds an invalid value")?
+        .serve;
+    args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    args.store = Some("memory".to_owned());
+    args.lifecycle = Lifecycle::Instant;
+    args.bootstrap_out = None;
+    args.control = Control::Loopback;
+    args.control_token = None;
+    args.trusted_client_ip_header = None;
+    args.tls = TlsArgs {
+        tls: false,
+        tls_ca_out: None,
+        tls_cert: None,
+        tls_key: None,
+    };
+    Ok(args)
+}
+
+/// A server serving inside this process until [`InProcess::stop`].
+struct InProcess {
+    /// The `--bootstrap-out` document: base URL, org, project, API key, service account.
+    bootstrap: serde_json::Value,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl Bound {
+    /// Serves on a task of the current runtime.
+    fn spawn(self) -> InProcess {
+        let bootstrap = self.boot.to_json(&self.base_url);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(self.serve(async move {
+            let _ = stopped.await;
+        }));
+        InProcess {
+            bootstrap,
+            stop,
+            serving,
+        }
+    }
+}
+
+impl InProcess {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.serving).await;
+    }
 }
 
 /// Writes through a temporary file and a rename, so readers never see half a file.

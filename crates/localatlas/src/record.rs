@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use atlas_http::router::{Routed, Router};
 use atlas_model::{API_PREFIX, Method};
 use axum::body::Body;
@@ -31,21 +31,16 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::rustls;
+
+use crate::outbound::{Flags, Origin};
 
 /// What replaces a redacted value (whole, or the secret part of a longer string).
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Largest request or response body forwarded (and recorded).
-const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// Largest request body forwarded (and recorded); answers are read up to the same size.
+const MAX_BODY_BYTES: usize = crate::outbound::MAX_BODY_BYTES;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -79,7 +74,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let upstream = Upstream::parse(&args.upstream, args.upstream_ca.as_deref())?;
+    let upstream = Origin::parse(
+        &args.upstream,
+        args.upstream_ca.as_deref(),
+        Flags {
+            url: "--upstream",
+            ca: "--upstream-ca",
+        },
+    )?;
     let out = open_out(&args.out)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -132,175 +134,11 @@ fn open_out(path: &Path) -> anyhow::Result<std::fs::File> {
 }
 
 struct Recorder {
-    upstream: Upstream,
+    upstream: Origin,
     router: Router,
     redactor: Redactor,
     sessions: Sessions,
     out: Mutex<std::fs::File>,
-}
-
-// ---------------------------------------------------------------------------------------------
-// The upstream: one HTTP/1.1 connection pool over TCP or TLS.
-
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-struct Upstream {
-    /// `scheme://host[:port]`, as printed.
-    base: String,
-    host: String,
-    port: u16,
-    /// The `Host` header sent upstream.
-    authority: String,
-    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
-}
-
-impl Upstream {
-    fn parse(text: &str, ca: Option<&Path>) -> anyhow::Result<Upstream> {
-        let url = url::Url::parse(text).with_context(|| format!("invalid --upstream {text}"))?;
-        if !matches!(url.path(), "" | "/") || url.query().is_some() {
-            bail!("--upstream is a base URL without a path (e.g. https://cloud.mongodb.com)");
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            bail!("--upstream takes no credentials: the client sends its own");
-        }
-        let host = url.host_str().context("--upstream has no host")?.to_owned();
-        let port = url
-            .port_or_known_default()
-            .context("--upstream has no port")?;
-        let authority = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        };
-        let bare = host.trim_matches(['[', ']']).to_owned();
-        let tls = match url.scheme() {
-            "http" => None,
-            "https" => {
-                let name = ServerName::try_from(bare.clone())
-                    .context("--upstream host is not a valid TLS server name")?;
-                let connector = tokio_rustls::TlsConnector::from(client_config(ca)?);
-                Some((connector, name))
-            }
-            other => bail!("--upstream scheme must be http or https, not {other}"),
-        };
-        Ok(Upstream {
-            base: format!("{}://{authority}", url.scheme()),
-            host: bare,
-            port,
-            authority,
-            tls,
-            idle: Mutex::new(Vec::new()),
-        })
-    }
-
-    async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .with_context(|| format!("connecting to {}", self.base))?;
-        let _ = tcp.set_nodelay(true);
-        let io: Box<dyn Io> = match &self.tls {
-            None => Box::new(tcp),
-            Some((connector, name)) => Box::new(
-                connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .with_context(|| format!("TLS handshake with {}", self.base))?,
-            ),
-        };
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-            .await
-            .context("HTTP handshake")?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(sender)
-    }
-
-    /// Sends one request on an idle connection (or a new one) and reads the whole answer. A
-    /// pooled connection the upstream closed meanwhile is replaced once, when the request cannot
-    /// have reached it (not sent) or repeating it changes nothing (an idempotent method).
-    async fn send(
-        &self,
-        build: impl Fn() -> hyper::http::Result<hyper::Request<Full<Bytes>>>,
-    ) -> anyhow::Result<(hyper::http::response::Parts, Bytes)> {
-        let pooled = {
-            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            std::iter::from_fn(|| idle.pop()).find(|s| !s.is_closed())
-        };
-        let reused = pooled.is_some();
-        let mut sender = match pooled {
-            Some(s) => s,
-            None => self.connect().await?,
-        };
-        let request = build().context("the request cannot be forwarded")?;
-        let idempotent = matches!(
-            request.method().as_str(),
-            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS"
-        );
-        let response = match async {
-            sender.ready().await?;
-            sender.send_request(request).await
-        }
-        .await
-        {
-            Ok(r) => r,
-            Err(e) if reused && (e.is_canceled() || idempotent) => {
-                sender = self.connect().await?;
-                sender.ready().await.context("upstream connection")?;
-                sender
-                    .send_request(build()?)
-                    .await
-                    .context("sending upstream")?
-            }
-            Err(e) => return Err(anyhow::Error::new(e).context("sending upstream")),
-        };
-        let (parts, body) = response.into_parts();
-        let bytes = Limited::new(body, MAX_BODY_BYTES)
-            .collect()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading the upstream's answer: {e}"))?
-            .to_bytes();
-        if !sender.is_closed() {
-            self.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(sender);
-        }
-        Ok((parts, bytes))
-    }
-}
-
-fn client_config(ca: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca {
-        Some(path) => {
-            for cert in CertificateDer::pem_file_iter(path)
-                .with_context(|| format!("reading {}", path.display()))?
-            {
-                roots.add(cert.with_context(|| format!("parsing {}", path.display()))?)?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for error in &found.errors {
-                tracing::warn!(%error, "a system trust root could not be loaded");
-            }
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                // Every https request will fail the handshake (the client gets a 502 saying
-                // so); an http upstream needs none.
-                tracing::warn!("no system trust roots found: pass --upstream-ca FILE");
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
 }
 
 /// Headers that belong to one connection, never forwarded.
@@ -546,9 +384,13 @@ impl Recorder {
         let path_params: Map<String, Value> = routed
             .as_ref()
             .map(|(_, params)| {
+                // Decoded, as in the corpus: a replay fills the template and encodes them again.
                 params
                     .iter()
-                    .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+                    .map(|(k, v)| {
+                        let value = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                        ((*k).to_owned(), Value::String(value.into_owned()))
+                    })
                     .collect()
             })
             .unwrap_or_default();

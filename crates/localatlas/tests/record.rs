@@ -5,89 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
-use common::{Client, Server, exchange_raw};
+use common::{Client, Server, exchange_raw, lines, recorder, recorder_of, wait_lines};
 use serde_json::{Value, json};
-
-/// Starts `localatlas record` in front of `upstream`; the returned `Server` talks to the
-/// recorder with the upstream's bootstrap identities.
-fn recorder(upstream: &Server, dir: &Path, out: &Path, flags: &[&str]) -> Server {
-    recorder_of(
-        &format!("http://{}", upstream.addr),
-        &upstream.boot,
-        dir,
-        out,
-        flags,
-    )
-}
-
-fn recorder_of(url: &str, boot: &Value, dir: &Path, out: &Path, flags: &[&str]) -> Server {
-    let log = dir.join(format!(
-        "recorder-{}.log",
-        out.file_stem().unwrap().to_string_lossy()
-    ));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
-        .args([
-            "record",
-            "--upstream",
-            url,
-            "--listen",
-            "127.0.0.1:0",
-            "--out",
-        ])
-        .arg(out)
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("recorder starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .expect("the recorder prints its address");
-    // "localatlas 0.1.0 recording http://127.0.0.1:PORT -> http://... into FILE"
-    let addr = first
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http://"))
-        .unwrap_or_else(|| {
-            panic!(
-                "no address in {first:?}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        })
-        .to_owned();
-    Server {
-        child,
-        boot: boot.clone(),
-        addr,
-        log,
-    }
-}
-
-fn lines(out: &Path) -> Vec<Value> {
-    std::fs::read_to_string(out)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
-        .collect()
-}
-
-/// Waits until the recording has `n` lines (each is written once its answer is sent).
-fn wait_lines(out: &Path, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = lines(out);
-        if got.len() >= n || Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn a_recording_through_the_proxy_holds_every_exchange_and_no_secret() {
@@ -365,30 +287,7 @@ fn a_named_sequence_and_an_unreachable_upstream() {
 #[test]
 fn an_https_upstream_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let boot_file = dir.path().join("bootstrap-tls.json");
-    let ca = dir.path().join("ca.pem");
-    let log = dir.path().join("server-tls.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", "memory"])
-        .arg("--bootstrap-out")
-        .arg(&boot_file)
-        .arg("--tls-ca-out")
-        .arg(&ca)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("binary starts");
-    let boot = common::read_bootstrap(&boot_file, &mut child, &log);
-    let upstream = Server {
-        child,
-        addr: boot["baseUrl"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("https://")
-            .to_owned(),
-        boot,
-        log,
-    };
+    let (upstream, ca) = Server::start_tls(dir.path());
     let url = upstream.boot["baseUrl"].as_str().unwrap().to_owned();
     let out = dir.path().join("tls.jsonl");
     let ca_arg = ca.to_str().unwrap();

@@ -395,3 +395,114 @@ pub fn rss_kib(pid: u32) -> u64 {
 pub fn postgres(name: &str) -> Option<String> {
     atlas_store::postgres::test_database(&format!("localatlas_e2e_{name}"))
 }
+
+impl Server {
+    /// Starts the binary serving HTTPS with its local CA (`--tls-ca-out`) on a memory store;
+    /// returns the server (its `addr` without the scheme) and the CA certificate's file.
+    pub fn start_tls(dir: &Path) -> (Server, PathBuf) {
+        let n = STARTED.fetch_add(1, Ordering::SeqCst);
+        let boot_file = dir.join(format!("bootstrap-tls-{}-{n}.json", std::process::id()));
+        let ca = dir.join(format!("ca-{}-{n}.pem", std::process::id()));
+        let log = dir.join(format!("server-tls-{}-{n}.log", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", "memory"])
+            .arg("--bootstrap-out")
+            .arg(&boot_file)
+            .arg("--tls-ca-out")
+            .arg(&ca)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("binary starts");
+        let boot = read_bootstrap(&boot_file, &mut child, &log);
+        let server = Server {
+            child,
+            addr: boot["baseUrl"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("https://")
+                .to_owned(),
+            boot,
+            log,
+        };
+        (server, ca)
+    }
+}
+
+/// Starts `localatlas record` in front of `upstream` (plain HTTP); the returned `Server` talks
+/// to the recorder with the upstream's bootstrap identities.
+pub fn recorder(upstream: &Server, dir: &Path, out: &Path, flags: &[&str]) -> Server {
+    recorder_of(
+        &format!("http://{}", upstream.addr),
+        &upstream.boot,
+        dir,
+        out,
+        flags,
+    )
+}
+
+/// Starts `localatlas record --upstream url` writing to `out`, with `boot` as the identities
+/// the returned `Server` (the recorder's address) authenticates with.
+pub fn recorder_of(url: &str, boot: &Value, dir: &Path, out: &Path, flags: &[&str]) -> Server {
+    let log = dir.join(format!(
+        "recorder-{}.log",
+        out.file_stem().unwrap().to_string_lossy()
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+        .args([
+            "record",
+            "--upstream",
+            url,
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+        ])
+        .arg(out)
+        .args(flags)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("recorder starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .expect("the recorder prints its address");
+    // "localatlas 0.1.0 recording http://127.0.0.1:PORT -> http://... into FILE"
+    let addr = first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no address in {first:?}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })
+        .to_owned();
+    Server {
+        child,
+        boot: boot.clone(),
+        addr,
+        log,
+    }
+}
+
+/// The lines of a recording so far.
+pub fn lines(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect()
+}
+
+/// Waits until the recording has `n` lines (each is written once its answer is sent).
+pub fn wait_lines(out: &Path, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = lines(out);
+        if got.len() >= n || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
