@@ -797,3 +797,33 @@ async fn managed_x509_users_get_real_certificates() {
         .await;
     assert_eq!(too_long.status, 400, "{}", too_long.text());
 }
+
+/// Evidence: recorded GET of the alert matcher field names (atlas-cli TestAlertConfig) and of a
+/// new cluster's performance advisor (atlas-cli TestPerformanceAdvisor, 2023-01-01): Atlas lists
+/// its nine matcher fields, and a computed read with nothing to show answers empty lists.
+#[tokio::test]
+async fn catalogues_and_empty_computed_reads_answer_as_atlas_does() {
+    let s = Server::new();
+    let names = assert_valid(
+        "listAlertConfigMatcherFieldNames",
+        &s.get("/api/atlas/v2/alertConfigs/matchers/fieldNames")
+            .await,
+    );
+    assert_eq!(names.as_array().map(Vec::len), Some(9), "{names}");
+    assert_eq!(names[0], "ATLAS_NODE_TYPE");
+    let advisor = format!(
+        "/api/atlas/v2/groups/{}/processes/c1-shard-00-00.abcde.mongodb.net:27017/performanceAdvisor",
+        s.boot.project_id
+    );
+    let namespaces = s.get(&format!("{advisor}/namespaces")).await;
+    assert_eq!(namespaces.status, 200, "{}", namespaces.text());
+    assert_eq!(namespaces.json()["namespaces"], json!([]));
+    let suggested = s.get(&format!("{advisor}/suggestedIndexes")).await.json();
+    assert_eq!(
+        (
+            suggested["shapes"].clone(),
+            suggested["suggestedIndexes"].clone()
+        ),
+        (json!([]), json!([]))
+    );
+}

@@ -5,7 +5,7 @@
 //! Operations that are not CRUD-shaped (actions, downloads, metrics, searches) answer a
 //! well-formed, schema-valid document derived from stored state.
 
-use atlas_model::{Format, OperationId, Shape};
+use atlas_model::{Format, Method, OperationId, Shape};
 use atlas_schema::Schemas;
 use atlas_store::{Page, Record, StoreError};
 use serde_json::{Map, Value};
@@ -637,7 +637,12 @@ pub fn computed(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
                     cx.render.fit(&Value::Array(Vec::new())),
                 ));
             }
-            Ok(empty_answer(cx, &Value::Object(Map::new())))
+            let base = if cx.call.op.method == Method::Get {
+                cx.render.empty_lists()
+            } else {
+                Value::Object(Map::new())
+            };
+            Ok(empty_answer(cx, &base))
         }
     }
 }

@@ -6,6 +6,7 @@
 //! claim the same operation.
 
 pub mod access_list;
+mod alert_matchers;
 mod api_access_lists;
 pub(crate) mod api_keys;
 pub mod cloud_backups;
@@ -45,6 +46,7 @@ use crate::engine::{Behaviour, Registry};
 pub fn standard() -> Registry {
     let all: Vec<Arc<dyn Behaviour>> = vec![
         Arc::new(root::Root),
+        Arc::new(alert_matchers::AlertMatchers),
         Arc::new(projects::Projects),
         Arc::new(organizations::Organizations),
         Arc::new(clusters::Clusters),

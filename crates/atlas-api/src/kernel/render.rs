@@ -113,6 +113,22 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// The served schema's top-level lists, empty (`links` aside): what Atlas answers for a
+    /// computed read with nothing to show (recorded performance advisor reads of a new cluster,
+    /// atlas-cli TestPerformanceAdvisor: `{"namespaces": []}`, `{"slowQueries": []}`,
+    /// `{"shapes": [], "suggestedIndexes": []}`).
+    pub fn empty_lists(&self) -> Value {
+        let mut out = Map::new();
+        if let Some(name) = self.schema() {
+            for (key, property) in top_properties(name) {
+                if key != "links" && is_list(property) {
+                    out.insert(key, Value::Array(Vec::new()));
+                }
+            }
+        }
+        Value::Object(out)
+    }
+
     /// Whether the served response is a paginated list (`links`/`results`/`totalCount`).
     pub fn is_paginated_list(&self) -> bool {
         self.schema()
@@ -179,6 +195,19 @@ pub fn success_status(op: &Operation, version: &str) -> u16 {
 }
 
 /// A schema with `$ref`s followed.
+/// Whether a property's schema (followed through a reference) is an array.
+fn is_list(property: &Value) -> bool {
+    let target = match property
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        Some(name) => resolve(name),
+        None => Some(property),
+    };
+    target.and_then(|t| t.get("type")).and_then(Value::as_str) == Some("array")
+}
+
 pub fn resolve(name: &str) -> Option<&'static Value> {
     let schemas = Schemas::global();
     let mut current = schemas.get(name)?;
