@@ -344,6 +344,16 @@ async fn a_data_federation_query_limit_is_set_by_patch() {
         "cloudProviderConfig": {"aws": {"roleId": "aaaaaaaaaaaaaaaaaaaaaaaa", "testS3Bucket": "b"}}});
     let made = s.call("POST", &base, Some(JSON_2023), Some(&tenant)).await;
     assert_eq!(made.status, 200, "{}", made.text());
+    // Recorded (TestDataFederationQueryLimit): ACTIVE at once, no private endpoint hostnames,
+    // storage with its databases and stores null.
+    let made = made.json();
+    assert_eq!(made["state"], "ACTIVE");
+    assert_eq!(made["privateEndpointHostnames"], json!([]));
+    assert_eq!(
+        made["storage"],
+        json!({"databases": null, "stores": null}),
+        "{made}"
+    );
     let limit = format!("{base}/df1/limits/bytesProcessed.daily");
     let set = s
         .call(
