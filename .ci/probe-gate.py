@@ -50,6 +50,14 @@ def main() -> int:
             if other:
                 failed.append(f"{name}: " + "; ".join(other))
                 continue
+        # A check excused for one reason only: every part of its failure must be that reason.
+        only = entry.get("only_failure")
+        if only is not None:
+            reason = c.get("reason") or ""
+            parts = [p for p in reason.split(";") if p.strip()]
+            if not parts or not all(only in p for p in parts):
+                failed.append(f"{name}: {reason}")
+                continue
         excused += 1
         print(f"probe-gate: {name} fails as expected (evidence: {entry['evidence'][:160]}...)")
     for f in failed:
