@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use common::{Client, Server, recorder, recorder_of, wait_lines};
+use common::{Client, Server, parity, recorder, recorder_of, wait_lines};
 use serde_json::{Value, json};
 
 /// A client of the recorder: the bootstrap API key with Digest (every call first gets its
@@ -172,32 +172,6 @@ fn record_both(upstream: &Server, url: &str, dir: &Path, flags: &[&str]) -> (Pat
     let recording = wait_lines(&out, expected);
     assert_eq!(recording.len(), expected);
     (out, expected)
-}
-
-/// Runs `localatlas parity` with a JSON report: (succeeded, stdout, report).
-fn parity(recording: &Path, dir: &Path, flags: &[&str]) -> (bool, String, Value) {
-    let report = dir.join(format!(
-        "report-{}.json",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let out = Command::new(env!("CARGO_BIN_EXE_localatlas"))
-        .arg("parity")
-        .arg(recording)
-        .arg("--json")
-        .arg(&report)
-        .args(flags)
-        .output()
-        .expect("parity runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = std::fs::read_to_string(&report)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| panic!("no report: {stdout}\n{stderr}"));
-    (out.status.success(), stdout, report)
 }
 
 /// Every replayed exchange agreed with the recording; only what cannot be sent was skipped.

@@ -1,6 +1,7 @@
 //! Harness of the end-to-end tests: the built `localatlas` binary started on a store of the
 //! test's choosing (stderr kept in a log file next to the store), one-shot HTTP exchanges with
-//! Digest authentication, and a keep-alive client with a Bearer token for load.
+//! Digest authentication, a keep-alive client with a Bearer token for load, and `localatlas
+//! record` / `localatlas parity` runs.
 
 #![allow(dead_code)]
 
@@ -505,4 +506,30 @@ pub fn wait_lines(out: &Path, n: usize) -> Vec<Value> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs `localatlas parity` with a JSON report: (succeeded, stdout, report).
+pub fn parity(recording: &Path, dir: &Path, flags: &[&str]) -> (bool, String, Value) {
+    let report = dir.join(format!(
+        "report-{}.json",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_localatlas"))
+        .arg("parity")
+        .arg(recording)
+        .arg("--json")
+        .arg(&report)
+        .args(flags)
+        .output()
+        .expect("parity runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = std::fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| panic!("no report: {stdout}\n{stderr}"));
+    (out.status.success(), stdout, report)
 }
