@@ -357,7 +357,13 @@ impl Recorder {
         for name in KEPT_HEADERS {
             if let Some(value) = x.response_headers.get(*name).and_then(|v| v.to_str().ok()) {
                 let value = if name.eq_ignore_ascii_case("WWW-Authenticate") {
-                    redact_auth_params(value)
+                    let shown = redact_auth_params(value);
+                    // Listed like every other redacted place, so a reader of the line knows
+                    // the challenge was altered.
+                    if shown != value {
+                        redacted.push(format!("response_headers.{name}"));
+                    }
+                    shown
                 } else {
                     value.to_owned()
                 };

@@ -3,9 +3,12 @@
 //! HTTP Digest as Atlas does and answers a project's life with Atlas's documents, media types
 //! and rate-limit headers, three of its answers differing from localatlas's. A client runs
 //! through `localatlas record` in front of it; the recording must hold no secret of the run, and
-//! `localatlas parity` against a fresh localatlas must skip the challenge leg with its reason and
-//! report exactly the three scripted differences, on the exchanges that carry them, in its
-//! figures and in its gate.
+//! `localatlas parity` against a fresh localatlas must skip the challenge legs with their reason
+//! and report exactly the three scripted differences, on the exchanges that carry them, in its
+//! figures and in its gate: whether the client answers one challenge for the whole run (as
+//! Python's `requests` does) or is challenged before every request (as Atlas's Go clients are).
+//! A tool's own organization and project, met first in a body or in a list that names them
+//! otherwise than localatlas does, stand for the fresh localatlas's own.
 //!
 //! Each scripted answer says what real Atlas behaviour it stands for: recorded traffic
 //! (`../shared/conformance/corpus.jsonl`, by sequence), the semantics reference next to it
@@ -37,6 +40,9 @@ const PRIVATE_KEY: &str = "0b5e8f3a-6c2d-4e71-9a4b-d83f1c6e2a90";
 const ORG_ID: &str = "5f3c2a1b0e9d8c7b6a594837";
 /// The id the fake gives the project the client creates.
 const GROUP_ID: &str = "6a7e51c2d3b4a5968778695a";
+/// A project the account had before the run, and its name.
+const EXISTING_GROUP_ID: &str = "6a7e51c2d3b4a59687786001";
+const EXISTING_PROJECT: &str = "Acme Production";
 const REALM: &str = "MMS Public API";
 /// Atlas's `Content-Type` of a success in the version asked for (every corpus answer).
 const SUCCESS: &str = "application/vnd.atlas.2023-01-01+json;charset=utf-8";
@@ -265,6 +271,33 @@ impl Atlas {
             .collect();
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         match (method, segments.as_slice()) {
+            // cli/atlas_iam/TestAtlasOrgs#000: the key's one organization, as a page (under
+            // its own name, not localatlas's).
+            ("GET", ["orgs"]) => {
+                let page = page("orgs", vec![organization()]);
+                self.success(200, 500, "ApiOrganizationsResource::getAllOrgs", Some(page))
+            }
+            // cli/atlas_iam/TestAtlasProjects#001: the projects the key sees, as a page; here
+            // the one the account had before the run.
+            ("GET", ["groups"]) => {
+                let page = page(
+                    "groups",
+                    vec![project_of(EXISTING_GROUP_ID, EXISTING_PROJECT)],
+                );
+                self.success(
+                    200,
+                    1200,
+                    "ApiAtlasGroupsResource::getAllGroups",
+                    Some(page),
+                )
+            }
+            // The project the account had, as localatlas answers one.
+            ("GET", ["groups", EXISTING_GROUP_ID]) => self.success(
+                200,
+                1200,
+                "ApiAtlasGroupsResource::getGroup",
+                Some(project_of(EXISTING_GROUP_ID, EXISTING_PROJECT)),
+            ),
             // The API root: the calling key's description (the spec's `SystemStatus`; not in
             // the corpus, so its rate-limit capacity and Java method are not known: 1200 and
             // none here), the same keys in localatlas.
@@ -445,8 +478,22 @@ fn organization() -> Value {
     })
 }
 
+/// A page of a list (the first, of everything), as Atlas answers with `includeCount` true.
+fn page(rel: &str, results: Vec<Value>) -> Value {
+    json!({
+        "links": [{"href": format!("{ATLAS}/api/atlas/v2/{rel}?includeCount=true&pageNum=1&itemsPerPage=100"),
+                   "rel": "self"}],
+        "totalCount": results.len(),
+        "results": results,
+    })
+}
+
 fn project(name: &str) -> Value {
-    let group = format!("{ATLAS}/api/atlas/v2/groups/{GROUP_ID}");
+    project_of(GROUP_ID, name)
+}
+
+fn project_of(id: &str, name: &str) -> Value {
+    let group = format!("{ATLAS}/api/atlas/v2/groups/{id}");
     let mut links = vec![json!({"href": group, "rel": "self"})];
     for rel in [
         "containers",
@@ -462,7 +509,7 @@ fn project(name: &str) -> Value {
     json!({
         "clusterCount": 0,
         "created": "2026-08-10T03:03:11Z",
-        "id": GROUP_ID,
+        "id": id,
         "links": links,
         "name": name,
         "orgId": ORG_ID,
@@ -500,18 +547,33 @@ fn header(headers: &str, name: &str) -> Option<String> {
 /// reference §4.1). It keeps the nonce and every Digest `response` it sent, to look for them in
 /// the recording.
 ///
-/// Atlas's Go clients (the CLI, Terraform) are challenged on every request instead; a
-/// recording of such a client does not replay yet (a challenge leg marks the organization in
-/// its path as seen, so the signed request after it is sent with the recorded organization).
+/// With `every_request`, it is a client as Atlas's Go clients are (the Atlas CLI, the
+/// Terraform provider, the Go SDK's digest transport): every request goes out bare first, and
+/// is signed with the nonce of its own challenge.
 struct DigestClient<'a> {
     proxy: &'a Server,
+    every_request: bool,
     nonce: Option<String>,
     nc: u32,
     secrets: Vec<String>,
 }
 
-impl DigestClient<'_> {
+impl<'a> DigestClient<'a> {
+    fn new(proxy: &'a Server, every_request: bool) -> DigestClient<'a> {
+        DigestClient {
+            proxy,
+            every_request,
+            nonce: None,
+            nc: 0,
+            secrets: vec![PRIVATE_KEY.to_owned()],
+        }
+    }
+
     fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, String, Value) {
+        if self.every_request {
+            self.nonce = None;
+            self.nc = 0;
+        }
         let nonce = match &self.nonce {
             Some(nonce) => nonce.clone(),
             None => {
@@ -543,14 +605,16 @@ impl DigestClient<'_> {
     }
 }
 
+/// A call: method, path, body, and the status the fake answers.
+type Call = (&'static str, String, Option<Value>, u16);
+
 /// A tool's run against a project: check its key (the API root), read its organization, create
 /// a project and read it, add an access-list entry, delete it, read it again (gone), delete the
-/// project. The organization is first met as a path parameter, which is how a replay learns
-/// that it stands for the fresh localatlas's own. Returns the calls made.
-fn run_client(client: &mut DigestClient<'_>) -> usize {
+/// project. The organization is first met as a path parameter.
+fn project_life() -> Vec<Call> {
     let group = format!("/api/atlas/v2/groups/{GROUP_ID}");
     let entry = format!("{group}/accessList/{ENTRY}");
-    let calls: [(&str, String, Option<Value>, u16); 8] = [
+    vec![
         ("GET", "/api/atlas/v2".to_owned(), None, 200),
         ("GET", format!("/api/atlas/v2/orgs/{ORG_ID}"), None, 200),
         (
@@ -569,8 +633,12 @@ fn run_client(client: &mut DigestClient<'_>) -> usize {
         ("DELETE", entry.clone(), None, 204),
         ("GET", entry, None, 404),
         ("DELETE", group, None, 202),
-    ];
-    for (method, path, body, expected) in &calls {
+    ]
+}
+
+/// Makes the calls through the recorder, each answered as scripted. Returns how many.
+fn run_client(client: &mut DigestClient<'_>, calls: &[Call]) -> usize {
+    for (method, path, body, expected) in calls {
         let (status, headers, answer) = client.call(method, path, body.as_ref());
         assert_eq!(status, *expected, "{method} {path}: {headers}\n{answer}");
         assert!(
@@ -604,6 +672,18 @@ const GET_ENTRY: &str = "GET /api/atlas/v2/groups/{groupId}/accessList/{entryVal
 
 #[test]
 fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
+    a_project_life_replays_with_exactly_its_differences(false);
+}
+
+/// Atlas's Go clients are challenged before every request: every challenge leg is skipped, and
+/// none of them makes the organization in its path count as met, so each signed request is sent
+/// with the fresh localatlas's organization.
+#[test]
+fn a_client_challenged_before_every_request_replays_with_exactly_its_differences() {
+    a_project_life_replays_with_exactly_its_differences(true);
+}
+
+fn a_project_life_replays_with_exactly_its_differences(every_request: bool) {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let fake = FakeAtlas::start();
@@ -618,21 +698,20 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
         &[],
     );
 
-    // The client's run through the recorder: one challenge, then every call signed and
-    // verified at the fake.
-    let mut client = DigestClient {
-        proxy: &proxy,
-        nonce: None,
-        nc: 0,
-        secrets: vec![PRIVATE_KEY.to_owned()],
-    };
-    let calls = run_client(&mut client);
-    let expected = calls + 1;
+    // The client's run through the recorder: one challenge (or one per call), then every call
+    // signed and verified at the fake.
+    let mut client = DigestClient::new(&proxy, every_request);
+    // A Go client does not call the API root first: the organization is first met in a path,
+    // right after its challenge leg (the root's answer would name it, in the key's roles).
+    let first = usize::from(every_request);
+    let calls = run_client(&mut client, &project_life()[first..]);
+    let challenges = if every_request { calls } else { 1 };
+    let expected = calls + challenges;
     {
         let atlas = fake.state();
         assert!(atlas.refused.is_empty(), "{:?}", atlas.refused);
         assert_eq!(atlas.verified, calls);
-        assert_eq!(atlas.nonces.len(), 1, "one challenge");
+        assert_eq!(atlas.nonces.len(), challenges);
     }
     // The fake's check is real: straight to it (not recorded), another key's answer to its
     // nonce, or the right one for another path, is refused with a fresh challenge.
@@ -657,24 +736,42 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
     // No secret of the run in the file: the private key, the nonce, the Digest responses.
     assert_recording_holds_no_secret(&out, &client.secrets);
 
-    // Atlas's answers as recorded: the challenge with its nonce hidden and Atlas's body; each
-    // answer with the operation it matched, its media type and Atlas's headers.
-    let challenge = &recording[0];
-    assert_eq!(challenge["kind"], "auth-challenge", "{challenge}");
-    assert_eq!(challenge["status"], 401);
-    assert_eq!(
-        challenge["response_headers"]["WWW-Authenticate"],
-        r#"Digest realm="MMS Public API", domain="", nonce="[REDACTED]", algorithm=MD5, qop="auth", stale=false"#
-    );
-    assert_eq!(challenge["response_body"]["errorCode"], "UNEXPECTED_ERROR");
-    assert_eq!(challenge["response_media"], "application/json");
-    assert!(
-        challenge["response_headers"]
-            .get("Ratelimit-Limit")
-            .is_none(),
-        "{challenge}"
-    );
-    let api = &recording[1..];
+    // Atlas's answers as recorded: the challenges with their nonce hidden (and said so) and
+    // Atlas's body, first, or before each call; each answer with the operation it matched, its
+    // media type and Atlas's headers.
+    let (challenge_lines, api): (Vec<&Value>, Vec<&Value>) = recording
+        .iter()
+        .partition(|l| l["kind"] == "auth-challenge");
+    assert_eq!(challenge_lines.len(), challenges, "{recording:?}");
+    assert_eq!(recording[0]["kind"], "auth-challenge");
+    if every_request {
+        for pair in recording.chunks(2) {
+            assert_eq!(pair[0]["kind"], "auth-challenge", "{pair:?}");
+            assert_eq!(pair[0]["path"], pair[1]["path"], "{pair:?}");
+        }
+    }
+    for challenge in &challenge_lines {
+        assert_eq!(challenge["status"], 401);
+        assert_eq!(
+            challenge["response_headers"]["WWW-Authenticate"],
+            r#"Digest realm="MMS Public API", domain="", nonce="[REDACTED]", algorithm=MD5, qop="auth", stale=false"#
+        );
+        assert!(
+            challenge["redacted"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("response_headers.WWW-Authenticate")),
+            "{challenge}"
+        );
+        assert_eq!(challenge["response_body"]["errorCode"], "UNEXPECTED_ERROR");
+        assert_eq!(challenge["response_media"], "application/json");
+        assert!(
+            challenge["response_headers"]
+                .get("Ratelimit-Limit")
+                .is_none(),
+            "{challenge}"
+        );
+    }
     let operations: Vec<&str> = api
         .iter()
         .map(|l| l["operation_id"].as_str().unwrap_or_default())
@@ -690,9 +787,9 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
             "deleteGroupAccessListEntry",
             "getGroupAccessListEntry",
             "deleteGroup"
-        ]
+        ][first..]
     );
-    for line in api {
+    for line in &api {
         assert_eq!(line["kind"], "api", "{line}");
         assert_eq!(line["request_version"], "2023-01-01", "{line}");
         assert!(
@@ -700,14 +797,14 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
             "{line}"
         );
     }
-    let deleted = &api[5];
+    let deleted = api[5 - first];
     assert_eq!(deleted["status"], 204);
     assert_eq!(deleted["response_body"], Value::Null);
     assert_eq!(
         deleted["response_media"],
         "application/vnd.atlas.2023-01-01+json"
     );
-    let gone = &api[6];
+    let gone = api[6 - first];
     assert_eq!(
         gone["error_code"],
         "ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND"
@@ -726,20 +823,29 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
     assert_eq!(overall["exchanges"], expected, "{stdout}");
     assert_eq!(overall["replayed"], calls, "{stdout}");
     assert_eq!(overall["errors"], 0, "{stdout}");
-    // The challenge leg, and only it, is skipped, with its reason: the replay answers
+    // The challenge legs, and only they, are skipped, with their reason: the replay answers
     // localatlas's own challenge instead.
     assert_eq!(
         overall["skip_reasons"],
-        json!({"digest challenge leg": 1}),
+        json!({"digest challenge leg": challenges}),
         "{stdout}"
     );
     let exchanges = report["exchanges"].as_array().unwrap();
-    assert_eq!(exchanges[0]["outcome"], "skipped");
-    assert_eq!(exchanges[0]["skip_reason"], "digest challenge leg");
+    assert_eq!(exchanges.len(), recording.len(), "{stdout}");
+    type Pairs<'a> = Vec<(&'a Value, &'a Value)>;
+    let (skipped, replayed): (Pairs<'_>, Pairs<'_>) = exchanges
+        .iter()
+        .zip(&recording)
+        .partition(|(_, line)| line["kind"] == "auth-challenge");
+    for (x, _) in &skipped {
+        assert_eq!(x["outcome"], "skipped", "{x}");
+        assert_eq!(x["skip_reason"], "digest challenge leg", "{x}");
+    }
+    let replayed: Vec<&Value> = replayed.into_iter().map(|(x, _)| x).collect();
 
     // Exactly the scripted differences, on the exchanges that carry them.
     let none = json!([]);
-    for (x, line) in exchanges[1..].iter().zip(api) {
+    for (x, line) in replayed.iter().zip(&api) {
         let operation = format!(
             "{} {}",
             line["method"].as_str().unwrap(),
@@ -749,9 +855,10 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
         assert_eq!(x["outcome"], "replayed", "{x}");
         assert_eq!(x["status_exact"], true, "{x}");
         assert_eq!(x["media_match"], true, "{x}");
+        let sent = x["request"]["path"].as_str().unwrap();
         assert!(
-            !x["request"]["path"].as_str().unwrap().contains(GROUP_ID),
-            "the fresh localatlas's project id is sent, not the recorded one: {x}"
+            !sent.contains(GROUP_ID) && !sent.contains(ORG_ID),
+            "the fresh localatlas's ids are sent, not the recorded ones: {x}"
         );
         let shaped = x["shape_similarity"].is_number();
         if shaped {
@@ -800,18 +907,22 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
         }
     }
     assert_eq!(
-        exchanges[6]["shape_similarity"],
+        replayed[5 - first]["shape_similarity"],
         Value::Null,
         "a 204 has no body to compare"
     );
 
     // The figures: status and media type agree everywhere; the shape falls short by getGroup's
-    // two paths alone (seven answers have a JSON body); the one recorded error has another
-    // code. Per operation, the same.
+    // two paths alone (seven answers have a JSON body, six without the API root's); the one
+    // recorded error has another code. Per operation, the same.
     assert_eq!(overall["status_match_rate"], 1.0, "{stdout}");
     assert_eq!(overall["media_match_rate"], 1.0, "{stdout}");
     let shape = overall["mean_shape_similarity"].as_f64().unwrap();
-    assert!((shape - (6.0 + 9.0 / 11.0) / 7.0).abs() < 1e-9, "{stdout}");
+    let bodies = (7 - first) as f64;
+    assert!(
+        (shape - (bodies - 1.0 + 9.0 / 11.0) / bodies).abs() < 1e-9,
+        "{stdout}"
+    );
     assert_eq!(overall["error_code_match_rate"], 0.0, "{stdout}");
     for op in report["operations"].as_array().unwrap() {
         if op["replayed"] == 0 {
@@ -854,4 +965,103 @@ fn a_recording_of_a_scripted_atlas_replays_with_exactly_its_differences() {
         "recorded and replayed against the fake Atlas in {:?}",
         started.elapsed()
     );
+}
+
+/// The runs of a tool that starts from the account's own organization (and project) without
+/// naming it in a path first: Terraform's project resource creates its project straight away
+/// (`POST /groups {"orgId": …}`); a script first lists the key's organization and projects,
+/// which Atlas names otherwise than a fresh localatlas does. In both, the recorded organization
+/// and the project the run did not create stand for the fresh localatlas's own, and the replay
+/// agrees on everything (none of these calls has a scripted difference).
+#[test]
+fn the_tools_own_organization_and_project_stand_for_the_servers_wherever_first_met() {
+    let created = format!("/api/atlas/v2/groups/{GROUP_ID}");
+    let create = || -> Call {
+        (
+            "POST",
+            "/api/atlas/v2/groups".to_owned(),
+            Some(json!({"name": PROJECT, "orgId": ORG_ID})),
+            201,
+        )
+    };
+    let terraform: Vec<Call> = vec![
+        create(),
+        ("GET", format!("/api/atlas/v2/orgs/{ORG_ID}"), None, 200),
+        ("DELETE", created.clone(), None, 202),
+    ];
+    let listing: Vec<Call> = vec![
+        ("GET", "/api/atlas/v2/orgs".to_owned(), None, 200),
+        ("GET", "/api/atlas/v2/groups".to_owned(), None, 200),
+        (
+            "GET",
+            format!("/api/atlas/v2/groups/{EXISTING_GROUP_ID}"),
+            None,
+            200,
+        ),
+        create(),
+        ("DELETE", created, None, 202),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeAtlas::start();
+    let boot = json!({"apiKey": {"publicKey": PUBLIC_KEY, "privateKey": PRIVATE_KEY},
+                      "orgId": ORG_ID});
+    for (name, calls) in [("terraform", terraform), ("listing", listing)] {
+        let out = dir.path().join(format!("{name}.jsonl"));
+        let proxy = recorder_of(
+            &format!("http://{}", fake.addr),
+            &boot,
+            dir.path(),
+            &out,
+            &[],
+        );
+        // Challenged before every request, as Atlas's Go clients are.
+        let mut client = DigestClient::new(&proxy, true);
+        let n = run_client(&mut client, &calls);
+        let recording = wait_lines(&out, 2 * n);
+        assert_eq!(recording.len(), 2 * n, "{name}: {recording:?}");
+
+        let (ok, stdout, report) =
+            parity(&out, dir.path(), &["--min-status", "1", "--max-lost", "0"]);
+        assert!(ok, "{name}: {stdout}");
+        let overall = &report["overall"];
+        assert_eq!(overall["replayed"], n, "{name}: {stdout}");
+        assert_eq!(
+            overall["skip_reasons"],
+            json!({"digest challenge leg": n}),
+            "{name}: {stdout}"
+        );
+        for figure in [
+            "status_match_rate",
+            "media_match_rate",
+            "mean_shape_similarity",
+            "mean_score",
+        ] {
+            assert_eq!(overall[figure], 1.0, "{name} {figure}: {stdout}");
+        }
+        let org = report["bootstrap"]["org_id"].as_str().unwrap();
+        let project = report["bootstrap"]["project_id"].as_str().unwrap();
+        for x in report["exchanges"].as_array().unwrap() {
+            if x["outcome"] != "replayed" {
+                continue;
+            }
+            assert_eq!(x["score"], 1.0, "{name}: {x}");
+            let sent = x["request"]["path"].as_str().unwrap();
+            for recorded in [ORG_ID, GROUP_ID, EXISTING_GROUP_ID] {
+                assert!(!sent.contains(recorded), "{name}: {x}");
+            }
+            match x["template"].as_str().unwrap_or_default() {
+                "/api/atlas/v2/orgs/{orgId}" => {
+                    assert_eq!(sent, format!("/api/atlas/v2/orgs/{org}"), "{name}: {x}");
+                }
+                "/api/atlas/v2/groups/{groupId}" if x["method"] == "GET" => {
+                    assert_eq!(
+                        sent,
+                        format!("/api/atlas/v2/groups/{project}"),
+                        "{name}: {x}"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
 }

@@ -217,6 +217,16 @@ fn a_recording_through_the_proxy_holds_every_exchange_and_no_secret() {
         .as_str()
         .unwrap();
     assert!(www.contains("nonce=\"[REDACTED]\""), "{www}");
+    // Every redacted place is listed in its line (docs/fidelity.md), the challenge's too.
+    for challenge in &challenges {
+        assert!(
+            challenge["redacted"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("response_headers.WWW-Authenticate")),
+            "{challenge}"
+        );
+    }
 
     let user_line = find("POST", "createGroupDatabaseUser");
     assert_eq!(user_line["status"], 201);

@@ -7,7 +7,9 @@
 //! exchange (or one the server did not list) would have produced, or one nothing earlier in the
 //! sequence produced at all (an external prerequisite: something that existed in the recorded
 //! account before the run). The organization and project a sequence did not create stand for the
-//! server's own (its bootstrap organization and project).
+//! server's own (its bootstrap organization and project), wherever the sequence first uses them:
+//! a path parameter, a body's `orgId`/`groupId`, or the one organization or project a list
+//! answered.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -217,8 +219,9 @@ impl Replayer {
         for (recorded, server) in &self.options.map {
             ids.bind(recorded, server);
         }
+        let mut own = Own::default();
         for rec in records {
-            let result = self.run_exchange(rec, &mut ids, &boot).await;
+            let result = self.run_exchange(rec, &mut ids, &boot, &mut own).await;
             if self.options.verbose {
                 let detail = result.skip_reason.clone().unwrap_or_else(|| {
                     let score = result.score.as_ref();
@@ -247,6 +250,7 @@ impl Replayer {
         rec: &Record,
         ids: &mut IdMap,
         boot: &HashMap<&'static str, String>,
+        own: &mut Own,
     ) -> ExchangeResult {
         let mut res = ExchangeResult {
             id: rec.id.clone(),
@@ -271,6 +275,12 @@ impl Replayer {
             elapsed_ms: None,
             score: None,
         };
+        // A challenge leg is the client's request before it signed it: the signed request that
+        // follows is where the sequence uses its values.
+        let challenge = rec.kind == "auth-challenge";
+        if !challenge {
+            own.adopt(rec, ids, boot);
+        }
         let mut skip = self.skip_reason(rec, ids, boot);
         let mut body = &rec.request_body;
         let empty_by_design = rec
@@ -288,7 +298,13 @@ impl Replayer {
         if let Some(reason) = skip {
             res.skip_reason = Some(reason);
             mark_unavailable(rec, ids);
-            see(rec, ids);
+            // Not a challenge leg's values: they would count as met before the signed request
+            // that really uses them, and the organization in its path would then be sent as
+            // recorded instead of standing for the server's (Atlas's Go clients are challenged
+            // before every request).
+            if !challenge {
+                see(rec, ids);
+            }
             return res;
         }
 
@@ -450,6 +466,94 @@ impl Replayer {
             }
         }
         None
+    }
+}
+
+/// The recorded organization and project that stand for the server's own: the first of each a
+/// sequence uses. The reference replayer learns them only from a path parameter (`orgId`,
+/// `groupId`); a client's first use may also be a body (`POST /groups {"orgId": …}`, how
+/// Terraform's project resource starts) or a list the account's own organization answers alone
+/// (`GET /orgs`), under a name the server does not give it, so list pairing cannot match them.
+#[derive(Default)]
+struct Own {
+    org: Option<String>,
+    project: Option<String>,
+}
+
+/// Where a sequence may first use its organization or project.
+struct Use {
+    param: &'static str,
+    body_key: &'static str,
+    lists: &'static [&'static str],
+}
+
+const ORG_USE: Use = Use {
+    param: "orgId",
+    body_key: "orgId",
+    lists: &["/api/atlas/v2/orgs"],
+};
+
+const PROJECT_USE: Use = Use {
+    param: "groupId",
+    body_key: "groupId",
+    lists: &["/api/atlas/v2/groups", "/api/atlas/v2/orgs/{orgId}/groups"],
+};
+
+impl Own {
+    /// Notes the organization and project an exchange uses, the first time one is used, and
+    /// binds it to the server's when the sequence has not met it before (it did not create it).
+    fn adopt(&mut self, rec: &Record, ids: &mut IdMap, boot: &HashMap<&'static str, String>) {
+        for (slot, used) in [(&mut self.org, &ORG_USE), (&mut self.project, &PROJECT_USE)] {
+            if slot.is_some() {
+                continue;
+            }
+            let Some(value) = first_use(rec, used) else {
+                continue;
+            };
+            if !ids.seen.contains(&value)
+                && let Some(server) = boot.get(used.param)
+            {
+                ids.bind(&value, server);
+            }
+            *slot = Some(value);
+        }
+    }
+}
+
+/// The organization or project an exchange uses: its path parameter, else the first body field
+/// naming one, else the only element of a successful list of them.
+fn first_use(rec: &Record, used: &Use) -> Option<String> {
+    if let Some((_, v)) = rec.path_params.iter().find(|(k, _)| k == used.param) {
+        return Some(v.clone());
+    }
+    if let Some(v) = first_field(&rec.request_body, used.body_key) {
+        return Some(v.to_owned());
+    }
+    let listed = rec.method == "GET"
+        && rec.status < 300
+        && rec
+            .template
+            .as_deref()
+            .is_some_and(|t| used.lists.contains(&t));
+    if listed
+        && let Some(Json::Array(results)) = rec.response_body.get("results")
+        && let [only] = results.as_slice()
+        && let Some(Json::String(id)) = only.get("id")
+    {
+        return Some(id.clone());
+    }
+    None
+}
+
+/// The first string under `key` in a body, depth first in document order.
+fn first_field<'a>(value: &'a Json, key: &str) -> Option<&'a str> {
+    match value {
+        Json::Object(fields) => fields.iter().find_map(|(k, v)| match v {
+            Json::String(s) if k == key => Some(s.as_str()),
+            _ => first_field(v, key),
+        }),
+        Json::Array(items) => items.iter().find_map(|v| first_field(v, key)),
+        _ => None,
     }
 }
 
@@ -633,6 +737,60 @@ mod tests {
             map_path(&raw, &ids),
             "/api/private/x%2Fy/6b1195f9bdb32bb69984a3f2"
         );
+    }
+
+    #[test]
+    fn the_first_organization_and_project_used_stand_for_the_servers() {
+        let boot = HashMap::from([
+            ("orgId", "server-org".to_owned()),
+            ("groupId", "server-project".to_owned()),
+        ]);
+        // First met in a body, then in a list: only the first organization is the account's.
+        let mut ids = IdMap::default();
+        let mut own = Own::default();
+        own.adopt(
+            &rec(
+                r#"{"sequence":"s","method":"POST","status":201,"path":"/api/atlas/v2/groups",
+                "template":"/api/atlas/v2/groups",
+                "request_body":{"name":"p","orgId":"recorded-org"}}"#,
+            ),
+            &mut ids,
+            &boot,
+        );
+        assert_eq!(ids.mapped("recorded-org"), "server-org");
+        own.adopt(
+            &rec(
+                r#"{"sequence":"s","method":"GET","status":200,"path":"/api/atlas/v2/orgs",
+                "template":"/api/atlas/v2/orgs",
+                "response_body":{"results":[{"id":"other-org","name":"Other"}]}}"#,
+            ),
+            &mut ids,
+            &boot,
+        );
+        assert!(!ids.contains("other-org"));
+        // The one project of a list, before the sequence made any.
+        own.adopt(
+            &rec(
+                r#"{"sequence":"s","method":"GET","status":200,"path":"/api/atlas/v2/groups",
+                "template":"/api/atlas/v2/groups",
+                "response_body":{"results":[{"id":"recorded-project","name":"Prod"}]}}"#,
+            ),
+            &mut ids,
+            &boot,
+        );
+        assert_eq!(ids.mapped("recorded-project"), "server-project");
+        // A project the sequence met before (it created it) keeps what was learnt for it.
+        let mut ids = IdMap::default();
+        ids.seen.insert("made-project".into());
+        let mut own = Own::default();
+        own.adopt(
+            &rec(r#"{"sequence":"s","method":"POST","status":201,"path":"/p",
+                "request_body":{"groupId":"made-project"}}"#),
+            &mut ids,
+            &boot,
+        );
+        assert!(!ids.contains("made-project"));
+        assert_eq!(own.project.as_deref(), Some("made-project"));
     }
 
     #[test]
