@@ -101,6 +101,34 @@ async fn access_list_status_by_plain_address() {
     assert_eq!(s.get(&format!("{uri}/192.0.2.11/status")).await.status, 404);
 }
 
+/// Evidence: the Terraform provider's acceptance logs (GET .../accessList/179.154.226.68 and
+/// .../accessList/179.154.226.127%2F32: 404 ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND, "IP
+/// Address 179.154.226.127/32 not on Atlas access list for group <id>.", parameters [entry,
+/// group]); the provider reads the code as "the entry is gone" after a deletion.
+#[tokio::test]
+async fn a_missing_access_list_entry_is_atlas_network_permission_entry_not_found() {
+    let s = Server::new();
+    let group = s.boot.project_id.clone();
+    let uri = format!("/api/atlas/v2/groups/{group}/accessList");
+    for (path, named) in [
+        ("192.0.2.11", "192.0.2.11"),
+        ("10.1.0.0%2F16", "10.1.0.0/16"),
+    ] {
+        for method in ["GET", "DELETE"] {
+            let missing = s
+                .call(method, &format!("{uri}/{path}"), Some(JSON_2023), None)
+                .await;
+            assert_atlas_error(&missing, 404, "ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND");
+            let body = missing.json();
+            assert_eq!(
+                body["detail"],
+                format!("IP Address {named} not on Atlas access list for group {group}.")
+            );
+            assert_eq!(body["parameters"], json!([named, group]));
+        }
+    }
+}
+
 /// Evidence: recorded GET /groups/{groupId}/auditLog on a new project (atlas-cli TestAuditing).
 #[tokio::test]
 async fn a_new_projects_audit_log_is_off() {

@@ -82,7 +82,12 @@ impl Behaviour for AccessList {
                     .to_owned();
                 let key = canonical_key(&raw);
                 let Some(record) = cx.tx.get(&collection, &segment(&key))? else {
-                    return Err(api_error!(RESOURCE_NOT_FOUND, cx.call.origin.path.as_str()));
+                    let group = cx.scope.group_id.clone().unwrap_or_default();
+                    return Err(api_error!(
+                        ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND,
+                        raw.as_str(),
+                        group.as_str()
+                    ));
                 };
                 match cx.call.op.id {
                     OperationId::DeleteGroupAccessListEntry => {

@@ -67,6 +67,11 @@ codes! {
     // Administration API error-code table).
     MISSING_API_KEY_ROLES = 400, "API keys must have at least one role."; // [D]
     INVALID_IP_ADDRESS_OR_CIDR_NOTATION = 400, "The address {} must be in valid IP address or CIDR notation."; // [D][F]
+    // A project access-list entry that is not there: the Terraform provider's acceptance logs
+    // (GET .../accessList/179.154.226.68 and .../accessList/179.154.226.127%2F32 → 404 with this
+    // code, the entry as the client named it and the project as parameters), the Atlas CLI's
+    // `accessLists describe` output; the provider and the Kubernetes operator match the code.
+    ATLAS_NETWORK_PERMISSION_ENTRY_NOT_FOUND = 404, "IP Address {} not on Atlas access list for group {}."; // [F]
     MULTIPLE_VALUES_SPECIFIED_FOR_ONE_NETWORK_PERMISSION_ENTRY = 400, "Should not specify both the IP address and the CIDR block."; // [D]
     MISSING_ONE_OF_ATTRIBUTES = 400, "Either the {} attribute or the {} attribute must be specified."; // [D]
     ROLE_NEEDS_GROUP_ID = 400, "Role {} requires a group ID."; // [D]
