@@ -10,8 +10,10 @@ mod alert_matchers;
 mod api_access_lists;
 pub(crate) mod api_keys;
 pub mod cloud_backups;
+mod cloud_provider_access;
 mod cloud_restores;
 pub mod clusters;
+mod data_federation;
 mod database_user_certs;
 mod database_users;
 pub mod events;
@@ -76,6 +78,8 @@ pub fn standard() -> Registry {
         Arc::new(sample_datasets::SampleDatasets),
         Arc::new(network_containers::NetworkContainers),
         Arc::new(search_indexes::SearchIndexes),
+        Arc::new(cloud_provider_access::CloudProviderAccess),
+        Arc::new(data_federation::DataFederation),
     ];
     match Registry::new(all) {
         Ok(registry) => registry,

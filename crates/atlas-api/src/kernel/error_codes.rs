@@ -103,6 +103,10 @@ codes! {
     TEAM_NAME_NOT_FOUND = 404, "No team with name \"{}\" exists."; // [D]
     STREAM_TENANT_NOT_FOUND_FOR_NAME = 404, "Stream instance {} not found in group {}.";
     DATA_FEDERATION_TENANT_NOT_FOUND_FOR_NAME = 404, "Data Federation tenant for project {} and name {} not found."; // [S]
+    // [C] The Terraform provider's push-based log export acceptance test (createFailure) expects
+    // this code for a role id the project does not have; the status is the spec's 404 for the
+    // role reads, and the detail text is not recorded.
+    CLOUD_PROVIDER_ACCESS_ROLE_NOT_FOUND = 404, "No cloud provider access role with ID {} exists.";
 
     // Conflicts (§3.3).
     GROUP_ALREADY_EXISTS = 409, "A group with name \"{}\" already exists."; // [F]

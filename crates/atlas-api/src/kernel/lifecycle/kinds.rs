@@ -91,6 +91,7 @@ pub const KINDS: &[&str] = &[
     ldap_verify::KIND,
     sample_dataset::KIND,
     compliance_policy::KIND,
+    cloud_provider_access::KIND,
 ];
 
 /// Dedicated and shared-tier clusters (`stateName`).
@@ -203,6 +204,15 @@ pub mod sample_dataset {
     use super::*;
     pub const KIND: &str = "sampleDataset";
     pub const LOAD: Step = settle(KIND, "state", "WORKING", "COMPLETED", 120);
+}
+
+/// Cloud provider access roles (`status`, GCP service accounts only): the spec's enum has
+/// `IN_PROGRESS` and `COMPLETE` for the service account Atlas sets up in its GCP project after
+/// the `POST`. The duration is an estimate (no recorded GCP role).
+pub mod cloud_provider_access {
+    use super::*;
+    pub const KIND: &str = "cloudProviderAccess";
+    pub const GCP_SET_UP: Step = settle(KIND, "status", "IN_PROGRESS", "COMPLETE", 60);
 }
 
 #[cfg(test)]
