@@ -377,6 +377,16 @@ async fn a_data_federation_query_limit_is_set_by_patch() {
     let made = made.json();
     assert_eq!(made["state"], "ACTIVE");
     assert_eq!(made["privateEndpointHostnames"], json!([]));
+    // A hostname from the name and a tag that stays the same on every read.
+    let host = made["hostnames"][0].as_str().unwrap_or_default().to_owned();
+    assert!(
+        host.starts_with("df1-") && host.ends_with(".a.query.mongodb.net"),
+        "{made}"
+    );
+    assert_eq!(
+        s.get(&format!("{base}/df1")).await.json()["hostnames"][0],
+        host.as_str()
+    );
     assert_eq!(
         made["storage"],
         json!({"databases": null, "stores": null}),

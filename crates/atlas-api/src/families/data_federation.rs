@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::cloud_provider_access::{federation_config, federation_key, stored_role};
 use crate::engine::{Behaviour, Ctx, generic};
+use crate::identity::credentials::sha256_hex;
 use crate::kernel::call::{Payload, Reply};
 use crate::kernel::error::ApiError;
 
@@ -43,13 +44,47 @@ impl Behaviour for DataFederation {
                 Value::Array(instances) => {
                     for instance in instances {
                         with_roles(cx, &group, instance)?;
+                        with_hostnames(&group, instance);
                     }
                 }
-                instance => with_roles(cx, &group, instance)?,
+                instance => {
+                    with_roles(cx, &group, instance)?;
+                    with_hostnames(&group, instance);
+                }
             }
         }
         Ok(reply)
     }
+}
+
+/// The hostname clients connect to: the instance's name and a five-letter tag stable for its
+/// project and name (recorded TestDataFederationQueryLimit:
+/// `e2e-data-federation-218-g1nxq.a.query.mongodb-dev.net`, on Atlas's development domain).
+fn with_hostnames(group: &str, instance: &mut Value) {
+    let Some(name) = instance
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    let Value::Object(fields) = instance else {
+        return;
+    };
+    if fields.contains_key("hostnames") {
+        return;
+    }
+    let digest = sha256_hex(&format!("{group}/{name}"));
+    let tag: String = digest
+        .bytes()
+        .take(5)
+        .map(|b| char::from(b'a' + b % 26))
+        .collect();
+    let hostname = format!("{name}-{tag}.a.query.mongodb.net");
+    fields.insert(
+        "hostnames".into(),
+        Value::Array(vec![Value::String(hostname)]),
+    );
 }
 
 /// Adds to each provider's `cloudProviderConfig` the fields of the role it names, when the
