@@ -16,6 +16,10 @@
 //! again could apply it twice), the caller gets [`StoreError::Unavailable`] — an Atlas 503. Dead
 //! pooled connections are discarded and replaced on the next transaction, so the server recovers
 //! by itself once the database is back.
+//!
+//! No document cache, unlike the SQLite store (`sqlite/cache.rs`): another instance's commit
+//! leaves no trace this instance could check more cheaply than reading the row itself, so every
+//! read goes to the database.
 
 mod schema;
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! (A shared-cache in-memory database would allow several connections, but it uses table
 //! locks that fail readers with `SQLITE_LOCKED` instead of giving them a snapshot.)
 
+mod cache;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::{Access, Store, StoreError, StoreResult, Tx};
+
+use cache::{DocCache, TxCache};
 
 /// Idle read connections kept open; more are opened on demand under load and closed after.
 const IDLE_READERS: usize = 4;
@@ -51,13 +54,34 @@ pub struct SqliteStore {
     /// so it is dropped first and the read-write connection closes last, checkpointing the WAL
     /// into the main file (a clean shutdown leaves no `-wal` file behind).
     readers: Option<ReaderPool>,
-    writer: Mutex<Connection>,
+    writer: Mutex<Conn>,
     description: String,
+    /// Recently read documents (`sqlite/cache.rs`).
+    cache: DocCache,
 }
 
 struct ReaderPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// A connection and the `PRAGMA data_version` its previous transaction saw (`None`: never
+/// looked, or not watched because no other connection can write: the memory store).
+struct Conn {
+    conn: Connection,
+    data_version: Option<i64>,
+    /// Whether other connections may commit to this database (every file store).
+    watched: bool,
+}
+
+impl Conn {
+    fn new(conn: Connection, watched: bool) -> Conn {
+        Conn {
+            conn,
+            data_version: None,
+            watched,
+        }
+    }
 }
 
 impl SqliteStore {
@@ -79,12 +103,13 @@ impl SqliteStore {
         schema::configure_writer(&writer, true)?;
         schema::migrate(&mut writer)?;
         let store = SqliteStore {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Conn::new(writer, true)),
             readers: Some(ReaderPool {
                 path: path.to_path_buf(),
                 idle: Mutex::new(Vec::new()),
             }),
             description: format!("sqlite:{}", path.display()),
+            cache: DocCache::default(),
         };
         // Fail now rather than on the first read if read connections cannot be opened.
         if let Some(pool) = &store.readers {
@@ -100,30 +125,31 @@ impl SqliteStore {
         schema::configure_writer(&conn, false)?;
         schema::migrate(&mut conn)?;
         Ok(SqliteStore {
-            writer: Mutex::new(conn),
+            writer: Mutex::new(Conn::new(conn, false)),
             readers: None,
             description: "memory".into(),
+            cache: DocCache::default(),
         })
     }
 
     /// The writer connection, usable even after a panic in an earlier transaction: the mutex
     /// poison is cleared and any transaction the panic left open is rolled back (normally
     /// `rusqlite::Transaction`'s drop already did so during unwinding).
-    fn writer(&self) -> MutexGuard<'_, Connection> {
+    fn writer(&self) -> MutexGuard<'_, Conn> {
         let conn = self.writer.lock().unwrap_or_else(|poisoned| {
             self.writer.clear_poison();
             poisoned.into_inner()
         });
-        if !conn.is_autocommit() {
+        if !conn.conn.is_autocommit() {
             // If even this fails, BEGIN reports the connection state as an error next.
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.conn.execute_batch("ROLLBACK");
         }
         conn
     }
 }
 
 impl ReaderPool {
-    fn take(&self) -> StoreResult<Connection> {
+    fn take(&self) -> StoreResult<Conn> {
         let idle = self
             .idle
             .lock()
@@ -137,13 +163,13 @@ impl ReaderPool {
             StoreError::Unavailable(format!("opening {} to read: {e}", self.path.display()))
         })?;
         schema::configure_reader(&conn)?;
-        Ok(conn)
+        Ok(Conn::new(conn, true))
     }
 
     /// Keeps a connection for the next reader, unless it is still inside a transaction (a
     /// failed rollback) or enough are idle; dropping it closes it.
-    fn give_back(&self, conn: Connection) {
-        if conn.is_autocommit() {
+    fn give_back(&self, conn: Conn) {
+        if conn.conn.is_autocommit() {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < IDLE_READERS {
                 idle.push(conn);
@@ -158,8 +184,14 @@ impl ReaderPool {
 /// `BEGIN`, `COMMIT` and `ROLLBACK` are cached prepared statements rather than
 /// `rusqlite::Transaction`'s `execute_batch`, which parses its SQL again every time: with one
 /// transaction per request that parsing was a measurable share of a GET (docs/performance.md).
+///
+/// The document cache (`sqlite/cache.rs`): the epoch is read before the snapshot begins, and a
+/// watched connection's `PRAGMA data_version` (which begins the snapshot) is compared with the
+/// one its previous transaction saw; a transaction that wrote moves the epoch before the
+/// connection is released.
 fn run(
-    conn: &mut Connection,
+    conn: &mut Conn,
+    cache: &DocCache,
     behavior: TransactionBehavior,
     writable: bool,
     work: &mut dyn FnMut(&mut dyn Tx) -> StoreResult<()>,
@@ -168,22 +200,57 @@ fn run(
         TransactionBehavior::Immediate => "BEGIN IMMEDIATE",
         _ => "BEGIN",
     };
-    conn.prepare_cached(begin)?.execute([])?;
-    let mut open = Open { conn, done: false };
-    let outcome = work(&mut tx::SqliteTx {
+    let epoch = cache.epoch();
+    conn.conn.prepare_cached(begin)?.execute([])?;
+    let mut open = Open {
+        conn: &conn.conn,
+        done: false,
+    };
+    let mut usable = true;
+    if conn.watched {
+        let version: i64 = open
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if conn.data_version != Some(version) {
+            cache.bump();
+            conn.data_version = Some(version);
+            usable = false;
+        }
+    }
+    let mut tx = tx::SqliteTx {
         conn: open.conn,
         writable,
-    });
-    match outcome {
-        Ok(()) => {
-            open.conn.prepare_cached("COMMIT")?.execute([])?;
-            open.done = true;
-            Ok(())
-        }
+        cache: TxCache {
+            cache,
+            epoch,
+            usable,
+        },
+        dirty: false,
+    };
+    let outcome = work(&mut tx);
+    let dirty = tx.dirty;
+    let outcome = match outcome {
+        Ok(()) => match open
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut c| c.execute([]))
+        {
+            Ok(_) => {
+                open.done = true;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        },
         // A failed rollback cannot be reported better than the error of `work`; the
         // connection is checked before reuse (`writer`, `give_back`).
         Err(e) => Err(e),
+    };
+    if dirty {
+        // Committed or not, nothing cached may outlive a write.
+        cache.bump();
     }
+    outcome
 }
 
 /// An open transaction, rolled back when dropped before its commit succeeded (an error of the
@@ -213,12 +280,19 @@ impl Store for SqliteStore {
         match (access, &self.readers) {
             (Access::Read, Some(pool)) => {
                 let mut conn = pool.take()?;
-                let outcome = run(&mut conn, TransactionBehavior::Deferred, false, work);
+                let outcome = run(
+                    &mut conn,
+                    &self.cache,
+                    TransactionBehavior::Deferred,
+                    false,
+                    work,
+                );
                 pool.give_back(conn);
                 outcome
             }
             (Access::Read, None) => run(
                 &mut self.writer(),
+                &self.cache,
                 TransactionBehavior::Deferred,
                 false,
                 work,
@@ -228,6 +302,7 @@ impl Store for SqliteStore {
             // which busy_timeout cannot fix.
             (Access::Write, _) => run(
                 &mut self.writer(),
+                &self.cache,
                 TransactionBehavior::Immediate,
                 true,
                 work,

@@ -58,6 +58,60 @@ const NC_WINDOW: u64 = 64;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// What verifying a presented token or nonce computed that depends only on it and the instance
+/// secret: its HMAC check (and for a token, the SHA-256 that keys its record). Kept so a client
+/// that sends the same token or nonce again costs a lookup, not two hashes. Everything that can
+/// change — revocation, expiry, the account, the key, the nonce counts — is still read from the
+/// store (whose own cache follows every write) on every request; an entry is used only with the
+/// secret it was computed under, so a replaced secret (a new store, an import) verifies anew.
+/// Bounded: at most [`VERIFIED_MAX`] entries per kind, emptied when full.
+mod verified {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+
+    pub(super) const VERIFIED_MAX: usize = 1024;
+
+    /// presented text → (secret it was checked under, what the check found).
+    type Checked<V> = HashMap<String, (Vec<u8>, V)>;
+
+    pub(super) struct Memo<V: Clone>(OnceLock<Mutex<Checked<V>>>);
+
+    impl<V: Clone> Memo<V> {
+        pub(super) const fn new() -> Self {
+            Memo(OnceLock::new())
+        }
+
+        fn map(&self) -> std::sync::MutexGuard<'_, Checked<V>> {
+            self.0
+                .get_or_init(Mutex::default)
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        }
+
+        /// The value for `presented` under `secret`, computed by `check` on a miss.
+        pub(super) fn get(&self, secret: &[u8], presented: &str, check: impl FnOnce() -> V) -> V {
+            if let Some((under, value)) = self.map().get(presented)
+                && under.as_slice() == secret
+            {
+                return value.clone();
+            }
+            let value = check();
+            let mut map = self.map();
+            if map.len() >= VERIFIED_MAX {
+                map.clear();
+            }
+            map.insert(presented.to_owned(), (secret.to_vec(), value.clone()));
+            value
+        }
+    }
+}
+
+/// Tokens checked: their subject (`None`: not signed by this secret) and SHA-256.
+static TOKENS_CHECKED: verified::Memo<(Option<String>, String)> = verified::Memo::new();
+
+/// Nonces checked: when they were issued (`None`: not issued under this secret).
+static NONCES_CHECKED: verified::Memo<Option<i64>> = verified::Memo::new();
+
 /// Lower-case hex MD5.
 pub fn md5_hex(text: &str) -> String {
     hex::encode(Md5::digest(text.as_bytes()))
@@ -554,7 +608,8 @@ pub fn verify_digest(
     now: OffsetDateTime,
 ) -> StoreResult<Verdict> {
     let secret = instance_secret(tx)?;
-    let Some(issued) = nonce_issued(&secret, &d.nonce) else {
+    let issued = NONCES_CHECKED.get(&secret, &d.nonce, || nonce_issued(&secret, &d.nonce));
+    let Some(issued) = issued else {
         return Ok(Verdict::Invalid(Refusal::UnknownNonce));
     };
     let public_key = d.username.clone();
@@ -770,10 +825,13 @@ pub fn verify_token(
     now: OffsetDateTime,
 ) -> StoreResult<Result<Principal, Refusal>> {
     let secret = instance_secret(tx)?;
-    let Some(subject) = token_subject(&secret, token) else {
+    let (subject, hash) = TOKENS_CHECKED.get(&secret, token, || {
+        (token_subject(&secret, token), sha256_hex(token))
+    });
+    let Some(subject) = subject else {
         return Ok(Err(Refusal::TokenUnknown));
     };
-    let Some(record) = tx.get(&token_collection(&subject), &sha256_hex(token))? else {
+    let Some(record) = tx.get(&token_collection(&subject), &hash)? else {
         return Ok(Err(Refusal::TokenRevoked { subject }));
     };
     if expired(&record.doc, now) {

@@ -61,6 +61,14 @@ impl<'a> Renderer<'a> {
     /// `doc` rendered in the served version's schema (unchanged when none is declared).
     /// Internal bookkeeping (`__`-prefixed fields such as a lifecycle transition) never shows.
     pub fn fit(&self, doc: &Value) -> Value {
+        // Most documents carry no internal field and have no defaults to merge: they are fitted
+        // as they are, without the copy `fit_owned` mutates (a tenth of a project GET's work).
+        if let Some(name) = self.schema()
+            && !defaults::declared(self.call.op.resource)
+            && !has_internal(doc)
+        {
+            return Schemas::global().fit(name, doc, &self.hints);
+        }
         self.fit_owned(doc.clone())
     }
 
@@ -162,6 +170,18 @@ impl<'a> Renderer<'a> {
     /// An absolute `self` link for a store path (`/groups/<id>`).
     pub fn self_link(&self, store_path: &str) -> Value {
         json!([{"href": format!("{}{API_PREFIX}{store_path}", self.call.origin.base_url), "rel": "self"}])
+    }
+}
+
+/// Whether [`strip_internal`] would remove anything.
+fn has_internal(doc: &Value) -> bool {
+    match doc {
+        Value::Object(map) => {
+            map.keys().any(|k| k.starts_with("__"))
+                || matches!(map.get("results"), Some(Value::Array(items)) if items.iter().any(has_internal))
+        }
+        Value::Array(items) => items.iter().any(has_internal),
+        _ => false,
     }
 }
 
@@ -347,6 +367,22 @@ mod tests {
             success_status(OperationId::GetGroup.op(), "2023-01-01"),
             200
         );
+    }
+
+    #[test]
+    fn internal_fields_are_found_where_they_are_stripped() {
+        for doc in [
+            json!({"__lifecycle": 1, "a": 1}),
+            json!({"results": [{"a": 1}, {"__x": 2}]}),
+            json!([{"a": 1}, {"__x": 2}]),
+        ] {
+            assert!(has_internal(&doc), "{doc}");
+            let mut stripped = doc.clone();
+            strip_internal(&mut stripped);
+            assert!(!has_internal(&stripped), "{stripped}");
+        }
+        // Only where `strip_internal` looks: nested objects keep theirs.
+        assert!(!has_internal(&json!({"a": {"__x": 1}, "results": 3})));
     }
 
     #[test]

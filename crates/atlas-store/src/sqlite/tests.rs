@@ -345,3 +345,202 @@ fn measure() {
         "file store: {inserts:.0} durable inserts/s, {gets:.0} gets/s, {lists:.0} lists (100 of {n})/s"
     );
 }
+
+/// The document cache (`sqlite/cache.rs`) never answers with something the transaction's own
+/// snapshot does not hold: writes through the store, through another store on the same file,
+/// through a raw connection (another process), rolled-back writes, a write transaction reading
+/// its own writes, and a reader whose snapshot began before a commit.
+#[test]
+fn cached_documents_follow_every_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: &dyn Store = &file_store(&dir);
+    let other: &dyn Store = &file_store(&dir);
+    let doc = |s: &dyn Store| {
+        s.read(|tx| tx.get("/c", "k"))
+            .unwrap()
+            .map(|r| r.doc["v"].clone())
+    };
+    assert_eq!(doc(store), None);
+    assert_eq!(doc(store), None);
+    store
+        .write(|tx| tx.upsert("/c", "k", &json!({"v": 1})))
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(doc(store), Some(json!(1)));
+    }
+    // Another store on the file (another process is the same to SQLite).
+    other
+        .write(|tx| tx.upsert("/c", "k", &json!({"v": 2})))
+        .unwrap();
+    assert_eq!(doc(store), Some(json!(2)));
+    assert_eq!(doc(store), Some(json!(2)));
+    raw(
+        &dir.path().join("atlas.db"),
+        "UPDATE docs SET doc = '{\"v\":3}' WHERE key = 'k'",
+    );
+    assert_eq!(doc(store), Some(json!(3)));
+    // The writer's own reads, before and after its write; a write that rolls back.
+    store
+        .write(|tx| {
+            assert_eq!(
+                tx.get("/c", "k")?.map(|r| r.doc["v"].clone()),
+                Some(json!(3))
+            );
+            tx.upsert("/c", "k", &json!({"v": 4}))?;
+            assert_eq!(
+                tx.get("/c", "k")?.map(|r| r.doc["v"].clone()),
+                Some(json!(4))
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(doc(store), Some(json!(4)));
+    let failed = store.write(|tx| {
+        tx.upsert("/c", "k", &json!({"v": 5}))?;
+        assert_eq!(
+            tx.get("/c", "k")?.map(|r| r.doc["v"].clone()),
+            Some(json!(5))
+        );
+        Err::<(), _>(StoreError::Unavailable("rolled back".into()))
+    });
+    assert!(failed.is_err());
+    assert_eq!(doc(store), Some(json!(4)));
+    // A reader whose snapshot began before another store's commit keeps seeing its snapshot,
+    // and the next reader sees the commit.
+    store
+        .read(|tx| {
+            assert_eq!(
+                tx.get("/c", "k")?.map(|r| r.doc["v"].clone()),
+                Some(json!(4))
+            );
+            other.write(|tx| tx.upsert("/c", "k", &json!({"v": 6})))?;
+            assert_eq!(
+                tx.get("/c", "k")?.map(|r| r.doc["v"].clone()),
+                Some(json!(4))
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(doc(store), Some(json!(6)));
+    // Deleting, clearing (state import, reset).
+    store.write(|tx| tx.delete("/c", "k")).unwrap();
+    assert_eq!(doc(store), None);
+    store
+        .write(|tx| tx.upsert("/c", "k", &json!({"v": 7})))
+        .unwrap();
+    assert_eq!(doc(store), Some(json!(7)));
+    store.write(|tx| tx.clear()).unwrap();
+    assert_eq!(doc(store), None);
+}
+
+#[test]
+fn the_memory_store_cache_follows_its_writes() {
+    let store = SqliteStore::memory().unwrap();
+    let s: &dyn Store = &store;
+    let doc = || {
+        s.read(|tx| tx.get("/c", "k"))
+            .unwrap()
+            .map(|r| r.doc["v"].clone())
+    };
+    assert_eq!(doc(), None);
+    s.write(|tx| tx.upsert("/c", "k", &json!({"v": 1})))
+        .unwrap();
+    assert_eq!(doc(), Some(json!(1)));
+    assert_eq!(doc(), Some(json!(1)));
+    assert_eq!(store.cache.len(), 1);
+    s.write(|tx| tx.delete_tree("/c")).unwrap();
+    assert_eq!(doc(), None);
+}
+
+#[test]
+fn the_cache_is_bounded() {
+    let store = SqliteStore::memory().unwrap();
+    let s: &dyn Store = &store;
+    let n = super::cache::MAX_ENTRIES + 10;
+    s.write(|tx| {
+        for i in 0..n {
+            tx.insert("/c", &i.to_string(), &json!({"i": i}))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    for i in 0..n {
+        let r = s.read(|tx| tx.get("/c", &i.to_string())).unwrap().unwrap();
+        assert_eq!(r.doc["i"], json!(i));
+        assert!(store.cache.len() <= super::cache::MAX_ENTRIES);
+    }
+    let big = "x".repeat(super::cache::MAX_TEXT_BYTES / 8);
+    s.write(|tx| tx.upsert("/c", "big", &json!({ "big": big })))
+        .unwrap();
+    s.read(|tx| tx.get("/c", "big")).unwrap().unwrap();
+    assert!(store.cache.len() <= super::cache::MAX_ENTRIES);
+}
+
+/// What the cache's protocol relies on: in WAL mode `PRAGMA data_version` begins the read
+/// transaction's snapshot, so a commit after it is neither in the snapshot nor in the version.
+#[test]
+fn data_version_begins_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("atlas.db");
+    drop(file_store(&dir));
+    let reader = Connection::open(&path).unwrap();
+    let writer = Connection::open(&path).unwrap();
+    writer
+        .execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let version = |c: &Connection| -> i64 {
+        c.query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = version(&reader);
+    reader.execute_batch("BEGIN").unwrap();
+    assert_eq!(version(&reader), before);
+    writer.execute_batch("UPDATE t SET v = 2").unwrap();
+    let seen: i64 = reader
+        .query_row("SELECT v FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seen, 1, "the snapshot began at data_version");
+    assert_eq!(version(&reader), before);
+    reader.execute_batch("COMMIT").unwrap();
+    assert_ne!(version(&reader), before);
+}
+
+/// Listed pages are cached like documents and follow every writer too.
+#[test]
+fn cached_pages_follow_every_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: &dyn Store = &file_store(&dir);
+    let other: &dyn Store = &file_store(&dir);
+    let page = Page {
+        offset: 0,
+        limit: 10,
+    };
+    let keys = |s: &dyn Store| {
+        let (records, total) = s.read(|tx| tx.list("/l", page)).unwrap();
+        let keys: Vec<String> = records.into_iter().map(|r| r.key).collect();
+        (keys, total)
+    };
+    assert_eq!(keys(store), (vec![], 0));
+    assert_eq!(keys(store), (vec![], 0));
+    store.write(|tx| tx.insert("/l", "a", &json!({}))).unwrap();
+    assert_eq!(keys(store), (vec!["a".to_owned()], 1));
+    assert_eq!(keys(store), (vec!["a".to_owned()], 1));
+    other.write(|tx| tx.insert("/l", "b", &json!({}))).unwrap();
+    assert_eq!(keys(store), (vec!["a".to_owned(), "b".to_owned()], 2));
+    raw(
+        &dir.path().join("atlas.db"),
+        "DELETE FROM docs WHERE collection = '/l' AND key = 'a'",
+    );
+    assert_eq!(keys(store), (vec!["b".to_owned()], 1));
+    store
+        .write(|tx| {
+            assert_eq!(tx.list("/l", page)?.1, 1);
+            tx.insert("/l", "c", &json!({}))?;
+            assert_eq!(tx.list("/l", page)?.1, 2);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(keys(store), (vec!["b".to_owned(), "c".to_owned()], 2));
+    store.write(|tx| tx.delete_tree("/l")).unwrap();
+    assert_eq!(keys(store), (vec![], 0));
+}

@@ -11,17 +11,26 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
+use super::cache::TxCache;
 use crate::tx::{RECORD_FORMAT, Tree, clamp, corrupt, encode};
 use crate::{Claim, Page, Record, StoreError, StoreResult, Tx};
 
 pub(crate) struct SqliteTx<'c> {
     pub(crate) conn: &'c Connection,
     pub(crate) writable: bool,
+    /// The store's document cache as this transaction may use it (`cache.rs`).
+    pub(crate) cache: TxCache<'c>,
+    /// Whether this transaction wrote anything (its commit then moves the cache's epoch).
+    pub(crate) dirty: bool,
 }
 
 impl SqliteTx<'_> {
-    fn writing(&self, op: &str) -> StoreResult<()> {
-        crate::tx::writable(self.writable, op)
+    fn writing(&mut self, op: &str) -> StoreResult<()> {
+        crate::tx::writable(self.writable, op)?;
+        // From here on the transaction reads its own writes, which no other may see yet.
+        self.cache.usable = false;
+        self.dirty = true;
+        Ok(())
     }
 }
 
@@ -61,17 +70,43 @@ fn text(value: ValueRef<'_>, collection: &str, what: &str) -> StoreResult<String
 
 impl Tx for SqliteTx<'_> {
     fn get(&mut self, collection: &str, key: &str) -> StoreResult<Option<Record>> {
+        let cache = &self.cache;
+        if cache.usable
+            && let Some(hit) = cache.cache.lookup(cache.epoch, collection, key)
+        {
+            return Ok(hit);
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, format, doc FROM docs WHERE collection = ?1 AND key = ?2",
         )?;
         let mut rows = stmt.query(params![collection, key])?;
-        match rows.next()? {
-            Some(row) => decode(row, 0, collection, key.to_owned()).map(Some),
-            None => Ok(None),
+        let (found, size) = match rows.next()? {
+            Some(row) => {
+                let size = match row.get_ref(2)? {
+                    ValueRef::Text(text) => text.len(),
+                    _ => 0,
+                };
+                (Some(decode(row, 0, collection, key.to_owned())?), size)
+            }
+            None => (None, 0),
+        };
+        if cache.usable {
+            // An absent document costs its key (bounded like the rest).
+            let size = size.max(collection.len() + key.len());
+            cache
+                .cache
+                .fill(cache.epoch, collection, key, found.as_ref(), size);
         }
+        Ok(found)
     }
 
     fn list(&mut self, collection: &str, page: Page) -> StoreResult<(Vec<Record>, u64)> {
+        let cache = &self.cache;
+        if cache.usable
+            && let Some(hit) = cache.cache.lookup_list(cache.epoch, collection, page)
+        {
+            return Ok(hit);
+        }
         let total: i64 = self
             .conn
             .prepare_cached("SELECT n FROM counts WHERE collection = ?1")?
@@ -80,7 +115,13 @@ impl Tx for SqliteTx<'_> {
             .unwrap_or(0);
         let total = u64::try_from(total).unwrap_or(0);
         let mut out = Vec::new();
+        let mut size = collection.len();
         if page.limit == 0 || page.offset >= total {
+            if cache.usable {
+                cache
+                    .cache
+                    .fill_list(cache.epoch, collection, page, &out, total, size);
+            }
             return Ok((out, total));
         }
         let mut stmt = self.conn.prepare_cached(
@@ -90,7 +131,15 @@ impl Tx for SqliteTx<'_> {
         let mut rows = stmt.query(params![collection, clamp(page.limit), clamp(page.offset)])?;
         while let Some(row) = rows.next()? {
             let key = text(row.get_ref(0)?, collection, "key")?;
+            if let ValueRef::Text(doc) = row.get_ref(3)? {
+                size += doc.len() + key.len();
+            }
             out.push(decode(row, 1, collection, key)?);
+        }
+        if cache.usable {
+            cache
+                .cache
+                .fill_list(cache.epoch, collection, page, &out, total, size);
         }
         Ok((out, total))
     }
