@@ -167,6 +167,11 @@ pub async fn one(
     client.exchange(method, uri, body, accept).await
 }
 
+/// A number unique to one run in this process.
+fn next_run() -> u64 {
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs `make` on `connections` connections for `duration`.
 pub async fn run(
     addr: &str,
@@ -176,12 +181,62 @@ pub async fn run(
     accept: &'static str,
     make: MakeRequest,
 ) -> anyhow::Result<Stats> {
-    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut clients = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        clients.push(HyperConnection {
+            client: Client::connect(addr, auth.clone()).await?,
+            accept,
+        });
+    }
+    drive(clients, duration, make).await
+}
+
+/// One keep-alive connection of a load generator.
+pub trait Connection: Send + 'static {
+    /// Sends one request and answers the status of its answer.
+    fn request(
+        &mut self,
+        method: hyper::Method,
+        uri: &str,
+        body: Option<&str>,
+    ) -> impl std::future::Future<Output = anyhow::Result<u16>> + Send;
+
+    /// Whether a failed exchange ends this connection's measurement (a raw connection loses
+    /// its framing with it).
+    const STOPS_ON_ERROR: bool;
+}
+
+/// A hyper client with the `Accept` header of the scenario.
+struct HyperConnection {
+    client: Client,
+    accept: &'static str,
+}
+
+impl Connection for HyperConnection {
+    async fn request(
+        &mut self,
+        method: hyper::Method,
+        uri: &str,
+        body: Option<&str>,
+    ) -> anyhow::Result<u16> {
+        self.client.send(method, uri, body, self.accept).await
+    }
+
+    const STOPS_ON_ERROR: bool = false;
+}
+
+/// Keeps each connection busy with `make`'s requests, one at a time (no pipelining), until
+/// `duration` is over; the latencies and failed statuses of every connection, merged.
+pub async fn drive<C: Connection>(
+    connections: Vec<C>,
+    duration: Duration,
+    make: MakeRequest,
+) -> anyhow::Result<Stats> {
+    let run = next_run();
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
-    for c in 0..connections {
-        let mut client = Client::connect(addr, auth.clone()).await?;
+    for (c, mut connection) in connections.into_iter().enumerate() {
         let make = make.clone();
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new(3)?;
@@ -191,16 +246,32 @@ pub async fn run(
                 let (method, uri, body) = make(run, c, step);
                 step += 1;
                 let t = Instant::now();
-                match client.send(method, &uri, body.as_deref(), accept).await {
+                match connection.request(method, &uri, body.as_deref()).await {
                     Ok(status) if status < 400 => {}
                     Ok(status) => *errors.entry(status).or_default() += 1,
-                    Err(_) => *errors.entry(0).or_default() += 1,
+                    Err(_) => {
+                        *errors.entry(0).or_default() += 1;
+                        if C::STOPS_ON_ERROR {
+                            break;
+                        }
+                    }
                 }
                 hist.record(t.elapsed().as_micros() as u64).ok();
             }
             anyhow::Ok((hist, errors))
         }));
     }
+    collect(tasks, started).await
+}
+
+/// What one connection's task measured: its latencies and its failed statuses.
+type Measured = anyhow::Result<(Histogram<u64>, std::collections::BTreeMap<u16, u64>)>;
+
+/// The connections' histograms and errors, merged.
+async fn collect(
+    tasks: Vec<tokio::task::JoinHandle<Measured>>,
+    started: Instant,
+) -> anyhow::Result<Stats> {
     let mut total = Histogram::<u64>::new(3)?;
     let mut error_statuses = std::collections::BTreeMap::new();
     for task in tasks {

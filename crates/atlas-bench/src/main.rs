@@ -4,10 +4,16 @@
 //! ratios to the floor and to Prism, since absolute numbers on shared machines are noise.
 //!
 //! ```text
-//! cargo build --release && cargo run --release -p atlas-bench -- [--quick] [--no-prism] [--only NAME] [--out FILE]
+//! cargo build --release && cargo run --release -p atlas-bench -- [--quick] [--no-prism]
+//!     [--only NAME] [--gen raw|hyper|both] [--conns 1,32] [--seconds N] [--no-scaling] [--out FILE]
 //! ```
+//!
+//! Two load generators: `raw` (the default, `raw.rs`), as light as `wrk`, and `hyper`
+//! (`load.rs`), the earlier one, whose own cost flatters the ratio; `--gen both` runs every
+//! measurement with each, side by side.
 
 mod load;
+mod raw;
 mod target;
 
 use std::fmt::Write as _;
@@ -34,6 +40,34 @@ struct Options {
     /// Only scenarios whose name contains this (`--only`; `--only scaling` for the scaling
     /// figures alone), for profiling one of them.
     only: Option<String>,
+    /// The load generators to measure with (`--gen`).
+    generators: Vec<Generator>,
+    /// Skip the list-scaling figures (`--no-scaling`).
+    no_scaling: bool,
+}
+
+/// A load generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Generator {
+    /// Raw TCP, pre-built requests: what `wrk` measures.
+    Raw,
+    /// The hyper client.
+    Hyper,
+}
+
+impl Generator {
+    fn name(self) -> &'static str {
+        match self {
+            Generator::Raw => "raw",
+            Generator::Hyper => "hyper",
+        }
+    }
+}
+
+fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,8 +79,18 @@ fn main() -> anyhow::Result<()> {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let options = Options {
-        duration: Duration::from_millis(if quick { 1000 } else { 4000 }),
-        connections: vec![1, 32, 128],
+        duration: match arg(&args, "--seconds") {
+            Some(s) => Duration::from_secs_f64(s.parse().context("--seconds N")?),
+            None => Duration::from_millis(if quick { 1000 } else { 4000 }),
+        },
+        connections: match arg(&args, "--conns") {
+            Some(list) => list
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .context("--conns 1,32,128")?,
+            None => vec![1, 32, 128],
+        },
         prism: !args.iter().any(|a| a == "--no-prism"),
         scaling: if quick {
             vec![1, 10_000]
@@ -63,6 +107,13 @@ fn main() -> anyhow::Result<()> {
             .position(|a| a == "--only")
             .and_then(|i| args.get(i + 1))
             .cloned(),
+        no_scaling: args.iter().any(|a| a == "--no-scaling"),
+        generators: match arg(&args, "--gen").map(String::as_str) {
+            None | Some("raw") => vec![Generator::Raw],
+            Some("hyper") => vec![Generator::Hyper],
+            Some("both") => vec![Generator::Raw, Generator::Hyper],
+            Some(other) => anyhow::bail!("--gen raw|hyper|both, not {other}"),
+        },
     };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -134,6 +185,7 @@ fn scenarios(project: &str, list_project: &str) -> Vec<Scenario> {
     let users = format!("/api/atlas/v2/groups/{p}/databaseUsers");
     let orgs = "/api/atlas/v2/orgs".to_owned();
     let g1 = get.clone();
+    let g4 = get.clone();
     let g2 = orgs.clone();
     let g3 = orgs;
     let u1 = users.clone();
@@ -147,6 +199,14 @@ fn scenarios(project: &str, list_project: &str) -> Vec<Scenario> {
             bearer: false,
             per_op: 1,
             make: Arc::new(move |_, _, _| (Method::GET, g1.clone(), None)),
+        },
+        // The request issue 16 measured with wrk: a project with a service account's token.
+        Scenario {
+            name: "Bearer GET one project",
+            accept: JSON_2023,
+            bearer: true,
+            per_op: 1,
+            make: Arc::new(move |_, _, _| (Method::GET, g4.clone(), None)),
         },
         Scenario {
             name: "GET 100 clusters",
@@ -206,6 +266,7 @@ fn scenarios(project: &str, list_project: &str) -> Vec<Scenario> {
 
 struct Row {
     scenario: &'static str,
+    generator: Generator,
     connections: usize,
     target: &'static str,
     stats: Stats,
@@ -219,20 +280,23 @@ async fn measure(
     connections: usize,
     auth: &Auth,
     duration: Duration,
+    generator: Generator,
 ) -> anyhow::Result<Row> {
     let before = target.cpu();
-    let stats = load::run(
+    let (addr, auth, accept, make) = (
         &target.addr,
-        connections,
-        duration,
         auth.clone(),
         scenario.accept,
         scenario.make.clone(),
-    )
-    .await?;
+    );
+    let stats = match generator {
+        Generator::Raw => raw::run(addr, connections, duration, auth, accept, make).await?,
+        Generator::Hyper => load::run(addr, connections, duration, auth, accept, make).await?,
+    };
     let cpu = target.cpu().saturating_sub(before);
     Ok(Row {
         scenario: scenario.name,
+        generator,
         connections,
         target: target.name,
         cpu_us_per_request: cpu.as_micros() as f64 / stats.requests.max(1) as f64,
@@ -362,27 +426,28 @@ async fn bench(options: Options) -> anyhow::Result<()> {
             .is_none_or(|o| s.name.contains(o.as_str()))
     }) {
         for &connections in &options.connections {
-            let auth = if scenario.bearer { &bearer } else { &digest };
-            rows.push(measure(&atlas, scenario, connections, auth, options.duration).await?);
-            rows.push(measure(&floor, scenario, connections, &Auth::None, options.duration).await?);
-            if let Some(prism) = &prism {
-                match measure(
-                    prism,
-                    scenario,
-                    connections,
-                    &Auth::Bearer("bench".into()),
-                    options.duration,
-                )
-                .await
-                {
-                    Ok(row) => rows.push(row),
-                    Err(e) => eprintln!("prism {}: {e}", scenario.name),
+            for &generator in &options.generators {
+                let auth = if scenario.bearer { &bearer } else { &digest };
+                let d = options.duration;
+                rows.push(measure(&atlas, scenario, connections, auth, d, generator).await?);
+                rows.push(measure(&floor, scenario, connections, &Auth::None, d, generator).await?);
+                if let Some(prism) = &prism {
+                    let auth = Auth::Bearer("bench".into());
+                    match measure(prism, scenario, connections, &auth, d, generator).await {
+                        Ok(row) => rows.push(row),
+                        Err(e) => eprintln!("prism {}: {e}", scenario.name),
+                    }
                 }
+                eprintln!(
+                    "done: {} x{connections} ({})",
+                    scenario.name,
+                    generator.name()
+                );
             }
-            eprintln!("done: {} x{connections}", scenario.name);
         }
     }
-    let scaling = if options.only.as_ref().is_none_or(|o| o == "scaling") {
+    let wanted = !options.no_scaling && options.only.as_ref().is_none_or(|o| o == "scaling");
+    let scaling = if wanted {
         scaling(&atlas, &digest, &org, &options).await?
     } else {
         Vec::new()
@@ -493,13 +558,16 @@ fn report(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| scenario | conns | target | ops/s | p50 ms | p99 ms | max ms | CPU µs/req | errors | vs floor | vs Prism |"
+        "| scenario | gen | conns | target | ops/s | p50 ms | p99 ms | max ms | CPU µs/req | errors | vs floor | vs Prism |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let find = |name: &str| {
             rows.iter().find(|r| {
-                r.scenario == row.scenario && r.connections == row.connections && r.target == name
+                r.scenario == row.scenario
+                    && r.generator == row.generator
+                    && r.connections == row.connections
+                    && r.target == name
             })
         };
         let ops = row.stats.throughput() / row.per_op as f64;
@@ -510,8 +578,9 @@ fn report(
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
             row.scenario,
+            row.generator.name(),
             row.connections,
             row.target,
             ops,
