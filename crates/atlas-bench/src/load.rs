@@ -181,14 +181,27 @@ pub async fn run(
     accept: &'static str,
     make: MakeRequest,
 ) -> anyhow::Result<Stats> {
-    let mut clients = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        clients.push(HyperConnection {
+    let clients = open_all(connections, || async {
+        Ok(HyperConnection {
             client: Client::connect(addr, auth.clone()).await?,
             accept,
-        });
-    }
+        })
+    })
+    .await?;
     drive(clients, duration, make).await
+}
+
+/// Opens `n` connections with `open`, one after the other.
+pub async fn open_all<C, F, Fut>(n: usize, mut open: F) -> anyhow::Result<Vec<C>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<C>>,
+{
+    let mut opened = Vec::with_capacity(n);
+    for _ in 0..n {
+        opened.push(open().await?);
+    }
+    Ok(opened)
 }
 
 /// One keep-alive connection of a load generator.

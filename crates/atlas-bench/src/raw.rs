@@ -186,10 +186,8 @@ pub async fn run(
     accept: &'static str,
     make: MakeRequest,
 ) -> anyhow::Result<Stats> {
-    let mut opened = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        opened.push(Connection::open(addr, auth.clone(), accept).await?);
-    }
+    let opened =
+        crate::load::open_all(connections, || Connection::open(addr, auth.clone(), accept)).await?;
     crate::load::drive(opened, duration, make).await
 }
 

@@ -13,8 +13,8 @@ use atlas_model::OperationId;
 use serde_json::Value;
 
 use super::cloud_provider_access::{federation_config, federation_key, stored_role};
+use super::shared::support::stable_tag;
 use crate::engine::{Behaviour, Ctx, generic};
-use crate::identity::credentials::sha256_hex;
 use crate::kernel::call::{Payload, Reply};
 use crate::kernel::error::ApiError;
 
@@ -74,12 +74,7 @@ fn with_hostnames(group: &str, instance: &mut Value) {
     if fields.contains_key("hostnames") {
         return;
     }
-    let digest = sha256_hex(&format!("{group}/{name}"));
-    let tag: String = digest
-        .bytes()
-        .take(5)
-        .map(|b| char::from(b'a' + b % 26))
-        .collect();
+    let tag = stable_tag(&format!("{group}/{name}"));
     let hostname = format!("{name}-{tag}.a.query.mongodb.net");
     fields.insert(
         "hostnames".into(),

@@ -124,40 +124,34 @@ fn months_until_expiration(cx: &Ctx<'_>) -> Result<i64, ApiError> {
     }
 }
 
-/// A project's certificate authority: its project, certificate and key (PEM).
-struct Authority {
-    group: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-/// The project's authority, made on its first certificate.
-fn authority(tx: &mut dyn Tx, group: &str, now: OffsetDateTime) -> Result<Authority, ApiError> {
+/// The project's certificate authority as an issuer, made (and its certificate and key kept)
+/// on the project's first certificate.
+fn authority(
+    tx: &mut dyn Tx,
+    group: &str,
+    now: OffsetDateTime,
+) -> Result<Issuer<'static, KeyPair>, ApiError> {
     let key = segment(group);
-    if let Some(stored) = tx.get(AUTHORITIES, &key)? {
-        let text = |f: &str| stored.doc[f].as_str().unwrap_or_default().to_owned();
-        return Ok(Authority {
-            group: group.to_owned(),
-            cert_pem: text("certPem"),
-            key_pem: text("keyPem"),
-        });
-    }
-    let pair = KeyPair::generate().map_err(internal)?;
-    let mut params = authority_params(group);
-    params.not_before = now - time::Duration::days(1);
-    params.not_after = now + time::Duration::days(3650);
-    let cert = params.self_signed(&pair).map_err(internal)?;
-    let made = Authority {
-        group: group.to_owned(),
-        cert_pem: cert.pem(),
-        key_pem: pair.serialize_pem(),
+    let key_pem = match tx.get(AUTHORITIES, &key)? {
+        Some(stored) => stored.doc["keyPem"].as_str().unwrap_or_default().to_owned(),
+        None => {
+            let pair = KeyPair::generate().map_err(internal)?;
+            let mut params = authority_params(group);
+            params.not_before = now - time::Duration::days(1);
+            params.not_after = now + time::Duration::days(3650);
+            let cert = params.self_signed(&pair).map_err(internal)?;
+            let key_pem = pair.serialize_pem();
+            tx.insert(
+                AUTHORITIES,
+                &key,
+                &json!({"certPem": cert.pem(), "keyPem": key_pem}),
+            )?;
+            key_pem
+        }
     };
-    tx.insert(
-        AUTHORITIES,
-        &key,
-        &json!({"certPem": made.cert_pem, "keyPem": made.key_pem}),
-    )?;
-    Ok(made)
+    // The issuer's name and usages are the authority's, made from the same parameters.
+    let pair = KeyPair::from_pem(&key_pem).map_err(internal)?;
+    Ok(Issuer::new(authority_params(group), pair))
 }
 
 fn authority_params(group: &str) -> CertificateParams {
@@ -180,14 +174,11 @@ struct Issued {
 }
 
 fn issue(
-    authority: &Authority,
+    issuer: &Issuer<'static, KeyPair>,
     username: &str,
     months: i64,
     now: OffsetDateTime,
 ) -> Result<Issued, ApiError> {
-    let ca_key = KeyPair::from_pem(&authority.key_pem).map_err(internal)?;
-    // The issuer's name and usages are the authority's, made from the same parameters.
-    let issuer = Issuer::new(authority_params(&authority.group), ca_key);
     let pair = KeyPair::generate().map_err(internal)?;
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
@@ -202,7 +193,7 @@ fn issue(
     let not_after = now + time::Duration::days(30 * months);
     params.not_before = now;
     params.not_after = not_after;
-    let cert = params.signed_by(&pair, &issuer).map_err(internal)?;
+    let cert = params.signed_by(&pair, issuer).map_err(internal)?;
     Ok(Issued {
         serial,
         not_after,
@@ -222,16 +213,10 @@ mod tests {
     #[test]
     fn issued_certificates_name_the_user_and_chain_to_the_project_authority() {
         let now = OffsetDateTime::now_utc();
-        let pair = KeyPair::generate().unwrap();
-        let mut params = authority_params("6a0000000000000000000001");
-        params.not_before = now - time::Duration::days(1);
-        params.not_after = now + time::Duration::days(10);
-        let cert = params.self_signed(&pair).unwrap();
-        let authority = Authority {
-            group: "6a0000000000000000000001".into(),
-            cert_pem: cert.pem(),
-            key_pem: pair.serialize_pem(),
-        };
+        let authority = Issuer::new(
+            authority_params("6a0000000000000000000001"),
+            KeyPair::generate().unwrap(),
+        );
         let issued = issue(&authority, "user389", 3, now).unwrap();
         assert!(issued.serial > 0);
         assert!(issued.pem.starts_with("-----BEGIN CERTIFICATE-----"));

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::engine::Ctx;
+use crate::identity::credentials::sha256_hex;
 use crate::identity::roles::strings;
 use crate::kernel::call::{Call, Reply};
 use crate::kernel::paging::Paging;
@@ -120,4 +121,15 @@ pub fn tail(secret: &str, n: usize) -> &str {
 /// validation code (semantics §3.2).
 pub fn invalid(message: impl Into<String>) -> ApiError {
     api_error!(VALIDATION_ERROR, message.into())
+}
+
+/// Five lowercase letters derived from `seed`, the same for the same seed: the random-looking
+/// tag Atlas puts in the hostnames it makes (recorded `e2e-data-federation-218-g1nxq.a.query…`,
+/// `atlas-stream-<id>-iixmh.virginia-usa.a.query…`).
+pub fn stable_tag(seed: &str) -> String {
+    sha256_hex(seed)
+        .bytes()
+        .take(5)
+        .map(|b| char::from(b'a' + b % 26))
+        .collect()
 }

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::api_error;
 use crate::engine::Behaviour;
 use crate::engine::Ctx;
+use crate::families::shared::support::stable_tag;
 use crate::kernel::call::Reply;
 use crate::kernel::clock::atlas_timestamp;
 use crate::kernel::error::ApiError;
@@ -201,12 +202,7 @@ fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 /// The hostname clients connect to: the instance id, a stable five-letter tag and the region
 /// (recorded: `atlas-stream-<id>-iixmh.virginia-usa.a.query.mongodb-dev.net`).
 fn hostname(id: &str, region: &str) -> String {
-    let tag: String = id
-        .bytes()
-        .rev()
-        .take(5)
-        .map(|b| char::from(b'a' + b % 26))
-        .collect();
+    let tag = stable_tag(id);
     let region = region.to_ascii_lowercase().replace('_', "-");
     format!("atlas-stream-{id}-{tag}.{region}.a.query.mongodb.net")
 }

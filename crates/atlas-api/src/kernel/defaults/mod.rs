@@ -146,23 +146,33 @@ pub fn assign_ids(resource: &str, doc: &mut Value, new_id: &mut dyn FnMut() -> S
 }
 
 fn assign_at(doc: &mut Value, path: &[Step], new_id: &mut dyn FnMut() -> String) {
+    at_leaves(doc, path, &mut |map, key| {
+        if map.get(key).is_none_or(Value::is_null) {
+            map.insert(key.to_owned(), Value::String(new_id()));
+        }
+    });
+}
+
+/// Calls `leaf` with the object holding the last key of `path`, for every place of `doc` the
+/// path reaches (`[]` steps through each array element). A path through an array or object the
+/// document does not have reaches nothing: defaults complete what exists, they do not invent
+/// structure.
+fn at_leaves(doc: &mut Value, path: &[Step], leaf: &mut dyn FnMut(&mut Map<String, Value>, &str)) {
     match path.split_first() {
         None => {}
         Some((Step::Each, rest)) => {
             if let Value::Array(items) = doc {
                 for item in items {
-                    assign_at(item, rest, new_id);
+                    at_leaves(item, rest, leaf);
                 }
             }
         }
         Some((Step::Key(key), rest)) => {
             let Value::Object(map) = doc else { return };
             if rest.is_empty() {
-                if map.get(key).is_none_or(Value::is_null) {
-                    map.insert(key.clone(), Value::String(new_id()));
-                }
+                leaf(map, key);
             } else if let Some(child) = map.get_mut(key) {
-                assign_at(child, rest, new_id);
+                at_leaves(child, rest, leaf);
             }
         }
     }
@@ -216,31 +226,15 @@ fn substitute(value: &Value, values: &BTreeMap<String, Value>) -> Option<Value> 
 }
 
 fn fill_at(doc: &mut Value, path: &[Step], value: &Value) {
-    match path.split_first() {
-        None => merge_missing(doc, value),
-        Some((Step::Each, rest)) => {
-            if let Value::Array(items) = doc {
-                for item in items {
-                    fill_at(item, rest, value);
-                }
-            }
-        }
-        Some((Step::Key(key), rest)) => {
-            let Value::Object(map) = doc else { return };
-            if rest.is_empty() {
-                match map.get_mut(key) {
-                    Some(existing) => merge_missing(existing, value),
-                    None => {
-                        map.insert(key.clone(), value.clone());
-                    }
-                }
-            } else if let Some(child) = map.get_mut(key) {
-                // A path through an array or object the document does not have fills nothing:
-                // defaults complete what exists, they do not invent structure.
-                fill_at(child, rest, value);
-            }
-        }
+    if path.is_empty() {
+        return merge_missing(doc, value);
     }
+    at_leaves(doc, path, &mut |map, key| match map.get_mut(key) {
+        Some(existing) => merge_missing(existing, value),
+        None => {
+            map.insert(key.to_owned(), value.clone());
+        }
+    });
 }
 
 /// Adds what `defaults` has and `doc` lacks, recursively through objects; an explicit `null` or
