@@ -136,9 +136,13 @@ fn create_missing(
             Default::default(),
         )?;
     }
-    let owner = insert_user(tx, &boot.owner_id, OWNER_USERNAME, OWNER_NAMES, created)?;
-    join_org(tx, &boot.org_id, &owner, &[ORG_OWNER.to_owned()], &[], now)?;
-    join_group(tx, &boot.project_id, &owner, &[GROUP_OWNER.to_owned()])?;
+    // Made (with its memberships) only when missing, as the other identities are: a start on
+    // an existing store writes nothing, and an owner's changed roles stay as they were changed.
+    if tx.get("/users", &boot.owner_id)?.is_none() {
+        let owner = insert_user(tx, &boot.owner_id, OWNER_USERNAME, OWNER_NAMES, created)?;
+        join_org(tx, &boot.org_id, &owner, &[ORG_OWNER.to_owned()], &[], now)?;
+        join_group(tx, &boot.project_id, &owner, &[GROUP_OWNER.to_owned()])?;
+    }
     let key_collection = format!("/orgs/{}/apiKeys", boot.org_id);
     if tx.get(&key_collection, &boot.api_key_id)?.is_none() {
         let masked = api_keys::mask(&boot.private_key);
