@@ -108,6 +108,13 @@ async fn restore_jobs_show_what_atlas_derives_test_restores() {
     assert_eq!(job["timestamp"], completed["createdAt"]);
     assert_eq!(job["cancelled"], false);
     assert!(job.get("finishedAt").is_none(), "{job}");
+    // Recorded (TestRestores): a restore with no point in time answers its desiredTimestamp
+    // with every part null (`time` is not in the spec; an overlay adds it).
+    assert_eq!(
+        job["desiredTimestamp"],
+        json!({"date": null, "increment": null, "time": null}),
+        "{job}"
+    );
     // Atlas also shows `targetDeploymentItemName` (`atlas-72ck1q`, the target's replica sets'
     // name; the spec lacks it, an overlay adds it), the same for every job onto that cluster.
     let deployment = job["targetDeploymentItemName"]

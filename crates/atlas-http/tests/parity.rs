@@ -5,7 +5,7 @@
 mod common;
 
 use common::{JSON_2023, Server, assert_atlas_error, assert_valid};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Evidence: the Go SDK and the Terraform provider's `mongodbatlas_project` read every setting
 /// back after creating a project; a missing one is a perpetual diff.
@@ -336,6 +336,27 @@ async fn an_organization_is_connected_to_its_federation_settings() {
     let connected = assert_valid("getFederationSettingConnectedOrgConfig", &s.get(&uri).await);
     assert_eq!(connected["postAuthRoleGrants"], json!(["ORG_OWNER"]));
     assert_eq!(connected["orgId"], s.boot.org_id.as_str());
+    // Recorded (TestIdentityProviders): with no identity provider, Atlas answers its id and the
+    // user conflicts as null, in the settings and the connected configuration.
+    assert_eq!(settings.get("identityProviderId"), Some(&Value::Null));
+    assert_eq!(connected.get("identityProviderId"), Some(&Value::Null));
+    assert_eq!(connected.get("userConflicts"), Some(&Value::Null));
+    // A provider no organization uses lists no associated organization (recorded POST at
+    // 2023-11-15, TestIdentityProviders#001).
+    let provider = json!({"audience": "idp-646", "authorizationType": "GROUP",
+        "description": "CLI TEST Provider", "displayName": "idp-646", "groupsClaim": "groups",
+        "idpType": "WORKLOAD", "issuerUri": "https://accounts.google.com", "protocol": "OIDC",
+        "userClaim": "user"});
+    let made = s
+        .call(
+            "POST",
+            &format!("/api/atlas/v2/federationSettings/{id}/identityProviders"),
+            Some(&common::v("2023-11-15")),
+            Some(&provider),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    assert_eq!(made.json()["associatedOrgs"], json!([]));
     let changed = s
         .call(
             "PATCH",
@@ -757,6 +778,15 @@ async fn the_organization_has_its_owner_to_name() {
         assert_valid("getUserByName", &by_name)["id"],
         s.boot.owner_id.as_str()
     );
+    // A reset keeps the owner, with its id, as it keeps the other bootstrap identities.
+    let reset = s
+        .control("POST", "/__localatlas/reset", Some(&json!({})))
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text());
+    let again = s
+        .get(&format!("/api/atlas/v2/users/byName/{OWNER_USERNAME}"))
+        .await;
+    assert_eq!(again.json()["id"], s.boot.owner_id.as_str());
 }
 
 /// Evidence: recorded POST of an API key's access list (atlas-cli TestAtlasOrgAPIKeyAccessList

@@ -235,6 +235,14 @@ async fn private_endpoints_per_provider() {
     )
     .await;
     let gcp = assert_valid("createGroupPrivateEndpointEndpointService", &gcp);
+    // Recorded (TestPrivateEndpointsGCP): the names are empty lists until endpoints are made.
+    assert_eq!(
+        (
+            gcp["endpointGroupNames"].clone(),
+            gcp["serviceAttachmentNames"].clone()
+        ),
+        (json!([]), json!([]))
+    );
     let gcp_service = format!("{pe}/GCP/endpointService/{}", gcp["id"].as_str().unwrap());
     advance_clock(&s, 240).await;
     let shown = assert_valid(

@@ -36,6 +36,8 @@ async fn stream_processing_end_to_end() {
         "{host}"
     );
     assert!(host.contains(".virginia-usa."), "{host}");
+    // Recorded (TestStreamsWithClusters): an instance made without failover regions lists none.
+    assert_eq!(instance["failoverRegions"], json!([]));
     assert_atlas_error(
         &call(&s, "POST", &streams, V, Some(body)).await,
         409,
@@ -78,6 +80,15 @@ async fn stream_processing_end_to_end() {
         );
         assert_eq!(created["state"], "READY");
         assert!(!created.to_string().contains("hunter2"));
+        // Recorded (TestStreamsWithClusters, POST 200): every connection has an id, and a
+        // Cluster connection shows the instance's region.
+        assert!(
+            created["id"].as_str().is_some_and(|id| id.len() == 24),
+            "{created}"
+        );
+        if created["type"] == "Cluster" {
+            assert_eq!(created["region"], "VIRGINIA_USA", "{created}");
+        }
     }
     let kafka = assert_valid(
         "getGroupStreamConnection",
