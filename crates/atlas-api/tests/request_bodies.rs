@@ -16,11 +16,8 @@ use atlas_schema::{Hints, Mode, Schemas};
 use serde_json::{Map, Value, json};
 
 fn hints() -> Hints {
-    let mut h = Hints {
-        now: "2025-06-01T12:00:00Z".into(),
-        seed: 7,
-        ..Hints::default()
-    };
+    let mut h = Hints::default().with_now("2025-06-01T12:00:00Z");
+    h.seed = 7;
     for (k, v) in [
         ("groupId", json!("5f0a1b2c3d4e5f6a7b8c9d0e")),
         ("orgId", json!("6a0b1c2d3e4f5a6b7c8d9e0f")),

@@ -6,6 +6,7 @@ use std::io;
 use atlas_api::{ApiError, Payload, Reply};
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode, header};
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::ser::Formatter;
@@ -55,6 +56,26 @@ pub fn reply(
                 value
             };
             Body::from(to_bytes(&value, style.pretty))
+        }
+        Payload::Kept(kept) => {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+            if style.envelope {
+                Body::from(to_bytes(
+                    &envelope(kept.value.clone(), reply.status),
+                    style.pretty,
+                ))
+            } else {
+                // Serialized once for every request the kept answer serves.
+                let (slot, pretty) = if style.pretty {
+                    (&kept.pretty, true)
+                } else {
+                    (&kept.compact, false)
+                };
+                Body::from(
+                    slot.get_or_init(|| Bytes::from(to_bytes(&kept.value, pretty)))
+                        .clone(),
+                )
+            }
         }
         Payload::Binary { bytes, filename } => {
             builder = builder.header(header::CONTENT_TYPE, content_type);

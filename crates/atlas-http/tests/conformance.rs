@@ -210,10 +210,7 @@ async fn every_operation_answers_well_formed_requests() {
         };
         let uri = build_uri(op, &scratch, org);
         let (accept, version, format) = accept_for(op);
-        let mut hints = Hints {
-            now: "2026-01-01T00:00:00Z".to_owned(),
-            ..Hints::default()
-        };
+        let mut hints = Hints::default().with_now("2026-01-01T00:00:00Z");
         hints.values.insert("groupId".into(), json!(scratch));
         hints.values.insert("orgId".into(), json!(s.boot.org_id));
         // Project-role fields are free strings in the spec, but Atlas accepts only its role

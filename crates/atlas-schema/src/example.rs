@@ -560,14 +560,14 @@ impl<'a> Builder<'a> {
                 && pattern.is_none_or(|p| self.patterns.matches(p, s))
         };
         let mut candidates: Vec<String> = Vec::new();
-        let now = if self.hints.now.is_empty() {
-            DEFAULT_NOW
-        } else {
-            self.hints.now.as_str()
+        // Read only where a date is made: an answer that read the time is never served again.
+        let now = || match self.hints.now() {
+            "" => DEFAULT_NOW,
+            given => given,
         };
         match flat.get("format").and_then(Value::as_str) {
-            Some("date-time") => candidates.push(now.to_owned()),
-            Some("date") => candidates.push(now.chars().take(10).collect()),
+            Some("date-time") => candidates.push(now().to_owned()),
+            Some("date") => candidates.push(now().chars().take(10).collect()),
             Some("email") => candidates.push("user@example.com".into()),
             Some("uri") | Some("url") => candidates.push("https://example.com".into()),
             Some("uuid") => candidates.push(self.uuid(name, ctx.salt)),
@@ -589,7 +589,7 @@ impl<'a> Builder<'a> {
                 candidates.push("https://example.com".into());
             }
             if lower.contains("date") || lower.ends_with("time") {
-                candidates.push(now.to_owned());
+                candidates.push(now().to_owned());
             }
         }
         if let Some(p) = pattern {

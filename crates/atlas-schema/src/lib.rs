@@ -33,7 +33,8 @@ mod tests;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -91,10 +92,45 @@ pub enum ViolationKind {
 pub struct Hints {
     /// Attribute name -> value to use when that attribute must be synthesized.
     pub values: BTreeMap<String, Value>,
-    /// `YYYY-MM-DDTHH:MM:SSZ` used for date-time attributes.
-    pub now: String,
+    /// `YYYY-MM-DDTHH:MM:SSZ` used for date-time attributes; read through [`Hints::now`], which
+    /// notes the read.
+    now: String,
     /// Seed for generated ids and strings, so answers are deterministic for a given request.
     pub seed: u64,
+    /// Noted when `now` is read (shared with the caller's own reads of the time).
+    pub time_use: TimeUse,
+}
+
+impl Hints {
+    /// These hints with `now` as the time synthesized date-times take.
+    pub fn with_now(mut self, now: impl Into<String>) -> Hints {
+        self.now = now.into();
+        self
+    }
+
+    /// The time synthesized date-times take (empty: none given), noting that it was read.
+    pub fn now(&self) -> &str {
+        self.time_use.note();
+        &self.now
+    }
+}
+
+/// Whether anything building an answer read the time. An answer that did not is the same at any
+/// other instant for the same stored state, which is what lets it be kept and served again
+/// (atlas-api's answer cache). Clones share one note, so every holder's reads count.
+#[derive(Debug, Clone, Default)]
+pub struct TimeUse(Arc<AtomicBool>);
+
+impl TimeUse {
+    /// Records a read of the time.
+    pub fn note(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the time was read since this note (or a clone of it) was made.
+    pub fn noted(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// The schemas of the embedded spec model (or of a document given to [`Schemas::from_json`]).

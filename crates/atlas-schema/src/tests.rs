@@ -10,11 +10,8 @@ use crate::{Hints, Mode, NULL_WHEN_UNSET, Schemas, Violation, ViolationKind};
 const HEX: &str = "5f0a1b2c3d4e5f6a7b8c9d0e";
 
 fn hints() -> Hints {
-    let mut h = Hints {
-        now: "2025-06-01T12:00:00Z".into(),
-        seed: 42,
-        ..Hints::default()
-    };
+    let mut h = Hints::default().with_now("2025-06-01T12:00:00Z");
+    h.seed = 42;
     for (k, v) in [
         ("groupId", json!(HEX)),
         ("orgId", json!("6a0b1c2d3e4f5a6b7c8d9e0f")),
@@ -320,10 +317,7 @@ fn remembered_fits_are_the_fits_and_hinted_ones_follow_their_hints() {
     // Incomplete: `created` is made up from the hints, so another `now` must show through.
     let incomplete = json!({"name": "proj", "orgId": HEX});
     let then = s.fit("Group", &incomplete, &h);
-    let later = Hints {
-        now: "2026-02-02T00:00:00Z".into(),
-        ..hints()
-    };
+    let later = hints().with_now("2026-02-02T00:00:00Z");
     let now = s.fit("Group", &incomplete, &later);
     assert_eq!(then["created"], json!("2025-06-01T12:00:00Z"));
     assert_eq!(now["created"], json!("2026-02-02T00:00:00Z"));

@@ -112,6 +112,15 @@ pub trait Tx {
     /// Deletes every document and claim (state import replaces the whole state). The sequence
     /// is not reset: documents inserted afterwards still get larger ones than any before.
     fn clear(&mut self) -> StoreResult<()>;
+
+    /// A tag of the stored state this transaction has seen, equal in two transactions only if
+    /// they saw the same state, so that what is derived from the state alone can be kept under
+    /// it (atlas-api's answer cache). `None` once the transaction wrote, and where the backend
+    /// cannot tell without reading (PostgreSQL: another instance's commit leaves no trace
+    /// here).
+    fn snapshot(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The path of a subtree: `prefix` without trailing `/`, the bounds of "starts with

@@ -137,6 +137,10 @@ struct ServeArgs {
     /// Atlas's rate limits (token buckets per endpoint set; 429 when empty). `off` for load tests.
     #[arg(long, env = "LOCALATLAS_RATE_LIMIT", value_enum, default_value_t = Switch::On)]
     rate_limit: Switch,
+    /// Keep the answer of a GET that neither wrote nor read the time, and serve it again until
+    /// the next write (embedded stores). `off` renders every answer anew.
+    #[arg(long, env = "LOCALATLAS_KEPT_ANSWERS", value_enum, default_value_t = Switch::On)]
+    kept_answers: Switch,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -394,6 +398,7 @@ fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         // buckets) stay in its memory. A shared database serves several instances, which must
         // spend from the same buckets and refuse the same replayed nonces: the store keeps them.
         counters_in_store: !store.embedded(),
+        keep_answers: args.kept_answers == Switch::On,
     };
     let atlas = Atlas::new(store.clone(), config);
     if let Some(token) = args.control_token.as_deref() {

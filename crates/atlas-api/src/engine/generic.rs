@@ -105,7 +105,7 @@ fn settle(cx: &mut Ctx<'_>, record: Record) -> Result<Option<Record>, ApiError> 
         doc,
         seq,
     } = record;
-    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &key, doc, cx.now)? {
+    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &key, doc, &cx.now)? {
         Settled::Present(doc) => Ok(Some(Record {
             collection,
             key,
@@ -119,7 +119,7 @@ fn settle(cx: &mut Ctx<'_>, record: Record) -> Result<Option<Record>, ApiError> 
 /// Starts the collection's declared transition for this change, if it has one.
 fn begin(cx: &mut Ctx<'_>, doc: &mut Value, step: Option<Step>) -> Result<(), ApiError> {
     if let Some(step) = step {
-        step.begin(cx.tx, doc, cx.now)?;
+        step.begin(cx.tx, doc, cx.now.get())?;
     }
     Ok(())
 }
@@ -349,11 +349,11 @@ fn new_key(cx: &Ctx<'_>, resource: &Resource, doc: &mut Value) -> String {
             if let Some(values) = values.filter(|v| !v.is_empty()) {
                 return composite_key(values.iter().map(String::as_str));
             }
-            ids::object_id(cx.now)
+            ids::object_id(cx.now.get())
         }
         Some(KeyKind::Uuid) => ids::uuid(),
-        Some(KeyKind::ServiceAccountId) => format!("mdb_sa_id_{}", ids::object_id(cx.now)),
-        _ => ids::object_id(cx.now),
+        Some(KeyKind::ServiceAccountId) => format!("mdb_sa_id_{}", ids::object_id(cx.now.get())),
+        _ => ids::object_id(cx.now.get()),
     };
     if let Some(field) = resource
         .item_params
@@ -407,7 +407,7 @@ fn touch_update_fields(cx: &Ctx<'_>, doc: &mut Value) {
             continue;
         }
         if UPDATE_FIELDS.contains(&name.as_str()) {
-            target.insert(name, Value::String(cx.render.hints.now.clone()));
+            target.insert(name, Value::String(cx.render.hints.now().to_owned()));
         } else if UPDATER_FIELDS.contains(&name.as_str()) {
             target.insert(name, Value::String(cx.call.principal.name().to_owned()));
         }
@@ -417,7 +417,7 @@ fn touch_update_fields(cx: &Ctx<'_>, doc: &mut Value) {
 /// Gives the document the identifiers Atlas assigns to its elements on store (declared in the
 /// defaults table's `assign_ids`).
 fn assign_ids(cx: &Ctx<'_>, doc: &mut Value) {
-    let now = cx.now;
+    let now = cx.now.get();
     defaults::assign_ids(cx.call.op.resource, doc, &mut || ids::object_id(now));
 }
 
@@ -438,7 +438,7 @@ fn fill_read_only(cx: &Ctx<'_>, schema: &'static str, doc: &mut Value, path: &st
             Some(hint.clone())
         } else if CREATION_FIELDS.contains(&name.as_str()) || UPDATE_FIELDS.contains(&name.as_str())
         {
-            Some(Value::String(cx.render.hints.now.clone()))
+            Some(Value::String(cx.render.hints.now().to_owned()))
         } else {
             fitted.get(&name).cloned()
         };
@@ -547,7 +547,7 @@ fn singleton(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Value, ApiError> {
     if generic_lifecycles::of_singleton(cx.call.op.resource).is_none() {
         return Ok(record.doc);
     }
-    match lifecycle::settle(cx.tx, cx.lifecycle, &path, "", record.doc, cx.now)? {
+    match lifecycle::settle(cx.tx, cx.lifecycle, &path, "", record.doc, &cx.now)? {
         Settled::Present(doc) => Ok(doc),
         Settled::Gone => Ok(cx.render.synthesize(&Value::Object(Map::new()))),
     }

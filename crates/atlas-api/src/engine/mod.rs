@@ -15,10 +15,9 @@ use std::collections::BTreeMap;
 use atlas_schema::Hints;
 use atlas_store::Tx;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use crate::kernel::call::{Call, Reply};
-use crate::kernel::clock::atlas_timestamp;
+use crate::kernel::clock::Now;
 use crate::kernel::error::ApiError;
 use crate::kernel::lifecycle;
 use crate::kernel::render::Renderer;
@@ -31,7 +30,8 @@ pub use behaviour::{Behaviour, Registry};
 pub struct Ctx<'a> {
     pub tx: &'a mut dyn Tx,
     pub call: &'a Call,
-    pub now: OffsetDateTime,
+    /// The call's instant; reading it (`now.get()`) marks the answer as one of that instant.
+    pub now: Now,
     pub scope: Scope,
     pub render: Renderer<'a>,
     pub lifecycle: &'a lifecycle::Settings,
@@ -72,13 +72,9 @@ impl Engine {
         }
     }
 
-    /// Runs the engine's stages for one call inside `tx`.
-    pub fn execute(
-        &self,
-        tx: &mut dyn Tx,
-        call: &Call,
-        now: OffsetDateTime,
-    ) -> Result<Reply, ApiError> {
+    /// Runs the engine's stages for one call inside `tx`, at `now` (whose note tells afterwards
+    /// whether the answer read the time).
+    pub fn execute(&self, tx: &mut dyn Tx, call: &Call, now: &Now) -> Result<Reply, ApiError> {
         validate::parameters(call)?;
         let scope = scope::resolve(tx, call)?;
         authorize::check(tx, call, &scope)?;
@@ -105,7 +101,7 @@ impl Engine {
         let mut cx = Ctx {
             tx,
             call,
-            now,
+            now: now.clone(),
             scope,
             render: Renderer::new(call, hints),
             lifecycle: &self.lifecycle,
@@ -118,7 +114,7 @@ impl Engine {
 }
 
 /// Values a synthesized document uses for well-known attributes, so it agrees with the request.
-fn hints(call: &Call, scope: &Scope, now: OffsetDateTime) -> Hints {
+fn hints(call: &Call, scope: &Scope, now: &Now) -> Hints {
     let mut values = BTreeMap::new();
     for (name, value) in &call.path {
         values.insert((*name).to_owned(), Value::String(value.clone()));
@@ -129,11 +125,11 @@ fn hints(call: &Call, scope: &Scope, now: OffsetDateTime) -> Hints {
     if let Some(org) = &scope.org_id {
         values.insert("orgId".to_owned(), Value::String(org.clone()));
     }
-    Hints {
-        values,
-        now: atlas_timestamp(now),
-        seed: seed_of(call.op.name, &call.origin.path),
-    }
+    let mut hints = Hints::default().with_now(now.hint_text());
+    hints.values = values;
+    hints.seed = seed_of(call.op.name, &call.origin.path);
+    hints.time_use = now.time_use().clone();
+    hints
 }
 
 /// A stable seed per operation and path (FNV-1a), so computed answers do not change between calls.

@@ -60,7 +60,7 @@ impl Behaviour for ApiAccessLists {
             | O::CreateGroupServiceAccountAccessList => {
                 let kind = kind(cx.call.op.id);
                 for item in body_items(cx) {
-                    let (key, doc) = address_check::new_entry(kind, &item, cx.now)?;
+                    let (key, doc) = address_check::new_entry(kind, &item, cx.now.get())?;
                     if cx.tx.get(&collection, &key)?.is_none() {
                         cx.tx.insert(&collection, &key, &doc)?;
                     }

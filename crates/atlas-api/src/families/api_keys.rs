@@ -254,7 +254,7 @@ fn created(
     org_roles: &[String],
     project: Option<(&str, Vec<String>)>,
 ) -> Result<Reply, ApiError> {
-    let (doc, private_key) = create(cx.tx, org_id, desc, org_roles, cx.now)?;
+    let (doc, private_key) = create(cx.tx, org_id, desc, org_roles, cx.now.get())?;
     if let Some((group, project_roles)) = project {
         let id = doc["id"].as_str().unwrap_or_default().to_owned();
         assign(cx.tx, group, &id, &project_roles)?;

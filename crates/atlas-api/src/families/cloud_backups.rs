@@ -90,7 +90,7 @@ impl Behaviour for CloudBackups {
                     Some("YEARS") => value * 365,
                     _ => value,
                 };
-                let created = parse(&snapshot["createdAt"]).unwrap_or(cx.now);
+                let created = parse(&snapshot["createdAt"]).unwrap_or(cx.now.get());
                 snapshot["expiresAt"] = json!(atlas_timestamp(created + Duration::days(days)));
                 cx.tx.upsert(&collection, &id, &stored_form(&snapshot))?;
                 Ok(Reply::json(200, cx.render.fit(&snapshot)))
@@ -151,14 +151,14 @@ fn take(cx: &mut Ctx<'_>, cluster: &Record, collection: &str) -> Result<Reply, A
         .get("retentionInDays")
         .and_then(Value::as_i64)
         .unwrap_or(1);
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let mut snapshot = base(cx, cluster);
     for (key, value) in [
         ("id", json!(id)),
-        ("createdAt", json!(atlas_timestamp(cx.now))),
+        ("createdAt", json!(atlas_timestamp(cx.now.get()))),
         (
             "expiresAt",
-            json!(atlas_timestamp(cx.now + Duration::days(days))),
+            json!(atlas_timestamp(cx.now.get() + Duration::days(days))),
         ),
         (
             "description",
@@ -169,7 +169,7 @@ fn take(cx: &mut Ctx<'_>, cluster: &Record, collection: &str) -> Result<Reply, A
     ] {
         snapshot[key] = value;
     }
-    kinds::snapshot::TAKE.begin(cx.tx, &mut snapshot, cx.now)?;
+    kinds::snapshot::TAKE.begin(cx.tx, &mut snapshot, cx.now.get())?;
     cx.tx.insert(collection, &id, &snapshot)?;
     Ok(Reply::json(
         cx.render.status(),
@@ -197,7 +197,7 @@ pub(super) fn all(
             collection,
             &record.key,
             record.doc,
-            cx.now,
+            &cx.now,
         )? {
             out.push(doc);
         }
@@ -205,7 +205,7 @@ pub(super) fn all(
     if let Some(since) = cluster.doc.get(BACKUP_SINCE).and_then(Value::as_i64)
         && cluster.doc.get("backupEnabled").and_then(Value::as_bool) == Some(true)
     {
-        let start = OffsetDateTime::from_unix_timestamp(since).unwrap_or(cx.now);
+        let start = OffsetDateTime::from_unix_timestamp(since).unwrap_or(cx.now.get());
         let cluster_id = cluster
             .doc
             .get("id")
@@ -213,11 +213,11 @@ pub(super) fn all(
             .unwrap_or_default();
         let template = base(cx, cluster);
         let mut k: i32 = 1;
-        while start + EVERY * k <= cx.now {
+        while start + EVERY * k <= cx.now.get() {
             let at = start + EVERY * k;
             k += 1;
             let id = ids::derived(at, &[cluster_id.as_bytes(), b"scheduled"]);
-            if at + RETENTION <= cx.now || overridden.contains(&id) {
+            if at + RETENTION <= cx.now.get() || overridden.contains(&id) {
                 continue;
             }
             let mut snapshot = template.clone();
@@ -234,7 +234,7 @@ pub(super) fn all(
             out.push(snapshot);
         }
     }
-    out.retain(|s| parse(&s["expiresAt"]).is_none_or(|e| e > cx.now));
+    out.retain(|s| parse(&s["expiresAt"]).is_none_or(|e| e > cx.now.get()));
     out.sort_by(|a, b| b["createdAt"].as_str().cmp(&a["createdAt"].as_str()));
     Ok(out
         .into_iter()

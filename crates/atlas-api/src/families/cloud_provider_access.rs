@@ -136,7 +136,7 @@ fn found(cx: &mut Ctx<'_>, group: &str, provider: Option<&str>) -> Result<Record
         doc,
         seq,
     } = record;
-    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &key, doc, cx.now)? {
+    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &key, doc, &cx.now)? {
         Settled::Present(doc) => Ok(Record {
             collection,
             key,
@@ -148,7 +148,7 @@ fn found(cx: &mut Ctx<'_>, group: &str, provider: Option<&str>) -> Result<Record
 }
 
 fn list(cx: &mut Ctx<'_>, group: &str) -> Result<Reply, ApiError> {
-    let roles = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection(group), cx.now)?;
+    let roles = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection(group), &cx.now)?;
     let mut by_provider: [Vec<Value>; 3] = Default::default();
     for record in roles {
         let slot = match provider_of(&record.doc) {
@@ -170,8 +170,8 @@ fn list(cx: &mut Ctx<'_>, group: &str) -> Result<Reply, ApiError> {
 
 fn create(cx: &mut Ctx<'_>, group: &str) -> Result<Reply, ApiError> {
     let provider = body_text(cx, "providerName").unwrap_or_default();
-    let id = ids::object_id(cx.now);
-    let created = atlas_timestamp(cx.now);
+    let id = ids::object_id(cx.now.get());
+    let created = atlas_timestamp(cx.now.get());
     let mut doc = match provider.as_str() {
         "AWS" => json!({
             "providerName": "AWS",
@@ -209,7 +209,7 @@ fn create(cx: &mut Ctx<'_>, group: &str) -> Result<Reply, ApiError> {
         }),
     };
     if provider == "GCP" {
-        kind::GCP_SET_UP.begin(cx.tx, &mut doc, cx.now)?;
+        kind::GCP_SET_UP.begin(cx.tx, &mut doc, cx.now.get())?;
     }
     cx.tx.insert(&collection(group), &id, &doc)?;
     Ok(Reply::json(cx.render.status(), cx.render.fit(&doc)))
@@ -227,7 +227,7 @@ fn authorize(cx: &mut Ctx<'_>, group: &str) -> Result<Reply, ApiError> {
     if body_text(cx, "providerName").is_some_and(|p| p != provider) {
         return Err(api_error!(INVALID_ATTRIBUTE, "providerName"));
     }
-    let now = atlas_timestamp(cx.now);
+    let now = atlas_timestamp(cx.now.get());
     match provider.as_str() {
         "AWS" => {
             let arn = body_text(cx, "iamAssumedRoleArn")

@@ -69,7 +69,7 @@ impl Behaviour for CloudRestores {
         match cx.call.op.id {
             OperationId::CreateGroupClusterBackupRestoreJob => create(cx, &cluster, &jobs),
             OperationId::ListGroupClusterBackupRestoreJobs => {
-                let records = lifecycle::settle_all(cx.tx, cx.lifecycle, &jobs, cx.now)?;
+                let records = lifecycle::settle_all(cx.tx, cx.lifecycle, &jobs, &cx.now)?;
                 let paging = Paging::of(cx.call);
                 let total = records.len() as u64;
                 let mut results = Vec::new();
@@ -92,7 +92,7 @@ impl Behaviour for CloudRestores {
                     return Err(missing());
                 };
                 let Settled::Present(doc) =
-                    lifecycle::settle(cx.tx, cx.lifecycle, &jobs, &key, record.doc, cx.now)?
+                    lifecycle::settle(cx.tx, cx.lifecycle, &jobs, &key, record.doc, &cx.now)?
                 else {
                     return Err(missing().keeping_writes());
                 };
@@ -143,15 +143,15 @@ fn create(cx: &mut Ctx<'_>, cluster: &atlas_store::Record, jobs: &str) -> Result
             job["targetDeploymentItemName"] = json!(name);
         }
     }
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     job["id"] = json!(id);
-    job[REQUESTED_AT] = json!(cx.now.unix_timestamp());
+    job[REQUESTED_AT] = json!(cx.now.get().unix_timestamp());
     let seconds = if job["deliveryType"] == "download" {
         DOWNLOAD_SECONDS
     } else {
         AUTOMATED_SECONDS
     };
-    RUN.lasting(seconds).begin(cx.tx, &mut job, cx.now)?;
+    RUN.lasting(seconds).begin(cx.tx, &mut job, cx.now.get())?;
     cx.tx.insert(jobs, &id, &job)?;
     Ok(Reply::json(
         cx.render.status(),
@@ -186,7 +186,7 @@ fn shown(cx: &mut Ctx<'_>, jobs: &str, key: &str, mut job: Value) -> Result<Valu
     }
     if job["deliveryType"] == "download" {
         // Ready when its realistic duration was over, or now if the policy was quicker.
-        let ready = (requested + Duration::seconds(DOWNLOAD_SECONDS)).min(cx.now);
+        let ready = (requested + Duration::seconds(DOWNLOAD_SECONDS)).min(cx.now.get());
         let id = job["id"].as_str().unwrap_or_default().to_owned();
         let group = cx.scope.group_id.clone().unwrap_or_default();
         let token = ids::derived(ready, &[id.as_bytes(), b"download"]);
@@ -197,7 +197,7 @@ fn shown(cx: &mut Ctx<'_>, jobs: &str, key: &str, mut job: Value) -> Result<Valu
         )]);
         job["expiresAt"] = json!(atlas_timestamp(ready + DOWNLOAD_KEPT));
     } else {
-        let finished = (requested + Duration::seconds(AUTOMATED_SECONDS)).min(cx.now);
+        let finished = (requested + Duration::seconds(AUTOMATED_SECONDS)).min(cx.now.get());
         job["finishedAt"] = json!(atlas_timestamp(finished));
     }
     cx.tx.update(jobs, key, &job)?;

@@ -59,7 +59,7 @@ impl Behaviour for DatabaseUserCerts {
             composite_key(["$external", username.as_str()])
         );
         if cx.call.op.id == OperationId::ListGroupDatabaseUserCerts {
-            let now = atlas_timestamp(cx.now);
+            let now = atlas_timestamp(cx.now.get());
             let (records, _) = cx.tx.list(&collection, Page::ALL)?;
             // Timestamps of one format compare as text.
             let unexpired = records
@@ -70,11 +70,11 @@ impl Behaviour for DatabaseUserCerts {
             return Ok(list(cx, unexpired));
         }
         let months = months_until_expiration(cx)?;
-        let authority = authority(cx.tx, &group, cx.now)?;
-        let issued = issue(&authority, &user, months, cx.now)?;
+        let authority = authority(cx.tx, &group, cx.now.get())?;
+        let issued = issue(&authority, &user, months, cx.now.get())?;
         let doc = json!({
             "_id": issued.serial,
-            "createdAt": atlas_timestamp(cx.now),
+            "createdAt": atlas_timestamp(cx.now.get()),
             "groupId": group,
             "notAfter": atlas_timestamp(issued.not_after),
             "subject": format!("CN={user}"),

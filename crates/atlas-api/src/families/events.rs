@@ -83,7 +83,7 @@ pub fn project_event(
     record(
         cx.tx,
         cx.call,
-        cx.now,
+        cx.now.get(),
         Target::Project {
             group_id: &group,
             org_id: &org,

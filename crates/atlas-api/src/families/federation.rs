@@ -111,7 +111,7 @@ fn ensure_settings(cx: &mut Ctx<'_>, org: &str) -> Result<Value, ApiError> {
     {
         return Ok(settings.doc);
     }
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     // Recorded (TestIdentityProviders): no domain, no role mapping, no active provider yet.
     let settings = json!({
         "id": id, "federatedDomains": [], "hasRoleMappings": false,

@@ -77,15 +77,15 @@ impl Behaviour for FlexBackups {
                     ));
                 }
                 let group = cx.scope.group_id.clone().unwrap_or_default();
-                let job_id = ids::object_id(cx.now);
+                let job_id = ids::object_id(cx.now.get());
                 let job = json!({
                     "id": job_id,
                     "deliveryType": "DOWNLOAD",
-                    "expirationDate": atlas_timestamp(cx.now + Duration::hours(4)),
+                    "expirationDate": atlas_timestamp(cx.now.get() + Duration::hours(4)),
                     "instanceName": name,
                     "projectId": group,
-                    "restoreScheduledDate": atlas_timestamp(cx.now),
-                    "restoreFinishedDate": atlas_timestamp(cx.now),
+                    "restoreScheduledDate": atlas_timestamp(cx.now.get()),
+                    "restoreFinishedDate": atlas_timestamp(cx.now.get()),
                     "snapshotFinishedDate": snapshot["finishTime"],
                     "snapshotId": id,
                     "snapshotUrl": format!("https://backup-downloads.localatlas.invalid/flex/{group}/{name}/{id}.tar.gz"),
@@ -116,7 +116,7 @@ pub(crate) fn snapshots(cx: &Ctx<'_>, cluster: &Value, name: &str) -> Vec<Value>
         .get("createDate")
         .and_then(Value::as_str)
         .and_then(|c| OffsetDateTime::parse(c, &Rfc3339).ok())
-        .unwrap_or(cx.now);
+        .unwrap_or(cx.now.get());
     let cluster_id = cluster
         .get("id")
         .and_then(Value::as_str)
@@ -130,12 +130,12 @@ pub(crate) fn snapshots(cx: &Ctx<'_>, cluster: &Value, name: &str) -> Vec<Value>
     let mut k: i32 = 1;
     loop {
         let scheduled = created + EVERY * k;
-        if scheduled > cx.now {
+        if scheduled > cx.now.get() {
             break;
         }
         k += 1;
         let expiration = scheduled + RETENTION;
-        if expiration <= cx.now {
+        if expiration <= cx.now.get() {
             continue;
         }
         let finished = scheduled + TAKES;
@@ -146,10 +146,10 @@ pub(crate) fn snapshots(cx: &Ctx<'_>, cluster: &Value, name: &str) -> Vec<Value>
             "startTime": atlas_timestamp(scheduled),
             "expiration": atlas_timestamp(expiration),
             "mongoDBVersion": version,
-            "status": if finished <= cx.now { "COMPLETED" } else { "RUNNING" },
+            "status": if finished <= cx.now.get() { "COMPLETED" } else { "RUNNING" },
             "links": [{"href": format!("{}{API_PREFIX}/groups/{group}/flexClusters/{name}/backup/snapshots/{id}", cx.call.origin.base_url), "rel": "self"}],
         });
-        if finished <= cx.now {
+        if finished <= cx.now.get() {
             snapshot["finishTime"] = json!(atlas_timestamp(finished));
         }
         out.push(snapshot);

@@ -74,7 +74,7 @@ fn collection(cx: &Ctx<'_>) -> String {
 pub fn current(cx: &mut Ctx<'_>, name: &str) -> Result<Record, ApiError> {
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let collection = collection(cx);
-    if let Some(record) = lifecycle::get_settled(cx.tx, cx.lifecycle, &collection, name, cx.now)? {
+    if let Some(record) = lifecycle::get_settled(cx.tx, cx.lifecycle, &collection, name, &cx.now)? {
         return Ok(record);
     }
     if cx
@@ -116,7 +116,7 @@ fn render(cx: &Ctx<'_>, record: &Record) -> Value {
 fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let paging = Paging::of(cx.call);
     let collection = collection(cx);
-    let visible = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, cx.now)?;
+    let visible = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, &cx.now)?;
     let total = visible.len() as u64;
     let results: Vec<Value> = paging
         .slice(&visible)
@@ -158,10 +158,10 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .cloned()
         .unwrap_or_else(|| json!({}));
     let mut doc = json!({
-        "id": ids::object_id(cx.now),
+        "id": ids::object_id(cx.now.get()),
         "name": name,
         "groupId": group,
-        "createDate": atlas_timestamp(cx.now),
+        "createDate": atlas_timestamp(cx.now.get()),
         "clusterType": "REPLICASET",
         "mongoDBVersion": clusters::full_version("8.0"),
         "versionReleaseSystem": "LTS",
@@ -175,7 +175,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         "tags": body.get("tags").cloned().unwrap_or(json!([])),
         "terminationProtectionEnabled": body.get("terminationProtectionEnabled").cloned().unwrap_or(json!(false)),
     });
-    kinds::flex_cluster::CREATE.begin(cx.tx, &mut doc, cx.now)?;
+    kinds::flex_cluster::CREATE.begin(cx.tx, &mut doc, cx.now.get())?;
     // The claim is owned by this document's path, so a re-created name collides here.
     match cx.tx.insert(&collection, &name, &doc) {
         Ok(_) => {}
@@ -213,7 +213,7 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             flex.doc[key] = v.clone();
         }
     }
-    kinds::flex_cluster::UPDATE.begin(cx.tx, &mut flex.doc, cx.now)?;
+    kinds::flex_cluster::UPDATE.begin(cx.tx, &mut flex.doc, cx.now.get())?;
     cx.tx.update(&flex.collection, &name, &flex.doc)?;
     Ok(Reply::json(200, render(cx, &flex)))
 }
@@ -242,7 +242,7 @@ fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             sentence
         ));
     }
-    kinds::flex_cluster::DELETE.begin(cx.tx, &mut flex.doc, cx.now)?;
+    kinds::flex_cluster::DELETE.begin(cx.tx, &mut flex.doc, cx.now.get())?;
     cx.tx.update(&flex.collection, &name, &flex.doc)?;
     project_event(
         cx,
@@ -279,7 +279,7 @@ fn upgrade(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .pointer("/providerSettings/instanceSizeName")
         .cloned()
         .unwrap_or(json!("M10"));
-    let mut next_id = || ids::object_id(cx.now);
+    let mut next_id = || ids::object_id(cx.now.get());
     let specs = clusters::shape::from_current(
         &[
             json!({"regionConfigs": [{"providerName": provider, "regionName": region, "priority": 7,
@@ -293,7 +293,7 @@ fn upgrade(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         "paused": false, "backupEnabled": false, "terminationProtectionEnabled": flex.doc["terminationProtectionEnabled"],
         "tags": flex.doc["tags"], "versionReleaseSystem": "LTS", "replicationSpecs": specs,
     });
-    kinds::cluster::TIER_UPGRADE.begin(cx.tx, &mut dedicated, cx.now)?;
+    kinds::cluster::TIER_UPGRADE.begin(cx.tx, &mut dedicated, cx.now.get())?;
     // The name claim moves with the document: release the flex owner, claim for the cluster.
     cx.tx.delete(&flex.collection, &name)?;
     let clusters_collection = format!("/groups/{group}/clusters");

@@ -55,7 +55,7 @@ impl Behaviour for FlexRestores {
         let jobs = collection(&group, &name);
         match cx.call.op.id {
             OperationId::ListGroupFlexClusterBackupRestoreJobs => {
-                let records = lifecycle::settle_all(cx.tx, cx.lifecycle, &jobs, cx.now)?;
+                let records = lifecycle::settle_all(cx.tx, cx.lifecycle, &jobs, &cx.now)?;
                 let paging = Paging::of(cx.call);
                 let total = records.len() as u64;
                 let mut results = Vec::new();
@@ -76,7 +76,7 @@ impl Behaviour for FlexRestores {
                     .to_owned();
                 let missing = || api_error!(TENANT_RESTORE_NOT_FOUND, id.as_str(), name.as_str());
                 let record =
-                    lifecycle::get_settled(cx.tx, cx.lifecycle, &jobs, &segment(&id), cx.now)?
+                    lifecycle::get_settled(cx.tx, cx.lifecycle, &jobs, &segment(&id), &cx.now)?
                         .ok_or_else(|| missing().keeping_writes())?;
                 let doc = shown(cx, &jobs, &record.key, record.doc)?;
                 Ok(Reply::json(200, cx.render.fit(&with_link(cx, &jobs, doc))))
@@ -110,20 +110,20 @@ fn create(
     };
     let target = text("targetDeploymentItemName").to_owned();
     check_target(cx, &target_group, &target)?;
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let mut job = json!({
         "id": id,
         "deliveryType": "RESTORE",
-        "expirationDate": atlas_timestamp(cx.now + Duration::days(1)),
+        "expirationDate": atlas_timestamp(cx.now.get() + Duration::days(1)),
         "instanceName": name,
         "projectId": group,
-        "restoreScheduledDate": atlas_timestamp(cx.now),
+        "restoreScheduledDate": atlas_timestamp(cx.now.get()),
         "snapshotFinishedDate": snapshot["finishTime"],
         "snapshotId": snapshot["id"],
         "targetDeploymentItemName": target,
         "targetProjectId": target_group,
     });
-    kinds::restore_job::FLEX_RESTORE.begin(cx.tx, &mut job, cx.now)?;
+    kinds::restore_job::FLEX_RESTORE.begin(cx.tx, &mut job, cx.now.get())?;
     cx.tx.insert(jobs, &id, &job)?;
     Ok(Reply::json(
         cx.render.status(),
@@ -154,7 +154,7 @@ fn check_target(cx: &mut Ctx<'_>, group: &str, target: &str) -> Result<(), ApiEr
 /// The job as a read shows it: `RUNNING` once started, and its finish time once completed.
 fn shown(cx: &mut Ctx<'_>, jobs: &str, key: &str, mut job: Value) -> Result<Value, ApiError> {
     if let Some(t) = lifecycle::pending(&job) {
-        if cx.now.unix_timestamp() - t.started_at >= RUNNING_AFTER {
+        if cx.now.get().unix_timestamp() - t.started_at >= RUNNING_AFTER {
             job["status"] = json!("RUNNING");
         }
     } else if job["status"] == "COMPLETED" && job.get("restoreFinishedDate").is_none() {
@@ -164,8 +164,8 @@ fn shown(cx: &mut Ctx<'_>, jobs: &str, key: &str, mut job: Value) -> Result<Valu
             .and_then(|s| {
                 OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
             })
-            .unwrap_or(cx.now);
-        let finished = (scheduled + Duration::seconds(RESTORE_SECONDS)).min(cx.now);
+            .unwrap_or(cx.now.get());
+        let finished = (scheduled + Duration::seconds(RESTORE_SECONDS)).min(cx.now.get());
         job["restoreFinishedDate"] = json!(atlas_timestamp(finished));
         cx.tx.update(jobs, key, &job)?;
     }

@@ -84,7 +84,7 @@ impl Behaviour for Integrations {
                     return Err(api_error!(INTEGRATION_ALREADY_CONFIGURED, kind.as_str()));
                 }
                 let mut doc = checked(cx, &kind, None)?;
-                doc["id"] = json!(ids::object_id(cx.now));
+                doc["id"] = json!(ids::object_id(cx.now.get()));
                 cx.tx.insert(&collection, &segment(&kind), &doc)?;
                 list(cx, &collection, cx.render.status())
             }

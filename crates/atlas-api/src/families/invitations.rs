@@ -91,7 +91,7 @@ impl Behaviour for Invitations {
                     &assignments.unwrap_or_default(),
                     &teams.unwrap_or_default(),
                     cx.call.principal.name(),
-                    cx.now,
+                    cx.now.get(),
                 )?;
                 let shown = org_view(cx, &invitation)?;
                 Ok(entity(cx, &shown))
@@ -105,7 +105,7 @@ impl Behaviour for Invitations {
                 } else {
                     find(cx, &org_invites(&org))?
                 };
-                pending(&invitation, cx.now)?;
+                pending(&invitation, cx.now.get())?;
                 let (org_roles, assignments, teams) = org_request(cx, &org)?;
                 if let Some(org_roles) = org_roles {
                     invitation.doc["roles"] = json!(role_set(org_roles));
@@ -164,7 +164,7 @@ impl Behaviour for Invitations {
                     &username,
                     &project_roles,
                     cx.call.principal.name(),
-                    cx.now,
+                    cx.now.get(),
                 )?;
                 let shown = group_view(cx, &invitation)?;
                 Ok(entity(cx, &shown))
@@ -178,7 +178,7 @@ impl Behaviour for Invitations {
                 } else {
                     find(cx, &group_invites(&group))?
                 };
-                pending(&invitation, cx.now)?;
+                pending(&invitation, cx.now.get())?;
                 if let Some(project_roles) = body_strings(cx, "roles") {
                     roles::check_group_roles(project_roles.iter().map(String::as_str))?;
                     invitation.doc["roles"] = json!(role_set(project_roles));
@@ -540,7 +540,7 @@ fn add_group_access(cx: &mut Ctx<'_>, org: &str, group: &str) -> Result<Reply, A
         &[(group.to_owned(), project_roles)],
         &[],
         cx.call.principal.name(),
-        cx.now,
+        cx.now.get(),
     )?;
     let shown = org_view(cx, &invitation)?;
     Ok(entity(cx, &shown))

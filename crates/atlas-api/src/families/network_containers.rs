@@ -125,7 +125,7 @@ fn alnum(id: &str, len: usize) -> String {
 /// cluster there does in Atlas; an existing one (created earlier by a cluster or explicitly) is
 /// kept. GCP's one container lists every region it serves.
 pub fn ensure(cx: &mut Ctx<'_>, group: &str, provider: &str, region: &str) -> Result<(), ApiError> {
-    let now = cx.now;
+    let now = cx.now.get();
     if !["AWS", "AZURE", "GCP"].contains(&provider) {
         return Ok(());
     }

@@ -57,7 +57,7 @@ impl Behaviour for OnlineArchives {
         let (cluster, collection) = clusters::current_child(cx, "onlineArchives")?;
         match cx.call.op.id {
             OperationId::ListGroupClusterOnlineArchives => {
-                let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, cx.now)?;
+                let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, &cx.now)?;
                 let paging = Paging::of(cx.call);
                 let total = archives.len() as u64;
                 let results = paging.slice(archives).into_iter().map(|r| r.doc).collect();
@@ -90,7 +90,7 @@ fn current(cx: &mut Ctx<'_>, collection: &str) -> Result<Record, ApiError> {
         .path_param("archiveId")
         .unwrap_or_default()
         .to_owned();
-    lifecycle::get_settled(cx.tx, cx.lifecycle, collection, &id, cx.now)?.ok_or_else(|| {
+    lifecycle::get_settled(cx.tx, cx.lifecycle, collection, &id, &cx.now)?.ok_or_else(|| {
         api_error!(RESOURCE_NOT_FOUND, format!("Online archive with id {id}")).keeping_writes()
     })
 }
@@ -113,12 +113,12 @@ fn create(cx: &mut Ctx<'_>, cluster: &Record, collection: &str) -> Result<Reply,
     let criteria = criteria(&body, &collection_type)?;
     let partition_fields = partition_fields(&body, &criteria)?;
     let region = data_process_region(&cluster.doc, body.get("dataProcessRegion"))?;
-    let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, cx.now)?;
+    let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, &cx.now)?;
     let paused = body.get("paused").and_then(Value::as_bool) == Some(true);
     if !paused {
         one_active_per_collection(&archives, &db, &coll, None)?;
     }
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let mut doc = json!({
         "_id": id,
@@ -141,7 +141,7 @@ fn create(cx: &mut Ctx<'_>, cluster: &Record, collection: &str) -> Result<Reply,
     if paused {
         doc["state"] = json!("PAUSED");
     } else {
-        kinds::online_archive::ACTIVATE.begin(cx.tx, &mut doc, cx.now)?;
+        kinds::online_archive::ACTIVATE.begin(cx.tx, &mut doc, cx.now.get())?;
     }
     cx.tx.insert(collection, &id, &doc)?;
     Ok(Reply::json(cx.render.status(), cx.render.fit(&doc)))
@@ -348,10 +348,10 @@ fn update(cx: &mut Ctx<'_>, collection: &str) -> Result<Reply, ApiError> {
                 return Err(api_error!(ONLINE_ARCHIVE_MUST_BE_ACTIVE_TO_PAUSE));
             }
             doc["paused"] = json!(true);
-            kinds::online_archive::PAUSE.begin(cx.tx, doc, cx.now)?;
+            kinds::online_archive::PAUSE.begin(cx.tx, doc, cx.now.get())?;
         }
         Some(false) if matches!(state.as_str(), "PAUSING" | "PAUSED") => {
-            let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, cx.now)?;
+            let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, &cx.now)?;
             let (db, coll) = (str_of(doc, "/dbName"), str_of(doc, "/collName"));
             one_active_per_collection(&archives, db, coll, Some(&archive.key))?;
             if let Value::Object(map) = doc {
@@ -374,7 +374,7 @@ fn update(cx: &mut Ctx<'_>, collection: &str) -> Result<Reply, ApiError> {
 /// `queryLogs.gz`: one JSON log line per query the archives of this cluster served in the
 /// window (derived, deterministic: one per archive per hour it has been active).
 fn query_logs(cx: &mut Ctx<'_>, collection: &str) -> Result<Reply, ApiError> {
-    let now = cx.now.unix_timestamp();
+    let now = cx.now.get().unix_timestamp();
     let param = |name: &str| {
         cx.call
             .query_param(name)
@@ -385,7 +385,7 @@ fn query_logs(cx: &mut Ctx<'_>, collection: &str) -> Result<Reply, ApiError> {
     if start > end {
         return Err(api_error!(START_DATE_AFTER_END_DATE));
     }
-    let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, cx.now)?;
+    let archives = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, &cx.now)?;
     let cluster = cx
         .call
         .path_param("clusterName")
@@ -401,7 +401,7 @@ fn query_logs(cx: &mut Ctx<'_>, collection: &str) -> Result<Reply, ApiError> {
         let mut at = created.max(start) / 3600 * 3600 + 3600;
         while at <= end && lines.len() < 1 << 20 {
             let line = json!({
-                "t": {"$date": atlas_timestamp(time::OffsetDateTime::from_unix_timestamp(at).unwrap_or(cx.now))},
+                "t": {"$date": atlas_timestamp(time::OffsetDateTime::from_unix_timestamp(at).unwrap_or(cx.now.get()))},
                 "s": "I", "c": "QUERY", "ctx": "online-archive",
                 "msg": "query served by online archive",
                 "attr": {

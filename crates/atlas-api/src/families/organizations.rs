@@ -159,7 +159,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let mut org = insert(cx.tx, &id, &name)?;
     if let Some(skip) = body.get("skipDefaultAlertsSettings") {
         org["skipDefaultAlertsSettings"] = skip.clone();
@@ -171,7 +171,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             "skipDefaultAlertsSettings": org["skipDefaultAlertsSettings"],
             "links": [{"href": format!("{}{API_PREFIX}/orgs/{id}", cx.call.origin.base_url), "rel": "self"}],
         },
-        "orgOwnerId": body.get("orgOwnerId").cloned().unwrap_or_else(|| json!(ids::object_id(cx.now))),
+        "orgOwnerId": body.get("orgOwnerId").cloned().unwrap_or_else(|| json!(ids::object_id(cx.now.get()))),
     });
     if let Some(federation) = body.get("federationSettingsId") {
         response["federationSettingsId"] = federation.clone();
@@ -183,7 +183,8 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             .get("desc")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let (mut shown, private_key) = api_keys::create(cx.tx, &id, desc, &org_roles, cx.now)?;
+        let (mut shown, private_key) =
+            api_keys::create(cx.tx, &id, desc, &org_roles, cx.now.get())?;
         let key_id = shown["id"].as_str().unwrap_or_default().to_owned();
         shown["privateKey"] = json!(private_key);
         shown["links"] = json!([{
@@ -215,7 +216,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             text("description"),
             &org_roles,
             hours,
-            cx.now,
+            cx.now.get(),
         )?;
         response["serviceAccount"] = account;
     }

@@ -127,7 +127,7 @@ fn host_view(cx: &Ctx<'_>, p: &Process, created: &str) -> Value {
         "groupId": group,
         "hostname": p.hostname,
         "id": p.id(),
-        "lastPing": atlas_timestamp(cx.now),
+        "lastPing": atlas_timestamp(cx.now.get()),
         "port": p.port,
         "typeName": p.type_name,
         "userAlias": p.hostname,
@@ -279,7 +279,7 @@ fn measurements(cx: &Ctx<'_>, process: &Process, created: &str) -> Result<Value,
         (_, _, Some(p)) => {
             let seconds = iso_duration_seconds(p)
                 .ok_or_else(|| api_error!(INVALID_QUERY_PARAMETER, "period"))?;
-            (cx.now - Duration::seconds(seconds), cx.now)
+            (cx.now.get() - Duration::seconds(seconds), cx.now.get())
         }
         _ => return Err(api_error!(MISSING_QUERY_PARAMETER, "period")),
     };

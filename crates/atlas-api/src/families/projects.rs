@@ -118,8 +118,15 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if !authorize::require(cx.tx, principal, &org_id, None, &[roles::ORG_GROUP_CREATOR])? {
         return Err(api_error!(NOT_ORG_GROUP_CREATOR, org_id));
     }
-    let id = ids::object_id(cx.now);
-    let doc = insert(cx.tx, &id, &name, &org_id, &atlas_timestamp(cx.now), body)?;
+    let id = ids::object_id(cx.now.get());
+    let doc = insert(
+        cx.tx,
+        &id,
+        &name,
+        &org_id,
+        &atlas_timestamp(cx.now.get()),
+        body,
+    )?;
     if !authorize::require(cx.tx, principal, &org_id, None, &[roles::ORG_OWNER])? {
         let owner = [roles::GROUP_OWNER.to_owned()];
         match principal {
@@ -267,7 +274,7 @@ fn org_event(
     events::record(
         cx.tx,
         cx.call,
-        cx.now,
+        cx.now.get(),
         events::Target::Organization { org_id },
         event_type,
         details,
@@ -288,7 +295,7 @@ fn active_clusters(cx: &mut Ctx<'_>, group_id: &str) -> Result<u64, ApiError> {
                 &collection,
                 &record.key,
                 record.doc,
-                cx.now,
+                &cx.now,
             )?;
             if matches!(settled, lifecycle::Settled::Present(_)) {
                 count += 1;

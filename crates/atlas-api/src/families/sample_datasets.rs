@@ -46,19 +46,19 @@ impl Behaviour for SampleDatasets {
         );
         if cx.call.op.id == OperationId::GetGroupSampleDatasetLoad {
             let id = param(cx.call, "sampleDatasetId");
-            let load = lifecycle::get_settled(cx.tx, cx.lifecycle, &loads, &segment(&id), cx.now)?
+            let load = lifecycle::get_settled(cx.tx, cx.lifecycle, &loads, &segment(&id), &cx.now)?
                 .ok_or_else(|| api_error!(RESOURCE_NOT_FOUND, cx.call.origin.path.as_str()))?;
             return Ok(entity(cx, &load.doc));
         }
         // The cluster must exist (its own 404 otherwise).
         let cluster = param(cx.call, "name");
         clusters::load(cx, cluster.clone())?;
-        let id = ids::object_id(cx.now);
+        let id = ids::object_id(cx.now.get());
         let mut doc = json!({
-            "_id": id, "clusterName": cluster, "createDate": atlas_timestamp(cx.now),
+            "_id": id, "clusterName": cluster, "createDate": atlas_timestamp(cx.now.get()),
             "completeDate": null, "errorMessage": null,
         });
-        kinds::sample_dataset::LOAD.begin(cx.tx, &mut doc, cx.now)?;
+        kinds::sample_dataset::LOAD.begin(cx.tx, &mut doc, cx.now.get())?;
         cx.tx.insert(&loads, &segment(&id), &doc)?;
         Ok(entity(cx, &doc))
     }

@@ -132,7 +132,7 @@ impl Behaviour for SearchIndexes {
             | OperationId::ListGroupClusterFtsIndex => {
                 let database = cx.call.path_param("databaseName").map(str::to_owned);
                 let coll = cx.call.path_param("collectionName").map(str::to_owned);
-                let indexes = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, cx.now)?;
+                let indexes = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, &cx.now)?;
                 let items: Vec<Value> = indexes
                     .iter()
                     .filter(|r| {
@@ -183,7 +183,7 @@ fn find(cx: &mut Ctx<'_>, collection: &str, view: View) -> Result<Record, ApiErr
     let found = match cx.call.path_param("indexId") {
         Some(id) => {
             let id = id.to_owned();
-            lifecycle::get_settled(cx.tx, cx.lifecycle, collection, &id, cx.now)?
+            lifecycle::get_settled(cx.tx, cx.lifecycle, collection, &id, &cx.now)?
         }
         None => {
             let wanted = |name: &str| cx.call.path_param(name).unwrap_or_default().to_owned();
@@ -193,7 +193,7 @@ fn find(cx: &mut Ctx<'_>, collection: &str, view: View) -> Result<Record, ApiErr
                 wanted("indexName"),
             );
             let mut matching: Vec<Record> =
-                lifecycle::settle_all(cx.tx, cx.lifecycle, collection, cx.now)?
+                lifecycle::settle_all(cx.tx, cx.lifecycle, collection, &cx.now)?
                     .into_iter()
                     .filter(|r| {
                         text(&r.doc, "database") == database
@@ -348,7 +348,7 @@ fn create(cx: &mut Ctx<'_>, collection: &str, view: View) -> Result<Reply, ApiEr
         text(&body, "collectionName").to_owned(),
         text(&body, "name").to_owned(),
     );
-    let taken = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, cx.now)?
+    let taken = lifecycle::settle_all(cx.tx, cx.lifecycle, collection, &cx.now)?
         .iter()
         .any(|r| {
             !deleting(&r.doc)
@@ -362,7 +362,7 @@ fn create(cx: &mut Ctx<'_>, collection: &str, view: View) -> Result<Reply, ApiEr
             format!("{database}.{coll}.{name}")
         ));
     }
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let mut doc = json!({
         "indexID": id,
         "name": name,
@@ -372,7 +372,7 @@ fn create(cx: &mut Ctx<'_>, collection: &str, view: View) -> Result<Reply, ApiEr
         "definition": definition,
         "definitionVersion": {"version": 0},
     });
-    view.build().begin(cx.tx, &mut doc, cx.now)?;
+    view.build().begin(cx.tx, &mut doc, cx.now.get())?;
     cx.tx.insert(collection, &id, &doc)?;
     let shown = render(&doc, view).unwrap_or_default();
     Ok(answer(cx, &shown, &doc, view))
@@ -404,9 +404,9 @@ fn update(cx: &mut Ctx<'_>, collection: &str, view: View) -> Result<Reply, ApiEr
         .and_then(Value::as_i64)
         .unwrap_or(0);
     doc["definitionVersion"] =
-        json!({"version": version + 1, "createdAt": atlas_timestamp(cx.now)});
+        json!({"version": version + 1, "createdAt": atlas_timestamp(cx.now.get())});
     remember_queryable(doc);
-    view.build().begin(cx.tx, doc, cx.now)?;
+    view.build().begin(cx.tx, doc, cx.now.get())?;
     cx.tx.update(collection, &index.key, &index.doc)?;
     let shown = render(&index.doc, view).unwrap_or_default();
     Ok(answer(cx, &shown, &index.doc, view))
@@ -418,7 +418,7 @@ fn delete(cx: &mut Ctx<'_>, collection: &str, view: View) -> Result<Reply, ApiEr
         return Err(missing(cx));
     }
     remember_queryable(&mut index.doc);
-    search_index::DELETE.begin(cx.tx, &mut index.doc, cx.now)?;
+    search_index::DELETE.begin(cx.tx, &mut index.doc, cx.now.get())?;
     cx.tx.update(collection, &index.key, &index.doc)?;
     Ok(Reply::empty(cx.render.status()))
 }

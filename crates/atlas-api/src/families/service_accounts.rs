@@ -119,7 +119,7 @@ impl Behaviour for ServiceAccounts {
                     None => find(cx.tx, &org, &client_id)?,
                 };
                 let hours = secret_hours(cx, &org)?;
-                let shown = add_secret(cx.tx, &org, &mut account, hours, cx.now)?;
+                let shown = add_secret(cx.tx, &org, &mut account, hours, cx.now.get())?;
                 Ok(entity(cx, &shown))
             }
             O::DeleteOrgServiceAccountSecret | O::DeleteGroupServiceAccountSecret => {
@@ -411,7 +411,15 @@ fn create_from_body(
     let hours = secret_hours(cx, org_id)?;
     let name = body_text(cx, "name").unwrap_or_default();
     let description = body_text(cx, "description").unwrap_or_default();
-    let (doc, _) = create(cx.tx, org_id, &name, &description, org_roles, hours, cx.now)?;
+    let (doc, _) = create(
+        cx.tx,
+        org_id,
+        &name,
+        &description,
+        org_roles,
+        hours,
+        cx.now.get(),
+    )?;
     let client_id = doc["clientId"].as_str().unwrap_or_default().to_owned();
     Ok((doc, client_id))
 }

@@ -238,7 +238,7 @@ fn create(cx: &mut Ctx<'_>, org: &str) -> Result<Reply, ApiError> {
         }
         member_ids.push(user.key);
     }
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let owner = format!("{}/{id}", collection(org));
     claim_name(cx.tx, org, &name, &owner)?;
     let doc = json!({"id": id, "name": name});

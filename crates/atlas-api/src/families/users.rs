@@ -287,7 +287,7 @@ fn create_user(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             return Err(api_error!(USER_UNAUTHORIZED));
         }
     }
-    let mut user = ensure_user(cx.tx, &username, cx.now)?;
+    let mut user = ensure_user(cx.tx, &username, cx.now.get())?;
     for field in [
         "firstName",
         "lastName",
@@ -303,9 +303,16 @@ fn create_user(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     cx.tx.update("/users", &id, &user)?;
     for (org, group, role) in &grants {
         match group {
-            None => join_org(cx.tx, org, &user, std::slice::from_ref(role), &[], cx.now)?,
+            None => join_org(
+                cx.tx,
+                org,
+                &user,
+                std::slice::from_ref(role),
+                &[],
+                cx.now.get(),
+            )?,
             Some(group) => {
-                join_org(cx.tx, org, &user, &[], &[], cx.now)?;
+                join_org(cx.tx, org, &user, &[], &[], cx.now.get())?;
                 join_group(cx.tx, group, &user, std::slice::from_ref(role))?;
             }
         }
@@ -386,11 +393,11 @@ fn org_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
                 &assignments,
                 &teams,
                 cx.call.principal.name(),
-                cx.now,
+                cx.now.get(),
             )?;
             Ok(entity(
                 cx,
-                &invitations::pending_org_user(&invitation, cx.now),
+                &invitations::pending_org_user(&invitation, cx.now.get()),
             ))
         }
         O::GetOrgUser => {
@@ -497,7 +504,7 @@ fn users_list(
         for m in &active {
             items.push(active_view(cx.tx, m)?);
         }
-        items.extend(pending.iter().map(|i| pending_view(i, cx.now)));
+        items.extend(pending.iter().map(|i| pending_view(i, cx.now.get())));
         items = filter_by_query(cx, items, "orgMembershipStatus", "orgMembershipStatus");
     } else {
         for m in &active {
@@ -555,7 +562,7 @@ fn org_user(cx: &mut Ctx<'_>, org_id: &str, user_id: &str) -> Result<Value, ApiE
         return org_member_view(cx.tx, org_id, &m.doc);
     }
     match invitations::org_invitation_of_user(cx.tx, org_id, user_id)? {
-        Some(invitation) => Ok(invitations::pending_org_user(&invitation.doc, cx.now)),
+        Some(invitation) => Ok(invitations::pending_org_user(&invitation.doc, cx.now.get())),
         None => Err(api_error!(USER_NOT_FOUND, user_id)),
     }
 }
@@ -566,7 +573,10 @@ fn group_user(cx: &mut Ctx<'_>, group_id: &str, user_id: &str) -> Result<Value, 
         return group_member_view(cx.tx, &m.doc);
     }
     match invitations::group_invitation_of_user(cx.tx, group_id, user_id)? {
-        Some(invitation) => Ok(invitations::pending_group_user(&invitation.doc, cx.now)),
+        Some(invitation) => Ok(invitations::pending_group_user(
+            &invitation.doc,
+            cx.now.get(),
+        )),
         None => Err(api_error!(USER_NOT_FOUND, user_id)),
     }
 }
@@ -659,9 +669,9 @@ fn group_operation(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
                         &username,
                         &project_roles,
                         cx.call.principal.name(),
-                        cx.now,
+                        cx.now.get(),
                     )?;
-                    invitations::pending_group_user(&invitation, cx.now)
+                    invitations::pending_group_user(&invitation, cx.now.get())
                 }
             };
             Ok(entity(cx, &shown))

@@ -3,7 +3,10 @@
 //! The HTTP layer builds a `Call` after routing, authentication and version negotiation; nothing
 //! here knows about HTTP types, so behaviours and the engine stay testable without a server.
 
+use std::sync::{Arc, OnceLock};
+
 use atlas_model::{Format, Operation};
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::kernel::principal::Principal;
@@ -92,6 +95,8 @@ pub enum Payload {
     /// No body at all (204, and the few 200s Atlas answers empty).
     Empty,
     Json(Value),
+    /// A JSON answer kept for reuse (`service/answers.rs`), shared by every request it serves.
+    Kept(Arc<Kept>),
     /// A download (`+gzip`, `+csv`): the bytes and an optional attachment file name.
     Binary {
         bytes: Vec<u8>,
@@ -119,5 +124,30 @@ impl Reply {
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
         self.headers.push((name, value.into()));
         self
+    }
+}
+
+/// A JSON answer kept for reuse, with its serialized forms, each made once by the first request
+/// that needs it (the HTTP layer serializes; compact and pretty are its two styles).
+#[derive(Debug)]
+pub struct Kept {
+    pub value: Value,
+    pub compact: OnceLock<Bytes>,
+    pub pretty: OnceLock<Bytes>,
+}
+
+impl Kept {
+    pub fn new(value: Value) -> Kept {
+        Kept {
+            value,
+            compact: OnceLock::new(),
+            pretty: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Kept) -> bool {
+        self.value == other.value
     }
 }

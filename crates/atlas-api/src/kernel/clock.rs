@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
+use atlas_schema::TimeUse;
 use atlas_store::{StoreResult, Tx};
 
 const COLLECTION: &str = "__meta";
@@ -69,6 +70,50 @@ impl Clock {
     /// How far the clock is from the machine's.
     pub fn offset(self) -> Duration {
         Duration::milliseconds(self.offset_ms)
+    }
+}
+
+/// The instant a call runs at, as its handlers read it. Every read is noted in the call's
+/// [`TimeUse`] (which its hints share): an answer built without reading the time is the same at
+/// any other instant for the same stored state, so it may be kept and served again
+/// (`service/answers.rs`).
+#[derive(Debug, Clone)]
+pub struct Now {
+    at: OffsetDateTime,
+    time_use: TimeUse,
+}
+
+impl Now {
+    /// `at`, with reads noted in `time_use`.
+    pub fn new(at: OffsetDateTime, time_use: TimeUse) -> Now {
+        Now { at, time_use }
+    }
+
+    /// `at`, with reads noted in a note of its own.
+    pub fn at(at: OffsetDateTime) -> Now {
+        Now::new(at, TimeUse::default())
+    }
+
+    /// The instant, noting the read.
+    pub fn get(&self) -> OffsetDateTime {
+        self.time_use.note();
+        self.at
+    }
+
+    /// Where reads are noted.
+    pub fn time_use(&self) -> &TimeUse {
+        &self.time_use
+    }
+
+    /// Whether the instant was read (here or through hints sharing the note).
+    pub fn was_read(&self) -> bool {
+        self.time_use.noted()
+    }
+
+    /// The instant as Atlas writes it, for hints: not a read until the hints' own
+    /// `Hints::now` is called, which notes it in the same place.
+    pub(crate) fn hint_text(&self) -> String {
+        atlas_timestamp(self.at)
     }
 }
 

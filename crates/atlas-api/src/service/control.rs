@@ -193,7 +193,7 @@ impl Atlas {
                 principal: reader.clone(),
                 ..call.clone()
             };
-            let answer = self.engine.execute(tx, &as_reader, now);
+            let answer = self.engine.execute(tx, &as_reader, &clock::Now::at(now));
             found = Some(Look {
                 reader,
                 bootstrap,

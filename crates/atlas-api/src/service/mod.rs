@@ -4,6 +4,7 @@
 //! the control operations (`control`). The top layer: it wires the families into the engine and
 //! may use every layer below.
 
+mod answers;
 mod control;
 pub mod oauth;
 mod serve;
@@ -27,6 +28,8 @@ pub struct Config {
     /// Keep nonce counts and rate-limit buckets in the store rather than in memory: for stores
     /// that several instances share, so they spend from the same buckets (`counters`).
     pub counters_in_store: bool,
+    /// Keep GET answers for reuse while the state they were built from holds (`answers.rs`).
+    pub keep_answers: bool,
 }
 
 impl Default for Config {
@@ -34,6 +37,7 @@ impl Default for Config {
         Config {
             lifecycle: lifecycle::Policy::Instant,
             counters_in_store: false,
+            keep_answers: true,
         }
     }
 }
@@ -45,6 +49,9 @@ pub struct Atlas {
     /// Where admission's nonce counts and rate-limit buckets live.
     counters: Arc<counters::Counters>,
     engine: Arc<Engine>,
+    /// GET answers kept for reuse while the state they were built from holds (`answers.rs`);
+    /// `None` when switched off.
+    answers: Option<Arc<answers::Answers>>,
 }
 
 impl Atlas {
@@ -60,6 +67,7 @@ impl Atlas {
                 counters::Counters::in_memory()
             }),
             engine: Arc::new(Engine::new(families::standard(), settings)),
+            answers: config.keep_answers.then(Arc::default),
         }
     }
 
@@ -76,7 +84,7 @@ impl Atlas {
     pub fn execute(&self, call: &Call) -> Result<Reply, ApiError> {
         self.transaction(self.access_of(call.op), |tx| {
             let now = clock::now(tx)?;
-            self.engine.execute(tx, call, now)
+            self.engine.execute(tx, call, &clock::Now::at(now))
         })
     }
 

@@ -1,13 +1,16 @@
 //! Serving one request: admission and the operation, in as few store transactions as the
 //! counters allow (see [`crate::stages::admission`] for what admission decides).
 
-use atlas_store::Access;
+use atlas_store::{Access, Tx};
+use time::OffsetDateTime;
 
 use crate::kernel::call::{Call, Reply};
+use crate::kernel::clock::Now;
 use crate::kernel::error::ApiError;
 use crate::stages::admission::{self, Admission, Request, address_check};
 
 use super::Atlas;
+use super::answers::Key;
 
 impl Atlas {
     /// Admits or refuses one request (blocking: runs store transactions).
@@ -62,7 +65,7 @@ impl Atlas {
                 .take()
                 .ok_or_else(|| ApiError::internal("served twice"))?;
             match prepare(verdict) {
-                Ok(call) if used.is_none() => self.engine.execute(tx, &call, now).map(Some),
+                Ok(call) if used.is_none() => self.answer(tx, &call, now).map(Some),
                 // The call sees its own use of the access-list entry (the entry's count includes
                 // the request that lists it), so it runs after that use is recorded.
                 Ok(call) => {
@@ -90,6 +93,28 @@ impl Atlas {
             (Ok(Some(reply)), None) => Ok(Ok(reply)),
             (Err(e), None) => Ok(Err(e)),
             (Ok(None), None) => Ok(Err(ApiError::internal("no answer"))),
+        }
+    }
+}
+
+impl Atlas {
+    /// The answer to `call` in `tx`: one kept for the same call under the same state, else the
+    /// engine's, kept when it wrote nothing and did not read the time (`answers.rs`).
+    fn answer(&self, tx: &mut dyn Tx, call: &Call, now: OffsetDateTime) -> Result<Reply, ApiError> {
+        let answers = self.answers.as_deref();
+        let key = answers.and_then(|_| Key::of(call));
+        if let (Some(answers), Some(key), Some(snapshot)) = (answers, &key, tx.snapshot())
+            && let Some(kept) = answers.get(snapshot, key)
+        {
+            return Ok(kept);
+        }
+        let now = Now::at(now);
+        let reply = self.engine.execute(tx, call, &now)?;
+        match (answers, key, tx.snapshot()) {
+            (Some(answers), Some(key), Some(snapshot)) if !now.was_read() => {
+                Ok(answers.keep(snapshot, key, reply))
+            }
+            _ => Ok(reply),
         }
     }
 }

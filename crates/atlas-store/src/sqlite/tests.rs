@@ -544,3 +544,63 @@ fn cached_pages_follow_every_writer() {
     store.write(|tx| tx.delete_tree("/l")).unwrap();
     assert_eq!(keys(store), (vec![], 0));
 }
+
+/// `Tx::snapshot` (what atlas-api keeps GET answers under) is equal in two transactions only
+/// when no write can lie between them: a write through the store, through another store on the
+/// file or through a raw connection (another process) moves it, and a transaction that wrote
+/// has none.
+#[test]
+fn snapshots_move_with_every_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: &dyn Store = &file_store(&dir);
+    let other: &dyn Store = &file_store(&dir);
+    let tag = |s: &dyn Store| {
+        // A connection's first transaction cannot know what changed before it: no tag.
+        s.read(|tx| Ok(tx.snapshot())).unwrap()
+    };
+    let settled = |s: &dyn Store| {
+        (0..4)
+            .filter_map(|_| tag(s))
+            .last()
+            .expect("a tag once the readers have seen the database")
+    };
+    let first = settled(store);
+    assert_eq!(tag(store), Some(first), "nothing was written");
+    store
+        .write(|tx| {
+            tx.upsert("/c", "k", &json!({"v": 1}))?;
+            assert_eq!(tx.snapshot(), None, "a transaction that wrote has no tag");
+            Ok(())
+        })
+        .unwrap();
+    let after_own = settled(store);
+    assert_ne!(after_own, first);
+    other
+        .write(|tx| tx.upsert("/c", "k", &json!({"v": 2})))
+        .unwrap();
+    assert_ne!(tag(store), Some(after_own), "another store's commit");
+    let after_other = settled(store);
+    raw(
+        &dir.path().join("atlas.db"),
+        "UPDATE docs SET doc = '{\"v\":3}' WHERE key = 'k'",
+    );
+    assert_ne!(tag(store), Some(after_other), "another process's commit");
+    // A rolled-back write moves it too: nothing may outlive a write.
+    let before = settled(store);
+    let failed = store.write(|tx| {
+        tx.upsert("/c", "k", &json!({"v": 5}))?;
+        Err::<(), _>(StoreError::Unavailable("rolled back".into()))
+    });
+    assert!(failed.is_err());
+    assert_ne!(tag(store), Some(before));
+    // The memory store tags its reads the same way.
+    let memory = SqliteStore::memory().unwrap();
+    let memory: &dyn Store = &memory;
+    let m = memory.read(|tx| Ok(tx.snapshot())).unwrap();
+    assert!(m.is_some());
+    assert_eq!(memory.read(|tx| Ok(tx.snapshot())).unwrap(), m);
+    memory
+        .write(|tx| tx.upsert("/c", "k", &json!({"v": 1})))
+        .unwrap();
+    assert_ne!(memory.read(|tx| Ok(tx.snapshot())).unwrap(), m);
+}

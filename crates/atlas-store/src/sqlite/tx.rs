@@ -69,6 +69,12 @@ fn text(value: ValueRef<'_>, collection: &str, what: &str) -> StoreResult<String
 }
 
 impl Tx for SqliteTx<'_> {
+    /// The cache's epoch, while the transaction may use the cache: it read the epoch before its
+    /// snapshot began, found the database unchanged since (`cache.rs`), and has not written.
+    fn snapshot(&self) -> Option<u64> {
+        (self.cache.usable && !self.dirty).then_some(self.cache.epoch)
+    }
+
     fn get(&mut self, collection: &str, key: &str) -> StoreResult<Option<Record>> {
         let cache = &self.cache;
         if cache.usable

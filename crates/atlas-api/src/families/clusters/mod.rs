@@ -113,7 +113,7 @@ impl Behaviour for Clusters {
             OperationId::RestartGroupClusterPrimaries => {
                 let mut cluster = current(cx)?;
                 // A rolling restart: the cluster shows UPDATING until it is done.
-                kinds::cluster::UPDATE.begin(cx.tx, &mut cluster.doc, cx.now)?;
+                kinds::cluster::UPDATE.begin(cx.tx, &mut cluster.doc, cx.now.get())?;
                 cx.tx
                     .update(&cluster.collection, &cluster.key, &cluster.doc)?;
                 project_event(cx, "CLUSTER_UPDATE_SUBMITTED", event_details(&cluster.key))?;
@@ -180,7 +180,8 @@ pub fn current_child(cx: &mut Ctx<'_>, child: &str) -> Result<(Record, String), 
 pub fn load(cx: &mut Ctx<'_>, name: String) -> Result<Record, ApiError> {
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let collection = collection(cx);
-    if let Some(record) = lifecycle::get_settled(cx.tx, cx.lifecycle, &collection, &name, cx.now)? {
+    if let Some(record) = lifecycle::get_settled(cx.tx, cx.lifecycle, &collection, &name, &cx.now)?
+    {
         return Ok(record);
     }
     // The CLI relies on this code to fall back to the flex API (semantics §9).
@@ -200,7 +201,7 @@ pub fn load(cx: &mut Ctx<'_>, name: String) -> Result<Record, ApiError> {
 fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let paging = Paging::of(cx.call);
     let collection = collection(cx);
-    let visible = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, cx.now)?;
+    let visible = lifecycle::settle_all(cx.tx, cx.lifecycle, &collection, &cx.now)?;
     let total = visible.len() as u64;
     let mut results = Vec::new();
     for record in paging.slice(&visible) {
@@ -214,7 +215,7 @@ fn list(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 
 /// Converts a request body of the served version into canonical fields and replication specs.
 fn canonical_specs(cx: &Ctx<'_>, body: &Value, existing: Option<&Value>) -> Option<Vec<Value>> {
-    let now = cx.now;
+    let now = cx.now.get();
     let mut next_id = || ids::object_id(now);
     match cx.call.version {
         "2023-01-01" => {
@@ -346,14 +347,14 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         .to_owned();
     doc.insert("mongoDBMajorVersion".into(), json!(major));
     doc.insert("mongoDBVersion".into(), json!(full_version(&major)));
-    doc.insert("id".into(), json!(ids::object_id(cx.now)));
+    doc.insert("id".into(), json!(ids::object_id(cx.now.get())));
     doc.insert("groupId".into(), json!(group));
-    doc.insert("createDate".into(), json!(atlas_timestamp(cx.now)));
+    doc.insert("createDate".into(), json!(atlas_timestamp(cx.now.get())));
     doc.insert("replicationSpecs".into(), Value::Array(specs));
     // What Atlas shows unless the client said otherwise (paused, backup, TLS, BI Connector,
     // labels ...) is not stored here: the defaults table (kernel/defaults) fills every answer.
     if doc.get("backupEnabled").and_then(Value::as_bool) == Some(true) {
-        doc.insert(BACKUP_SINCE.into(), json!(cx.now.unix_timestamp()));
+        doc.insert(BACKUP_SINCE.into(), json!(cx.now.get().unix_timestamp()));
     }
     settle_config_server_type(&mut doc);
     let mut doc = Value::Object(doc);
@@ -362,7 +363,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     } else {
         kinds::cluster::CREATE
     })
-    .begin(cx.tx, &mut doc, cx.now)?;
+    .begin(cx.tx, &mut doc, cx.now.get())?;
     // The claim is owned by this document's path, so a re-created name collides here.
     match cx.tx.insert(&collection, &name, &doc) {
         Ok(_) => {}
@@ -482,7 +483,7 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     // Scheduled snapshots count from when backup was (last) turned on.
     match body.get("backupEnabled").and_then(Value::as_bool) {
         Some(true) if !doc.contains_key(BACKUP_SINCE) => {
-            doc.insert(BACKUP_SINCE.into(), json!(cx.now.unix_timestamp()));
+            doc.insert(BACKUP_SINCE.into(), json!(cx.now.get().unix_timestamp()));
         }
         Some(false) => {
             doc.remove(BACKUP_SINCE);
@@ -494,7 +495,7 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     settle_config_server_type(doc);
     let collection = cluster.collection.clone();
-    kinds::cluster::UPDATE.begin(cx.tx, &mut cluster.doc, cx.now)?;
+    kinds::cluster::UPDATE.begin(cx.tx, &mut cluster.doc, cx.now.get())?;
     cx.tx.update(&collection, &name, &cluster.doc)?;
     ensure_containers(cx, &cluster.doc)?;
     project_event(cx, "CLUSTER_UPDATE_SUBMITTED", event_details(&name))?;
@@ -531,7 +532,7 @@ fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     } else {
         kinds::cluster::DELETE
     })
-    .begin(cx.tx, &mut cluster.doc, cx.now)?;
+    .begin(cx.tx, &mut cluster.doc, cx.now.get())?;
     cx.tx.update(&cluster.collection, &name, &cluster.doc)?;
     project_event(cx, "CLUSTER_DELETE_SUBMITTED", event_details(&name))?;
     // Recorded: DELETE answers 202 with the body `{}`.
@@ -573,7 +574,7 @@ fn action(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             let expires = body
                 .get("expirationDate")
                 .cloned()
-                .unwrap_or_else(|| json!(atlas_timestamp(cx.now + time::Duration::weeks(4))));
+                .unwrap_or_else(|| json!(atlas_timestamp(cx.now.get() + time::Duration::weeks(4))));
             doc.insert("featureCompatibilityVersion".into(), json!(major));
             doc.insert("featureCompatibilityVersionExpirationDate".into(), expires);
         }
@@ -692,11 +693,11 @@ fn tenant_upgrade(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if !is_tenant(&cluster.doc) {
         return Err(api_error!(INVALID_ATTRIBUTE, "providerSettings"));
     }
-    let now = cx.now;
+    let now = cx.now.get();
     let specs = shape::from_legacy(&body, &mut || ids::object_id(now));
     catalog::check(&specs).map_err(|attribute| api_error!(INVALID_ATTRIBUTE, attribute))?;
     cluster.doc["replicationSpecs"] = Value::Array(specs);
-    kinds::cluster::TIER_UPGRADE.begin(cx.tx, &mut cluster.doc, cx.now)?;
+    kinds::cluster::TIER_UPGRADE.begin(cx.tx, &mut cluster.doc, cx.now.get())?;
     cx.tx.update(&cluster.collection, &name, &cluster.doc)?;
     ensure_containers(cx, &cluster.doc)?;
     project_event(cx, "CLUSTER_UPDATE_SUBMITTED", event_details(&name))?;

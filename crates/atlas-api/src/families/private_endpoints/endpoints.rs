@@ -44,7 +44,7 @@ pub(super) fn handle(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
                 kinds::private_endpoint::DELETE.on_field(field).begin(
                     cx.tx,
                     &mut endpoint.doc,
-                    cx.now,
+                    cx.now.get(),
                 )?;
                 cx.tx.update(&endpoints, &endpoint.key, &endpoint.doc)?;
             }
@@ -58,7 +58,7 @@ pub(super) fn handle(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 pub(super) fn ids(cx: &mut Ctx<'_>, service_path: &str) -> Result<Vec<String>, ApiError> {
     let endpoints = format!("{service_path}/endpoint");
     Ok(
-        lifecycle::settle_all(cx.tx, cx.lifecycle, &endpoints, cx.now)?
+        lifecycle::settle_all(cx.tx, cx.lifecycle, &endpoints, &cx.now)?
             .into_iter()
             .filter_map(|r| r.doc["__id"].as_str().map(str::to_owned))
             .collect(),
@@ -80,7 +80,7 @@ fn current(cx: &mut Ctx<'_>, endpoints: &str) -> Result<Record, ApiError> {
         .path_param("endpointId")
         .unwrap_or_default()
         .to_owned();
-    lifecycle::get_settled(cx.tx, cx.lifecycle, endpoints, &segment(&id), cx.now)?.ok_or_else(
+    lifecycle::get_settled(cx.tx, cx.lifecycle, endpoints, &segment(&id), &cx.now)?.ok_or_else(
         || api_error!(PRIVATELINK_INTERFACE_ENDPOINT_NOT_FOUND, id.as_str()).keeping_writes(),
     )
 }
@@ -204,7 +204,7 @@ fn create(cx: &mut Ctx<'_>, service: &Record, endpoints: &str) -> Result<Reply, 
     kinds::private_endpoint::CONNECT
         .on_field(field)
         .shown_as(from)
-        .begin(cx.tx, &mut doc, cx.now)?;
+        .begin(cx.tx, &mut doc, cx.now.get())?;
     cx.tx.insert(endpoints, &key, &doc)?;
     Ok(Reply::json(cx.render.status(), cx.render.fit(&shown(&doc))))
 }

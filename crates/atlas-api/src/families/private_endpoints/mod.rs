@@ -64,7 +64,7 @@ impl Behaviour for PrivateEndpoints {
             OperationId::ListGroupPrivateEndpointEndpointService => {
                 let provider = cx.call.path_param("cloudProvider").unwrap_or("AWS");
                 let services = collection(cx, provider);
-                let records = lifecycle::settle_all(cx.tx, cx.lifecycle, &services, cx.now)?;
+                let records = lifecycle::settle_all(cx.tx, cx.lifecycle, &services, &cx.now)?;
                 let mut shown = Vec::new();
                 for record in &records {
                     shown.push(render(cx, record)?);
@@ -141,7 +141,7 @@ pub(crate) fn current(cx: &mut Ctx<'_>) -> Result<Record, ApiError> {
 
 fn load(cx: &mut Ctx<'_>, provider: &str, id: &str) -> Result<Record, ApiError> {
     let services = collection(cx, provider);
-    lifecycle::get_settled(cx.tx, cx.lifecycle, &services, &segment(id), cx.now)?
+    lifecycle::get_settled(cx.tx, cx.lifecycle, &services, &segment(id), &cx.now)?
         .ok_or_else(|| api_error!(PRIVATELINK_NOT_FOUND, id).keeping_writes())
 }
 
@@ -169,7 +169,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     let region = provider::region(&provider, asked)
         .ok_or_else(|| api_error!(INVALID_REGION, asked, provider.as_str()))?;
     let services = collection(cx, &provider);
-    let existing = lifecycle::settle_all(cx.tx, cx.lifecycle, &services, cx.now)?;
+    let existing = lifecycle::settle_all(cx.tx, cx.lifecycle, &services, &cx.now)?;
     if existing.iter().any(|s| s.doc["regionName"] == region) {
         return Err(api_error!(
             PRIVATELINK_ENDPOINT_SERVICE_ALREADY_EXISTS_FOR_REGION,
@@ -177,7 +177,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
             region.as_str()
         ));
     }
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let mut doc = json!({
         "id": id,
         "cloudProvider": provider,
@@ -197,7 +197,7 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     }
     kinds::private_endpoint_service::CREATE
         .lasting(provider::create_seconds(&provider))
-        .begin(cx.tx, &mut doc, cx.now)?;
+        .begin(cx.tx, &mut doc, cx.now.get())?;
     cx.tx.insert(&services, &id, &doc)?;
     let record = Record {
         collection: services,
@@ -238,7 +238,7 @@ fn delete(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         return Err(api_error!(CANNOT_DELETE_PRIVATELINK_WITH_ENDPOINTS).keeping_writes());
     }
     if service.doc["status"] != "DELETING" {
-        kinds::private_endpoint_service::DELETE.begin(cx.tx, &mut service.doc, cx.now)?;
+        kinds::private_endpoint_service::DELETE.begin(cx.tx, &mut service.doc, cx.now.get())?;
         cx.tx
             .update(&service.collection, &service.key, &service.doc)?;
     }
@@ -252,7 +252,7 @@ pub fn active_services(cx: &mut Ctx<'_>) -> Result<usize, ApiError> {
     let mut count = 0;
     for provider in PROVIDERS {
         let services = collection(cx, provider);
-        count += lifecycle::settle_all(cx.tx, cx.lifecycle, &services, cx.now)?.len();
+        count += lifecycle::settle_all(cx.tx, cx.lifecycle, &services, &cx.now)?.len();
     }
     Ok(count)
 }

@@ -40,7 +40,7 @@ pub(super) fn handle(cx: &mut Ctx<'_>, instance: &Record) -> Result<Reply, ApiEr
             let mut doc = checked(cx, body)?;
             // Recorded (TestStreamsWithClusters, POST 200): a new connection has an id, and a
             // Cluster connection shows the instance's region.
-            doc["id"] = json!(ids::object_id(cx.now));
+            doc["id"] = json!(ids::object_id(cx.now.get()));
             if doc["type"] == "Cluster" {
                 doc["region"] = instance.doc["dataProcessRegion"]["region"].clone();
             }
@@ -219,7 +219,7 @@ fn failover(cx: &mut Ctx<'_>, parent: &str, connection: &Record) -> Result<Reply
                 ));
             }
             doc = checked(cx, doc)?;
-            let new_id = ids::object_id(cx.now);
+            let new_id = ids::object_id(cx.now.get());
             doc["id"] = json!(new_id);
             cx.tx.insert(&collection, &new_id, &doc)?;
             Ok(Reply::json(

@@ -24,9 +24,9 @@ fn record(
     kind: &str,
     mut entry: Value,
 ) -> Result<(), ApiError> {
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     entry["t"] = json!({"$date": super::timestamp(cx)});
-    entry["epoch"] = json!(cx.now.unix_timestamp());
+    entry["epoch"] = json!(cx.now.get().unix_timestamp());
     entry["kind"] = json!(kind);
     entry["tenant"] = instance.doc["name"].clone();
     cx.tx.insert(&under(instance, "logs"), &id, &entry)?;
@@ -69,7 +69,7 @@ pub(super) fn operational(
 /// The download of either log.
 pub(super) fn download(cx: &mut Ctx<'_>, instance: &Record) -> Result<Reply, ApiError> {
     let audit = cx.call.op.id == OperationId::DownloadGroupStreamAuditLogs;
-    let now = cx.now.unix_timestamp();
+    let now = cx.now.get().unix_timestamp();
     let param = |name: &str| {
         cx.call
             .query_param(name)

@@ -228,7 +228,7 @@ fn create(cx: &mut Ctx<'_>, with_samples: bool) -> Result<Reply, ApiError> {
     if config.get("tier").is_none() {
         config["tier"] = json!("SP30");
     }
-    let id = ids::object_id(cx.now);
+    let id = ids::object_id(cx.now.get());
     let group = cx.scope.group_id.clone().unwrap_or_default();
     let mut doc = json!({
         "_id": id,
@@ -291,5 +291,5 @@ fn update(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
 
 /// `now` as Atlas writes it, for the documents of this family.
 fn timestamp(cx: &Ctx<'_>) -> String {
-    atlas_timestamp(cx.now)
+    atlas_timestamp(cx.now.get())
 }

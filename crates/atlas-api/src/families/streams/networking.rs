@@ -59,7 +59,7 @@ pub(super) fn handle(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
                     "the private link connection needs a provider"
                 ));
             }
-            let id = ids::object_id(cx.now);
+            let id = ids::object_id(cx.now.get());
             doc["_id"] = json!(id);
             cx.tx.insert(&links, &id, &doc)?;
             // The answer echoes the request; the stored connection is normalized on read.

@@ -74,7 +74,7 @@ pub(super) fn handle(cx: &mut Ctx<'_>, instance: &Record) -> Result<Reply, ApiEr
                     record.doc["tier"] = tier.clone();
                 }
                 record.doc["state"] = json!("STARTED");
-                record.doc["__startedAt"] = json!(cx.now.unix_timestamp());
+                record.doc["__startedAt"] = json!(cx.now.get().unix_timestamp());
                 record.doc["__lastStateChange"] = json!(super::timestamp(cx));
                 record.doc["__failure"] = Value::Null;
                 cx.tx.update(&collection, &record.key, &record.doc)?;
@@ -141,7 +141,7 @@ fn running_seconds(cx: &Ctx<'_>, doc: &Value) -> i64 {
     let before = doc["__runSeconds"].as_i64().unwrap_or(0);
     let current = doc["__startedAt"]
         .as_i64()
-        .map_or(0, |at| (cx.now.unix_timestamp() - at).max(0));
+        .map_or(0, |at| (cx.now.get().unix_timestamp() - at).max(0));
     before + current
 }
 
@@ -285,7 +285,7 @@ fn create(cx: &mut Ctx<'_>, instance: &Record, collection: &str) -> Result<Reply
         return Err(api_error!(RESOURCE_ALREADY_EXISTS, name.as_str()));
     }
     let mut doc = json!({
-        "_id": ids::object_id(cx.now),
+        "_id": ids::object_id(cx.now.get()),
         "name": name,
         "pipeline": body["pipeline"],
         "state": "CREATED",

@@ -22,6 +22,8 @@ pub mod kinds;
 
 use atlas_store::{Page, Record, StoreResult, Tx};
 
+use crate::kernel::clock::Now;
+
 pub use kinds::{KINDS, Step};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -290,13 +292,14 @@ pub fn settle(
     collection: &str,
     key: &str,
     mut doc: Value,
-    now: OffsetDateTime,
+    now: &Now,
 ) -> StoreResult<Settled> {
     let Some(mut transition) = pending(&doc) else {
+        // Settled: what the read sees does not depend on the time.
         return Ok(Settled::Present(doc));
     };
     let shared = Shared::load(tx)?;
-    if shared.completes(settings, &transition, now) {
+    if shared.completes(settings, &transition, now.get()) {
         return complete(tx, collection, key, doc, &transition);
     }
     transition.reads += 1;
@@ -368,7 +371,7 @@ pub fn get_settled(
     settings: &Settings,
     collection: &str,
     key: &str,
-    now: OffsetDateTime,
+    now: &Now,
 ) -> StoreResult<Option<Record>> {
     match tx.get(collection, key)? {
         Some(record) => present(tx, settings, record, now),
@@ -381,7 +384,7 @@ fn present(
     tx: &mut dyn Tx,
     settings: &Settings,
     record: Record,
-    now: OffsetDateTime,
+    now: &Now,
 ) -> StoreResult<Option<Record>> {
     let Record {
         collection,
@@ -406,7 +409,7 @@ pub fn settle_all(
     tx: &mut dyn Tx,
     settings: &Settings,
     collection: &str,
-    now: OffsetDateTime,
+    now: &Now,
 ) -> StoreResult<Vec<Record>> {
     let (records, _) = tx.list(collection, Page::ALL)?;
     let mut visible = Vec::with_capacity(records.len());
@@ -473,7 +476,7 @@ mod tests {
                 let mut seen = Vec::new();
                 for _ in 0..reads {
                     let doc = tx.get("/c", "c")?.unwrap().doc;
-                    match settle(tx, &settings, "/c", "c", doc, at(elapsed))? {
+                    match settle(tx, &settings, "/c", "c", doc, &Now::at(at(elapsed)))? {
                         Settled::Present(d) => {
                             seen.push(d["stateName"].as_str().unwrap().to_owned())
                         }
@@ -502,6 +505,37 @@ mod tests {
         assert_eq!(run(Policy::Realistic, 1, 600, false), ["IDLE"]);
     }
 
+    /// A settled document looks the same at any time, so reading it must not count as reading
+    /// the time (kept answers rely on it); a transition in progress does read it.
+    #[test]
+    fn only_a_transition_in_progress_reads_the_time() {
+        let store: Box<dyn Store> = Box::new(SqliteStore::memory().unwrap());
+        let settings = Settings {
+            default: Policy::Realistic,
+        };
+        let (settled, moving) = store
+            .write(|tx| {
+                let settled = Now::at(at(0));
+                settle(
+                    tx,
+                    &settings,
+                    "/c",
+                    "s",
+                    json!({"stateName": "IDLE"}),
+                    &settled,
+                )?;
+                let mut doc = json!({"name": "c"});
+                kinds::cluster::CREATE.begin(tx, &mut doc, at(0))?;
+                tx.insert("/c", "c", &doc)?;
+                let moving = Now::at(at(1));
+                settle(tx, &settings, "/c", "c", doc, &moving)?;
+                Ok((settled.was_read(), moving.was_read()))
+            })
+            .unwrap();
+        assert!(!settled);
+        assert!(moving);
+    }
+
     #[test]
     fn manual_waits_for_an_advance() {
         assert_eq!(
@@ -526,9 +560,9 @@ mod tests {
                 tx.insert("/c", "c", &doc)?;
                 tx.insert("/c/c/child", "x", &json!({}))?;
                 let doc = tx.get("/c", "c")?.unwrap().doc;
-                let first = settle(tx, &settings, "/c", "c", doc, at(0))?;
+                let first = settle(tx, &settings, "/c", "c", doc, &Now::at(at(0)))?;
                 let doc = tx.get("/c", "c")?.unwrap().doc;
-                let second = settle(tx, &settings, "/c", "c", doc, at(0))?;
+                let second = settle(tx, &settings, "/c", "c", doc, &Now::at(at(0)))?;
                 Ok((
                     first,
                     second,
