@@ -61,20 +61,17 @@ pub fn reply(
             builder = builder.header(header::CONTENT_TYPE, content_type);
             if style.envelope {
                 Body::from(to_bytes(
-                    &envelope(kept.value.clone(), reply.status),
+                    &envelope(kept.value(), reply.status),
                     style.pretty,
                 ))
+            } else if style.pretty {
+                // Made once for every request the kept answer serves.
+                let pretty = kept
+                    .pretty
+                    .get_or_init(|| Bytes::from(to_bytes(&kept.value(), true)));
+                Body::from(pretty.clone())
             } else {
-                // Serialized once for every request the kept answer serves.
-                let (slot, pretty) = if style.pretty {
-                    (&kept.pretty, true)
-                } else {
-                    (&kept.compact, false)
-                };
-                Body::from(
-                    slot.get_or_init(|| Bytes::from(to_bytes(&kept.value, pretty)))
-                        .clone(),
-                )
+                Body::from(kept.compact.clone())
             }
         }
         Payload::Binary { bytes, filename } => {

@@ -112,7 +112,7 @@ pub fn view(app: &App, query: &str, asker: &Asker<'_>) -> Result<Value, ApiError
             reply.status,
             match reply.payload {
                 Payload::Json(value) => value,
-                Payload::Kept(kept) => kept.value.clone(),
+                Payload::Kept(kept) => kept.value(),
                 Payload::Empty => Value::Null,
                 Payload::Binary { bytes, .. } => json!({"bytes": bytes.len()}),
             },

@@ -51,6 +51,11 @@ async fn every_write_shows_in_the_next_get() {
         s.get(&format!("{uri}?pretty=true")).await.text(),
         pretty.text()
     );
+    for _ in 0..2 {
+        let enveloped = s.get(&format!("{uri}?envelope=true")).await.json();
+        assert_eq!(enveloped["status"], 200);
+        assert_eq!(enveloped["content"], first.json());
+    }
 
     let renamed = s
         .call(

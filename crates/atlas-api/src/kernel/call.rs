@@ -127,27 +127,34 @@ impl Reply {
     }
 }
 
-/// A JSON answer kept for reuse, with its serialized forms, each made once by the first request
-/// that needs it (the HTTP layer serializes; compact and pretty are its two styles).
+/// A JSON answer kept for reuse, held as its compact serialization (what the value costs in
+/// memory several times over); the pretty form is made once by the first request that asks for
+/// it, and the value is decoded again only where one is needed (an envelope, the console).
 #[derive(Debug)]
 pub struct Kept {
-    pub value: Value,
-    pub compact: OnceLock<Bytes>,
+    pub compact: Bytes,
     pub pretty: OnceLock<Bytes>,
 }
 
 impl Kept {
-    pub fn new(value: Value) -> Kept {
-        Kept {
-            value,
-            compact: OnceLock::new(),
+    /// Keeps `value`, serialized compactly (`serde_json`'s compact form, the one the HTTP layer
+    /// writes).
+    pub fn new(value: &Value) -> Option<Kept> {
+        let text = serde_json::to_vec(value).ok()?;
+        Some(Kept {
+            compact: Bytes::from(text),
             pretty: OnceLock::new(),
-        }
+        })
+    }
+
+    /// The kept value, decoded again.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.compact).unwrap_or(Value::Null)
     }
 }
 
 impl PartialEq for Kept {
     fn eq(&self, other: &Kept) -> bool {
-        self.value == other.value
+        self.compact == other.compact
     }
 }

@@ -11,14 +11,14 @@
 //! outlives one; a backend that cannot tag its state (PostgreSQL) keeps nothing.
 //!
 //! Bounded like the store's document cache: at most [`MAX_ANSWERS`] answers and
-//! [`MAX_BYTES`] of their serialized text; when either would be exceeded the cache is emptied and
-//! refills with what is hot. An answer larger than a sixteenth of that is not kept.
+//! [`MAX_BYTES`] of their compact text (answers are held serialized; the pretty-printed form of
+//! an answer some client asked `pretty=true` comes on top); when either would be exceeded the cache is
+//! emptied and refills with what is hot. An answer larger than a sixteenth of that is not kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use atlas_model::{Format, Method};
-use bytes::Bytes;
 
 use crate::kernel::call::{Call, Kept, Payload, Reply};
 use crate::kernel::principal::Principal;
@@ -26,7 +26,7 @@ use crate::kernel::principal::Principal;
 /// Most answers held at once.
 pub const MAX_ANSWERS: usize = 1024;
 
-/// Most serialized answer text held, summed (decoded values take a few times that).
+/// Most compact answer text held, summed.
 pub const MAX_BYTES: usize = 8 << 20;
 
 /// Everything a GET's answer depends on besides the stored state and the time.
@@ -107,8 +107,7 @@ impl Answers {
     }
 
     /// Keeps `reply` (a 2xx JSON answer; anything else is returned as it is) for `key` under
-    /// `snapshot`, and returns it in its kept form. The compact serialization is made here, to
-    /// know its size; it is the one the HTTP layer serves.
+    /// `snapshot`, and returns it in its kept form (serialized here, once).
     pub fn keep(&self, snapshot: u64, key: Key, reply: Reply) -> Reply {
         let Reply {
             status,
@@ -126,12 +125,10 @@ impl Answers {
         if !(200..300).contains(&status) {
             return unkept(value);
         }
-        let Ok(text) = serde_json::to_vec(&value) else {
+        let Some(body) = Kept::new(&value) else {
             return unkept(value);
         };
-        let size = text.len();
-        let body = Kept::new(value);
-        let _ = body.compact.set(Bytes::from(text));
+        let size = body.compact.len();
         let entry = Entry {
             status,
             headers,
@@ -154,7 +151,7 @@ impl Answers {
         }
         held.bytes += size;
         if let Some(replaced) = held.answers.insert(key, entry) {
-            held.bytes -= replaced.body.compact.get().map_or(0, Bytes::len);
+            held.bytes -= replaced.body.compact.len();
         }
         reply
     }
@@ -181,7 +178,7 @@ mod tests {
 
     fn body(reply: &Reply) -> serde_json::Value {
         match &reply.payload {
-            Payload::Kept(kept) => kept.value.clone(),
+            Payload::Kept(kept) => kept.value(),
             Payload::Json(value) => value.clone(),
             other => panic!("unexpected {other:?}"),
         }
