@@ -11,7 +11,7 @@
 //!
 //! Counters are per process: with several instances, Prometheus sums them across targets.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::PoisonError;
@@ -29,7 +29,7 @@ pub struct OperationLabel(pub &'static str);
 
 pub struct Metrics {
     started: Instant,
-    requests: Mutex<HashMap<(&'static str, u16), u64>>,
+    requests: Mutex<FxHashMap<(&'static str, u16), u64>>,
     /// Cumulative counts per bucket of `BUCKETS`, then `+Inf`.
     buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_micros: AtomicU64,
@@ -39,7 +39,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             started: Instant::now(),
-            requests: Mutex::new(HashMap::new()),
+            requests: Mutex::new(FxHashMap::default()),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             sum_micros: AtomicU64::new(0),
         }

@@ -8,7 +8,7 @@
 //! for one slot (`{clusterName}` vs `{hostName}`). This is a segment trie with backtracking:
 //! literal children first, then suffixed parameters, then plain parameters.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use atlas_model::{Method, OPERATIONS, Operation};
 
@@ -26,7 +26,7 @@ pub enum Routed {
 
 #[derive(Default)]
 struct Node {
-    literals: HashMap<String, Node>,
+    literals: FxHashMap<String, Node>,
     /// Parameters followed by a literal suffix in the same segment (`:start`, `.gz`).
     suffixed: Vec<(String, Node)>,
     param: Option<Box<Node>>,

@@ -2,7 +2,7 @@
 //! context, and the [`Registry`] finds the behaviour of an operation (none: the generic engine).
 //! Families implement behaviours; the service builds the registry from them.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use atlas_model::OperationId;
@@ -40,13 +40,13 @@ pub trait Behaviour: Send + Sync + 'static {
 /// Behaviours by the operations they claim.
 #[derive(Clone, Default)]
 pub struct Registry {
-    by_operation: HashMap<OperationId, Arc<dyn Behaviour>>,
+    by_operation: FxHashMap<OperationId, Arc<dyn Behaviour>>,
 }
 
 impl Registry {
     /// A registry of `behaviours`; an error names an operation claimed twice.
     pub fn new(behaviours: Vec<Arc<dyn Behaviour>>) -> Result<Registry, String> {
-        let mut by_operation: HashMap<OperationId, Arc<dyn Behaviour>> = HashMap::new();
+        let mut by_operation: FxHashMap<OperationId, Arc<dyn Behaviour>> = FxHashMap::default();
         for behaviour in behaviours {
             for op in behaviour.operations() {
                 if let Some(previous) = by_operation.insert(*op, behaviour.clone()) {

@@ -66,13 +66,13 @@ type HmacSha256 = Hmac<Sha256>;
 /// secret it was computed under, so a replaced secret (a new store, an import) verifies anew.
 /// Bounded: at most [`VERIFIED_MAX`] entries per kind, emptied when full.
 mod verified {
-    use std::collections::HashMap;
+    use rustc_hash::FxHashMap;
     use std::sync::{Mutex, OnceLock, PoisonError};
 
     pub(super) const VERIFIED_MAX: usize = 1024;
 
     /// presented text → (secret it was checked under, what the check found).
-    type Checked<V> = HashMap<String, (Vec<u8>, V)>;
+    type Checked<V> = FxHashMap<String, (Vec<u8>, V)>;
 
     pub(super) struct Memo<V: Clone>(OnceLock<Mutex<Checked<V>>>);
 

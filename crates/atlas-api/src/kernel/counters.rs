@@ -12,13 +12,13 @@
 //! A counter is a JSON value under a key in a named table; tables are named like collections
 //! (`__nonces/<minute>`, `__rateLimits`) so the stored form keeps its layout.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Mutex, PoisonError};
 
 use atlas_store::{Access, Page, StoreResult, Tx};
 use serde_json::Value;
 
-type Tables = HashMap<String, HashMap<String, Value>>;
+type Tables = FxHashMap<String, FxHashMap<String, Value>>;
 
 /// Where the counters live.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ pub enum Counters {
 
 impl Counters {
     pub fn in_memory() -> Counters {
-        Counters::Memory(Mutex::new(HashMap::new()))
+        Counters::Memory(Mutex::new(FxHashMap::default()))
     }
 
     /// What the transaction that updates counters must be: a write only when they are stored.
@@ -75,7 +75,7 @@ impl Counters {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(table)
-                .is_none_or(HashMap::is_empty)),
+                .is_none_or(FxHashMap::is_empty)),
             Counters::Stored => {
                 let (_, total) = tx.list(
                     table,

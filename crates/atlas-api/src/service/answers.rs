@@ -15,7 +15,7 @@
 //! an answer some client asked `pretty=true` comes on top); when either would be exceeded the cache is
 //! emptied and refills with what is hot. An answer larger than a sixteenth of that is not kept.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use atlas_model::{Format, Method};
@@ -82,7 +82,8 @@ impl Entry {
 #[derive(Default)]
 struct Held {
     snapshot: u64,
-    answers: HashMap<Key, Entry>,
+    /// FxHash: hashed on every GET, and bounded (see the store's document cache).
+    answers: FxHashMap<Key, Entry>,
     bytes: usize,
 }
 

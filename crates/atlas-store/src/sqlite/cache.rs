@@ -27,7 +27,7 @@
 //! [`MAX_TEXT_BYTES`] of their stored JSON text; when either would be exceeded the cache is
 //! emptied and refills with what is hot.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -60,9 +60,11 @@ struct Listed {
 struct Held {
     epoch: u64,
     /// collection → key → entry (nested so a lookup borrows `&str`s, allocating nothing).
-    docs: HashMap<String, HashMap<String, Entry>>,
+    /// FxHash rather than SipHash: two lookups per read on every request, and with the map
+    /// bounded a crafted collision could only slow a lookup down.
+    docs: FxHashMap<String, FxHashMap<String, Entry>>,
     /// collection → (offset, limit) → page.
-    lists: HashMap<String, HashMap<(u64, u64), Listed>>,
+    lists: FxHashMap<String, FxHashMap<(u64, u64), Listed>>,
     entries: usize,
     bytes: usize,
 }
