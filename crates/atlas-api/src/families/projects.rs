@@ -118,6 +118,8 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
     if !authorize::require(cx.tx, principal, &org_id, None, &[roles::ORG_GROUP_CREATOR])? {
         return Err(api_error!(NOT_ORG_GROUP_CREATOR, org_id));
     }
+    let project_owner =
+        membership::project_owner(cx.tx, &org_id, cx.call.query_param("projectOwnerId"))?;
     let id = ids::object_id(cx.now.get());
     let doc = insert(
         cx.tx,
@@ -127,6 +129,9 @@ fn create(cx: &mut Ctx<'_>) -> Result<Reply, ApiError> {
         &atlas_timestamp(cx.now.get()),
         body,
     )?;
+    if let Some(user) = &project_owner {
+        membership::join_group(cx.tx, &id, user, &[roles::GROUP_OWNER.to_owned()])?;
+    }
     if !authorize::require(cx.tx, principal, &org_id, None, &[roles::ORG_OWNER])? {
         let owner = [roles::GROUP_OWNER.to_owned()];
         match principal {

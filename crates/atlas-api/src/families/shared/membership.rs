@@ -2,13 +2,13 @@
 //! case-insensitively), organization and project member lists, and joining them. Shared by the
 //! users, invitations and teams families and by minted principals, which all change memberships.
 
-use atlas_store::{Record, Tx};
+use atlas_store::{Page, Record, Tx};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::support::role_set;
 use crate::api_error;
-use crate::identity::roles::{ORG_MEMBER, strings};
+use crate::identity::roles::{ORG_MEMBER, ORG_OWNER, strings};
 use crate::kernel::clock::atlas_timestamp;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids;
@@ -133,6 +133,34 @@ pub fn join_org(
         }),
     )?;
     Ok(())
+}
+
+/// Who a new project of `org_id` makes its Project Owner: the member named by the request's
+/// `projectOwnerId`, else the organization's oldest Organization Owner (the spec's default; the
+/// project a CLI test made with an API key lists its organization's owner as `GROUP_OWNER`,
+/// atlas-cli TestAtlasProjects at 2025-02-19). `None` for an organization without one.
+pub fn project_owner(
+    tx: &mut dyn Tx,
+    org_id: &str,
+    named: Option<&str>,
+) -> Result<Option<Value>, ApiError> {
+    if let Some(id) = named {
+        if tx.get(&members(org_id), id)?.is_none() {
+            return Err(api_error!(USER_NOT_FOUND, id));
+        }
+        return Ok(Some(find_user(tx, id)?.doc));
+    }
+    // Members are listed in the order they joined: the first owner is the oldest.
+    let (listed, _) = tx.list(&members(org_id), Page::ALL)?;
+    let oldest = listed.iter().find(|m| {
+        strings(m.doc.get("orgRoles"))
+            .iter()
+            .any(|r| r == ORG_OWNER)
+    });
+    match oldest {
+        Some(member) => Ok(tx.get("/users", &member.key)?.map(|r| r.doc)),
+        None => Ok(None),
+    }
 }
 
 /// Gives an active user `project_roles` in a project (merged with what it holds).
