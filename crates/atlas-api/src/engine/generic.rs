@@ -554,7 +554,19 @@ fn singleton(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Value, ApiError> {
 }
 
 fn singleton_update(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
-    let mut doc = singleton(cx, resource)?;
+    let stored = match collection_of(cx, resource) {
+        Some(path) => cx.tx.get(&path, "")?.is_some(),
+        None => false,
+    };
+    let mut doc = if stored {
+        singleton(cx, resource)?
+    } else {
+        // A first write: the identifiers Atlas gives (the defaults table's `assign_ids`, a
+        // link token) are made before the schema's placeholders could take their place.
+        let mut fresh = Value::Object(Map::new());
+        assign_ids(cx, &mut fresh);
+        cx.render.synthesize(&fresh)
+    };
     if let Some(body) = &cx.call.body {
         merge_patch(&mut doc, body);
     }
