@@ -561,11 +561,24 @@ pub fn digest_response(
     method: &str,
     uri: &str,
 ) -> String {
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    let ha2 = md5_hex_of(&[method, uri]);
     match counted {
-        Some((nc, cnonce, qop)) => md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")),
-        None => md5_hex(&format!("{ha1}:{nonce}:{ha2}")),
+        Some((nc, cnonce, qop)) => md5_hex_of(&[ha1, nonce, nc, cnonce, qop, &ha2]),
+        None => md5_hex_of(&[ha1, nonce, &ha2]),
     }
+}
+
+/// Lower-case hex MD5 of `parts` joined by `:`, hashed as they are (every Digest request
+/// computes two; joining them in a `String` first cost as much as the hashing).
+fn md5_hex_of(parts: &[&str]) -> String {
+    let mut md5 = Md5::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            md5.update(b":");
+        }
+        md5.update(part.as_bytes());
+    }
+    hex::encode(md5.finalize())
 }
 
 /// The `Authorization` value a Digest client sends for request number `nc` on `nonce`
