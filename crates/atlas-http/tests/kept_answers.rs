@@ -125,3 +125,61 @@ async fn answers_that_read_the_time_follow_the_clock() {
     let answer = s.call("GET", &uri, Some(&v("2024-10-23")), None).await;
     assert_eq!(answer.json()["stateName"], "IDLE");
 }
+
+/// Read-your-writes under concurrency on a SQLite file (reader connections, WAL snapshots, the
+/// epoch moved by every writer): clients renaming their own projects while others list them
+/// always read back what they wrote, and every listing shows names that were written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_read_their_own_writes_on_a_file_store() {
+    let file =
+        std::env::temp_dir().join(format!("localatlas-kept-answers-{}.db", std::process::id()));
+    let mut options = common::Options {
+        file: Some(file.clone()),
+        ..common::Options::default()
+    };
+    options.config.rate_limits = false;
+    let s = std::sync::Arc::new(Server::with(options));
+    let mut projects = Vec::new();
+    for i in 0..3 {
+        let made = s
+            .call(
+                "POST",
+                "/api/atlas/v2/groups",
+                Some(JSON_2023),
+                Some(&json!({"name": format!("p{i}-0"), "orgId": s.boot.org_id})),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.text());
+        projects.push(made.json()["id"].as_str().unwrap().to_owned());
+    }
+    let mut tasks = Vec::new();
+    for (i, id) in projects.into_iter().enumerate() {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let uri = format!("/api/atlas/v2/groups/{id}");
+            for round in 1..=25 {
+                let name = format!("p{i}-{round}");
+                let renamed = s
+                    .call("PATCH", &uri, Some(JSON_2023), Some(&json!({"name": name})))
+                    .await;
+                assert_eq!(renamed.status, 200, "{}", renamed.text());
+                assert_eq!(s.get(&uri).await.json()["name"], name.as_str());
+                let listed = s.get("/api/atlas/v2/groups").await.json();
+                let mine = listed["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["id"] == id.as_str())
+                    .map(|p| p["name"].clone());
+                assert_eq!(mine, Some(json!(name)), "the list after my write");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a writer");
+    }
+    drop(s);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}

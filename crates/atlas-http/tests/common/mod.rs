@@ -258,6 +258,8 @@ pub struct Options {
     pub frozen_clock: bool,
     /// Keep nonce counts and rate-limit buckets in the store, as shared stores do.
     pub counters_in_store: bool,
+    /// A SQLite file instead of the memory store (reader connections, WAL snapshots).
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -269,6 +271,7 @@ impl Default for Options {
             },
             frozen_clock: false,
             counters_in_store: false,
+            file: None,
         }
     }
 }
@@ -295,7 +298,10 @@ impl Server {
     }
 
     pub fn with(options: Options) -> Server {
-        let store = Arc::new(SqliteStore::memory().expect("memory store"));
+        let store = Arc::new(match &options.file {
+            Some(path) => SqliteStore::open(path).expect("file store"),
+            None => SqliteStore::memory().expect("memory store"),
+        });
         let config = Config {
             counters_in_store: options.counters_in_store,
             ..Config::default()
