@@ -56,41 +56,10 @@ fn basic(encoded: &str) -> Option<Credentials> {
     })
 }
 
-/// Splits `k="v", k2=v2` pairs, honouring quotes and backslash escapes.
+/// The fields of a Digest `Authorization` header that verification needs.
 fn digest_fields(text: &str) -> Result<DigestResponse, &'static str> {
-    const UNPARSED: &str = "Digest fields are not key=value pairs";
     let mut d = DigestResponse::default();
-    let mut rest = text.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=').ok_or(UNPARSED)?;
-        let key = key.trim().to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some((_, escaped)) = chars.next() {
-                            value.push(escaped);
-                        }
-                    }
-                    '"' => {
-                        end = Some(i);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            (
-                value,
-                &quoted[end.ok_or("Digest field with an unclosed quote")? + 1..],
-            )
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_owned(), &after[end..])
-        };
+    for (key, value) in credentials::digest_params(text)? {
         match key.as_str() {
             "username" => d.username = value,
             "realm" => d.realm = value,
@@ -102,7 +71,6 @@ fn digest_fields(text: &str) -> Result<DigestResponse, &'static str> {
             "response" => d.response = value,
             _ => {}
         }
-        rest = remainder.trim_start().trim_start_matches(',').trim_start();
     }
     if d.username.is_empty() || d.nonce.is_empty() || d.response.is_empty() {
         return Err("Digest header without username, nonce or response");

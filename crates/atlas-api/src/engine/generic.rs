@@ -99,21 +99,7 @@ fn settle(cx: &mut Ctx<'_>, record: Record) -> Result<Option<Record>, ApiError> 
     if generic_lifecycles::of(cx.call.op.resource).is_none() {
         return Ok(Some(record));
     }
-    let Record {
-        collection,
-        key,
-        doc,
-        seq,
-    } = record;
-    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &key, doc, &cx.now)? {
-        Settled::Present(doc) => Ok(Some(Record {
-            collection,
-            key,
-            doc,
-            seq,
-        })),
-        Settled::Gone => Ok(None),
-    }
+    Ok(lifecycle::present(cx.tx, cx.lifecycle, record, &cx.now)?)
 }
 
 /// Starts the collection's declared transition for this change, if it has one.

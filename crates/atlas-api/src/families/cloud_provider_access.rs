@@ -33,8 +33,8 @@ use crate::kernel::call::Reply;
 use crate::kernel::clock::atlas_timestamp;
 use crate::kernel::error::ApiError;
 use crate::kernel::ids;
+use crate::kernel::lifecycle;
 use crate::kernel::lifecycle::kinds::cloud_provider_access as kind;
-use crate::kernel::lifecycle::{self, Settled};
 
 pub struct CloudProviderAccess;
 
@@ -130,21 +130,8 @@ fn found(cx: &mut Ctx<'_>, group: &str, provider: Option<&str>) -> Result<Record
     if provider.is_some_and(|p| p != provider_of(&record.doc)) {
         return Err(missing());
     }
-    let Record {
-        collection,
-        key,
-        doc,
-        seq,
-    } = record;
-    match lifecycle::settle(cx.tx, cx.lifecycle, &collection, &key, doc, &cx.now)? {
-        Settled::Present(doc) => Ok(Record {
-            collection,
-            key,
-            doc,
-            seq,
-        }),
-        Settled::Gone => Err(missing().keeping_writes()),
-    }
+    lifecycle::present(cx.tx, cx.lifecycle, record, &cx.now)?
+        .ok_or_else(|| missing().keeping_writes())
 }
 
 fn list(cx: &mut Ctx<'_>, group: &str) -> Result<Reply, ApiError> {

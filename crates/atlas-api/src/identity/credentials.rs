@@ -260,6 +260,49 @@ pub struct DigestResponse {
     pub response: String,
 }
 
+/// The `name=value` / `name="value"` parameters of a Digest header after its scheme (an
+/// `Authorization` a client sends, or a `WWW-Authenticate` challenge), names in lower case,
+/// quotes removed and backslash escapes honoured. Shared by the server's parsing and the replay
+/// client's.
+pub fn digest_params(text: &str) -> Result<Vec<(String, String)>, &'static str> {
+    const UNPARSED: &str = "Digest fields are not key=value pairs";
+    let mut params = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once('=').ok_or(UNPARSED)?;
+        let after = after.trim_start();
+        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, escaped)) = chars.next() {
+                            value.push(escaped);
+                        }
+                    }
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            (
+                value,
+                &quoted[end.ok_or("Digest field with an unclosed quote")? + 1..],
+            )
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_owned(), &after[end..])
+        };
+        params.push((name.trim().to_ascii_lowercase(), value));
+        rest = remainder.trim_start().trim_start_matches(',').trim_start();
+    }
+    Ok(params)
+}
+
 /// The outcome of checking credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

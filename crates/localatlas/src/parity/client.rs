@@ -264,29 +264,13 @@ fn hash(sha256: bool, text: &str) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The parameters of a challenge (after `Digest`): `name=value` or `name="value"`, names in
-/// lower case.
+/// The parameters of a challenge (after `Digest`), names in lower case; none when it cannot be
+/// read (the answer to it then carries no nonce, and the server's 401 stands).
 fn parse_challenge(text: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut rest = text;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
-        let Some(eq) = rest.find('=') else { break };
-        let name = rest[..eq].trim().to_ascii_lowercase();
-        let after = &rest[eq + 1..];
-        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"').unwrap_or(quoted.len());
-            (&quoted[..end], quoted.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = after.find([',', ' ', '\t']).unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        if !name.is_empty() {
-            out.insert(name, value.to_owned());
-        }
-        rest = next;
-    }
-    out
+    atlas_api::identity::credentials::digest_params(text)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]

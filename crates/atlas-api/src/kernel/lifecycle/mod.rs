@@ -379,8 +379,8 @@ pub fn get_settled(
     }
 }
 
-/// `record` settled for this read, or `None` once gone.
-fn present(
+/// `record` settled for this read, or `None` once its deletion completed.
+pub fn present(
     tx: &mut dyn Tx,
     settings: &Settings,
     record: Record,
