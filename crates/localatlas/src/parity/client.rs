@@ -14,7 +14,6 @@ use anyhow::{Context, bail};
 use http_body_util::Full;
 use hyper::HeaderMap;
 use hyper::body::Bytes;
-use md5::Digest as _;
 
 use crate::outbound::{Flags, Origin};
 
@@ -256,12 +255,12 @@ impl Client {
 }
 
 fn hash(sha256: bool, text: &str) -> String {
-    let bytes: Vec<u8> = if sha256 {
-        sha2::Sha256::digest(text.as_bytes()).to_vec()
+    use atlas_api::identity::credentials::{md5_hex, sha256_hex};
+    if sha256 {
+        sha256_hex(text)
     } else {
-        md5::Md5::digest(text.as_bytes()).to_vec()
-    };
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+        md5_hex(text)
+    }
 }
 
 /// The parameters of a challenge (after `Digest`), names in lower case; none when it cannot be
