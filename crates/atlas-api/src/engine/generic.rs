@@ -17,7 +17,7 @@ use crate::kernel::defaults;
 use crate::kernel::error::ApiError;
 use crate::kernel::error_codes;
 use crate::kernel::ids;
-use crate::kernel::lifecycle::{self, Settled, Step};
+use crate::kernel::lifecycle::{self, Step};
 use crate::kernel::paging::Paging;
 use crate::kernel::paths::{composite_key, concrete, segment};
 use crate::kernel::render::{any_branch_properties, is_read_only, merge_patch};
@@ -522,36 +522,38 @@ fn empty_answer(cx: &Ctx<'_>, base: &Value) -> Reply {
     }
 }
 
-/// The stored singleton, or its default document.
-fn singleton(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Value, ApiError> {
+/// The stored singleton as this read sees it (its lifecycle settled), if there is one.
+fn stored_singleton(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Option<Value>, ApiError> {
     let Some(path) = collection_of(cx, resource) else {
-        return Ok(cx.render.synthesize(&Value::Object(Map::new())));
+        return Ok(None);
     };
     let Some(record) = cx.tx.get(&path, "")? else {
-        return Ok(cx.render.synthesize(&Value::Object(Map::new())));
+        return Ok(None);
     };
     if generic_lifecycles::of_singleton(cx.call.op.resource).is_none() {
-        return Ok(record.doc);
+        return Ok(Some(record.doc));
     }
-    match lifecycle::settle(cx.tx, cx.lifecycle, &path, "", record.doc, &cx.now)? {
-        Settled::Present(doc) => Ok(doc),
-        Settled::Gone => Ok(cx.render.synthesize(&Value::Object(Map::new()))),
+    Ok(lifecycle::present(cx.tx, cx.lifecycle, record, &cx.now)?.map(|r| r.doc))
+}
+
+/// The stored singleton, or its default document.
+fn singleton(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Value, ApiError> {
+    match stored_singleton(cx, resource)? {
+        Some(doc) => Ok(doc),
+        None => Ok(cx.render.synthesize(&Value::Object(Map::new()))),
     }
 }
 
 fn singleton_update(cx: &mut Ctx<'_>, resource: &Resource) -> Result<Reply, ApiError> {
-    let stored = match collection_of(cx, resource) {
-        Some(path) => cx.tx.get(&path, "")?.is_some(),
-        None => false,
-    };
-    let mut doc = if stored {
-        singleton(cx, resource)?
-    } else {
-        // A first write: the identifiers Atlas gives (the defaults table's `assign_ids`, a
-        // link token) are made before the schema's placeholders could take their place.
-        let mut fresh = Value::Object(Map::new());
-        assign_ids(cx, &mut fresh);
-        cx.render.synthesize(&fresh)
+    let mut doc = match stored_singleton(cx, resource)? {
+        Some(doc) => doc,
+        None => {
+            // A first write: the identifiers Atlas gives (the defaults table's `assign_ids`, a
+            // link token) are made before the schema's placeholders could take their place.
+            let mut fresh = Value::Object(Map::new());
+            assign_ids(cx, &mut fresh);
+            cx.render.synthesize(&fresh)
+        }
     };
     if let Some(body) = &cx.call.body {
         merge_patch(&mut doc, body);

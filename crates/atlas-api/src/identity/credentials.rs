@@ -114,7 +114,7 @@ static NONCES_CHECKED: verified::Memo<Option<i64>> = verified::Memo::new();
 
 /// Lower-case hex MD5.
 pub fn md5_hex(text: &str) -> String {
-    hex::encode(Md5::digest(text.as_bytes()))
+    md5_hex_of(&[text])
 }
 
 /// Lower-case hex SHA-256.

@@ -101,7 +101,8 @@ impl Atlas {
     /// The answer to `call` in `tx`: one kept for the same call under the same state, else the
     /// engine's, kept when it wrote nothing and did not read the time (`answers.rs`).
     fn answer(&self, tx: &mut dyn Tx, call: &Call, now: OffsetDateTime) -> Result<Reply, ApiError> {
-        let answers = self.answers.as_deref();
+        // Nothing is kept where the store cannot tag its state (PostgreSQL): no key is made.
+        let answers = self.answers.as_deref().filter(|_| tx.snapshot().is_some());
         let key = answers.and_then(|_| Key::of(call));
         if let (Some(answers), Some(key), Some(snapshot)) = (answers, &key, tx.snapshot())
             && let Some(kept) = answers.get(snapshot, key)
