@@ -528,13 +528,47 @@ async fn integration_defaults_follow_the_integration_type() {
         )
         .await;
     assert_eq!(made.status, 200, "{}", made.text());
-    for item in made.json()["results"].as_array().unwrap() {
+    let webhook = json!({"type": "WEBHOOK", "url": "https://example.com/hook"});
+    let made = s
+        .call(
+            "POST",
+            &format!("{base}/WEBHOOK"),
+            Some(JSON_2023),
+            Some(&webhook),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let results = made.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 3);
+    for item in &results {
         let flag = &item["sendDatabaseMetrics"];
         match item["type"].as_str() {
-            Some("DATADOG") => assert_eq!(flag, false, "{item}"),
+            Some("DATADOG") => {
+                assert_eq!(flag, false, "{item}");
+                // Recorded: no custom endpoint is answered as null (overlay).
+                assert_eq!(item.get("customEndpoint"), Some(&Value::Null), "{item}");
+            }
+            Some("WEBHOOK") => {
+                // Recorded: a webhook without templates answers them as null (overlay).
+                assert_eq!(item.get("bodyTemplate"), Some(&Value::Null), "{item}");
+                assert_eq!(item.get("headersTemplate"), Some(&Value::Null), "{item}");
+            }
             _ => assert!(flag.is_null(), "{item}"),
         }
     }
+}
+
+/// Evidence: recorded identity providers list (atlas-cli TestIdentityProviders at 2023-01-01):
+/// certificates given inline answer `pemFileInfo.fileName: null` (overlay), so fitting a
+/// provider's certificate information writes the null rather than leaving the name out.
+#[test]
+fn inline_certificates_have_no_file_name() {
+    let fitted = atlas_schema::Schemas::global().fit(
+        "PemFileInfo",
+        &json!({"certificates": [{"notAfter": "2030-01-01T00:00:00Z", "notBefore": "2025-01-01T00:00:00Z"}]}),
+        &atlas_schema::Hints::default(),
+    );
+    assert_eq!(fitted.get("fileName"), Some(&Value::Null), "{fitted}");
 }
 
 /// Evidence: recorded PUT of the backup compliance policy at 2023-10-01 (atlas-cli

@@ -35,6 +35,7 @@ async fn private_endpoints_per_provider() {
     assert_eq!(aws["interfaceEndpoints"], json!([]));
     // Recorded (TestPrivateEndpointsAWS): the names Atlas does not have yet are answered null.
     assert_eq!(aws.get("endpointServiceName"), Some(&Value::Null));
+    assert_eq!(aws.get("supportedRemoteRegions"), Some(&Value::Null));
     assert_eq!(aws.get("errorMessage"), Some(&Value::Null));
     let sid = aws["id"].as_str().unwrap().to_owned();
     let service = format!("{pe}/AWS/endpointService/{sid}");
